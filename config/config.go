@@ -1,0 +1,139 @@
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// defaultYAML is the embedded default configuration.
+//
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default configuration text.
+func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Config is the whole configuration. Parse starts from the embedded default, so a file
+// only needs the settings it changes.
+type Config struct {
+	StateDir string   `yaml:"state_dir"`
+	Log      Log      `yaml:"log"`
+	Resolver Resolver `yaml:"resolver"`
+	MTASTS   MTASTS   `yaml:"mta_sts"`
+	Cache    Cache    `yaml:"cache"`
+	Listen   Listen   `yaml:"listen"`
+	// Profiles are keyed by the socketmap map name. The built-in "postfix" and
+	// "postfix-tlsrpt" profiles exist unless the file redefines them.
+	Profiles map[string]Profile `yaml:"profiles"`
+
+	// Source is the file the configuration came from ("" for the embedded default).
+	Source string `yaml:"-"`
+}
+
+// Log selects log verbosity and format.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Resolver lists the validating recursive resolvers every DNS question goes to.
+type Resolver struct {
+	Servers    []string `yaml:"servers"`
+	ResolvConf string   `yaml:"resolv_conf"`
+	Timeout    Duration `yaml:"timeout"`
+}
+
+// MTASTS holds the policy fetch limits and cache timers of RFC 8461.
+type MTASTS struct {
+	FetchTimeout    Duration `yaml:"fetch_timeout"`
+	MaxBody         int64    `yaml:"max_body"`
+	CAFile          string   `yaml:"ca_file"`
+	FailureRetry    Duration `yaml:"failure_retry"`
+	RefreshInterval Duration `yaml:"refresh_interval"`
+}
+
+// Cache sizes the hot store and selects the persistent one.
+type Cache struct {
+	MaxEntries     int      `yaml:"max_entries"`
+	Store          string   `yaml:"store"` // sqlite or none
+	Path           string   `yaml:"path"`
+	NegativeTTLMin Duration `yaml:"negative_ttl_min"`
+	NegativeTTLMax Duration `yaml:"negative_ttl_max"`
+}
+
+// Listen lists the sockets mailtls serves.
+type Listen struct {
+	Socketmap []Listener `yaml:"socketmap"`
+	Control   string     `yaml:"control"`
+}
+
+// Listener is one socketmap endpoint: a TCP address or a Unix socket path.
+type Listener struct {
+	TCP   string `yaml:"tcp"`
+	Unix  string `yaml:"unix"`
+	Owner string `yaml:"owner"`
+	Group string `yaml:"group"`
+	Mode  string `yaml:"mode"` // octal, e.g. "0660"
+}
+
+// Profile is the per-map-name behaviour (conformance.md §1: NAME selects a profile).
+type Profile struct {
+	// TLSRPT appends the Postfix ≥ 3.10 TLSRPT attributes to MTA-STS answers. Older Postfix
+	// rejects them, so this is never on by default.
+	TLSRPT bool `yaml:"tlsrpt"`
+	// Testing is what an MTA-STS "testing" policy answers: "notfound" (default, RFC 8461
+	// §5: testing policies must not cause delivery failures) or "enforce".
+	Testing string `yaml:"testing"`
+	// DANE is "on" (default) or "off".
+	DANE string `yaml:"dane"`
+	// DANELookupFailure is what a secure-MX domain with failed host lookups and no proven
+	// DANE host answers: "dane" (default; Postfix re-checks per host) or "temp".
+	DANELookupFailure string `yaml:"dane_lookup_failure"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("10s", "5m", "24h").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// builtinProfiles exist unless a configuration file redefines them by name.
+func builtinProfiles() map[string]Profile {
+	return map[string]Profile{
+		"postfix":        {},
+		"postfix-tlsrpt": {TLSRPT: true},
+	}
+}
+
+// Error is one configuration problem and where it is.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	file := e.File
+	if file == "" {
+		file = "<default>"
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", file, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", file, e.Msg)
+}
+
+// Errors is every problem found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}

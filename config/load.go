@@ -1,0 +1,140 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads the file at path over the embedded default. An empty path means the default
+// alone. Every problem found is returned together, each with its line, as Errors.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return Parse(nil, "")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, path)
+}
+
+// Parse is Load on bytes already read; name is used in error messages.
+func Parse(data []byte, name string) (*Config, error) {
+	cfg := &Config{Profiles: builtinProfiles()}
+	if err := decode(defaultYAML, cfg, "<default>"); err != nil {
+		return nil, fmt.Errorf("embedded default configuration: %w", err)
+	}
+	lines := map[string]int{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := decode(data, cfg, name); err != nil {
+			return nil, err
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(data, &root); err == nil {
+			recordLines(&root, "", lines)
+		}
+	}
+	cfg.Source = name
+	if errs := cfg.validate(name, lines); len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+func decode(data []byte, cfg *Config, name string) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty document (only comments) decodes to io.EOF: it is valid and changes nothing.
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return toErrors(err, name)
+	}
+	return nil
+}
+
+var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// toErrors turns the YAML library's messages ("line 7: field x not found in type ...")
+// into Errors carrying the file name and line.
+func toErrors(err error, name string) Errors {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var out Errors
+	for _, m := range msgs {
+		e := &Error{File: name, Msg: m}
+		if sub := lineRE.FindStringSubmatch(m); sub != nil {
+			e.Line, _ = strconv.Atoi(sub[1])
+			e.Msg = sub[2]
+		}
+		e.Msg = strings.ReplaceAll(e.Msg, "config.", "")
+		out = append(out, e)
+	}
+	return out
+}
+
+// recordLines maps dotted key paths ("mta_sts.fetch_timeout", "listen.socketmap.0.tcp")
+// to the line they are written on, so validation errors can name it.
+func recordLines(n *yaml.Node, prefix string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			recordLines(c, prefix, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(prefix, k.Value)
+			lines[p] = k.Line
+			recordLines(v, p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := join(prefix, strconv.Itoa(i))
+			lines[p] = c.Line
+			recordLines(c, p, lines)
+		}
+	}
+}
+
+func join(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
+
+// UnmarshalYAML parses a Go duration string ("90s", "5m").
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return lineError(n, "duration must be a string like \"10s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return lineError(n, fmt.Sprintf("invalid duration %q (use e.g. 10s, 5m, 24h)", s))
+	}
+	if v < 0 {
+		return lineError(n, fmt.Sprintf("duration %q must not be negative", s))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// lineError reports a problem at n as a *yaml.TypeError, which the decoder collects and
+// continues past, so one run reports every bad value.
+func lineError(n *yaml.Node, msg string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, msg)}}
+}

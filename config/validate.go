@@ -1,0 +1,113 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validate checks every value and returns all problems, each with its line when the value
+// came from the file (values from the embedded default have no line).
+func (c *Config) validate(file string, lines map[string]int) Errors {
+	var errs Errors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &Error{File: file, Line: lines[path], Msg: path + ": " + fmt.Sprintf(format, args...)})
+	}
+	oneOf := func(path, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(path, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	within := func(path string, d Duration, lo, hi time.Duration) {
+		if d.D() < lo || d.D() > hi {
+			bad(path, "%s is outside %s..%s", d, lo, hi)
+		}
+	}
+
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "text", "json")
+
+	for i, s := range c.Resolver.Servers {
+		if _, err := netip.ParseAddrPort(s); err != nil {
+			bad(fmt.Sprintf("resolver.servers.%d", i), "%q is not an IP:port address (IPv6 as [::1]:53)", s)
+		}
+	}
+	within("resolver.timeout", c.Resolver.Timeout, 100*time.Millisecond, 30*time.Second)
+
+	// Postfix abandons a policy lookup after 100 s; a fetch must end well before.
+	within("mta_sts.fetch_timeout", c.MTASTS.FetchTimeout, time.Second, 60*time.Second)
+	if c.MTASTS.MaxBody < 1024 || c.MTASTS.MaxBody > 1<<20 {
+		bad("mta_sts.max_body", "%d is outside 1024..1048576 bytes", c.MTASTS.MaxBody)
+	}
+	if c.MTASTS.CAFile != "" {
+		if _, err := os.Stat(c.MTASTS.CAFile); err != nil {
+			bad("mta_sts.ca_file", "%v", err)
+		}
+	}
+	within("mta_sts.failure_retry", c.MTASTS.FailureRetry, 0, 24*time.Hour)
+	within("mta_sts.refresh_interval", c.MTASTS.RefreshInterval, time.Hour, 31*24*time.Hour)
+
+	if c.Cache.MaxEntries < 0 {
+		bad("cache.max_entries", "must not be negative")
+	}
+	oneOf("cache.store", c.Cache.Store, "sqlite", "none")
+	if c.Cache.NegativeTTLMin > c.Cache.NegativeTTLMax {
+		bad("cache.negative_ttl_min", "%s is above negative_ttl_max %s", c.Cache.NegativeTTLMin, c.Cache.NegativeTTLMax)
+	}
+
+	if len(c.Listen.Socketmap) == 0 {
+		bad("listen.socketmap", "at least one listener is needed")
+	}
+	for i, l := range c.Listen.Socketmap {
+		p := fmt.Sprintf("listen.socketmap.%d", i)
+		switch {
+		case (l.TCP == "") == (l.Unix == ""):
+			bad(p, "give exactly one of tcp or unix")
+		case l.TCP != "":
+			if _, _, err := net.SplitHostPort(l.TCP); err != nil {
+				bad(p+".tcp", "%q is not host:port", l.TCP)
+			}
+			if l.Owner != "" || l.Group != "" || l.Mode != "" {
+				bad(p, "owner, group and mode apply to unix sockets only")
+			}
+		default:
+			if l.Mode != "" {
+				if _, err := l.FileMode(); err != nil {
+					bad(p+".mode", "%q is not an octal mode like \"0660\"", l.Mode)
+				}
+			}
+		}
+	}
+
+	for _, name := range slices.Sorted(maps.Keys(c.Profiles)) {
+		pr, p := c.Profiles[name], "profiles."+name
+		if name == "" || strings.ContainsAny(name, " \t\r\n") {
+			bad(p, "a profile name is a socketmap map name: non-empty, without spaces")
+		}
+		oneOf(p+".testing", pr.Testing, "", "notfound", "enforce")
+		oneOf(p+".dane", pr.DANE, "", "on", "off")
+		oneOf(p+".dane_lookup_failure", pr.DANELookupFailure, "", "dane", "temp")
+	}
+	return errs
+}
+
+// FileMode parses the octal Mode of a Unix listener; empty means 0660.
+func (l Listener) FileMode() (os.FileMode, error) {
+	if l.Mode == "" {
+		return 0o660, nil
+	}
+	v, err := strconv.ParseUint(l.Mode, 8, 32)
+	if err != nil || v > 0o777 {
+		return 0, fmt.Errorf("invalid mode %q", l.Mode)
+	}
+	return os.FileMode(v), nil
+}
