@@ -1,0 +1,31 @@
+# mailtls — build and test entry points. See README.md.
+GO ?= go
+export PATH := /usr/local/go/bin:$(PATH):/usr/sbin:/sbin
+
+.PHONY: build test unit deps fuzz clean
+
+build:
+	$(GO) build -o mailtls ./cmd/mailtls
+
+# The test command: installs the real parts the integration tests use (Debian packages,
+# needs root the first time), then runs every test with the race detector. Integration
+# prerequisites are required here, so nothing is silently skipped.
+test: deps
+	gofmt -l . | (! grep .) || (echo "gofmt: files above need formatting" && exit 1)
+	$(GO) vet ./...
+	MAILTLS_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+# Unit tests only, no installs; integration tests skip with their reason.
+unit:
+	$(GO) test -race ./...
+
+deps:
+	bash scripts/install-test-deps.sh
+
+# Each fuzz target for FUZZTIME (default 60s), one after another.
+FUZZTIME ?= 60s
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -f mailtls
