@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -21,12 +22,12 @@ func (c *Client) query(ctx context.Context, name string, qtype uint16) (*dns.Msg
 	var errs []error
 	servfails := 0
 	for _, server := range c.servers {
-		if err := ctx.Err(); err != nil {
+		if err := ctxDone(ctx); err != nil {
 			return nil, "", fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
 		resp, err := c.exchange(ctx, server, name, qtype)
 		if err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil {
+			if ctxErr := ctxDone(ctx); ctxErr != nil {
 				return nil, "", fmt.Errorf("%w: %w", ErrTimeout, ctxErr)
 			}
 			errs = append(errs, fmt.Errorf("%s: %w", server, err))
@@ -51,6 +52,19 @@ func (c *Client) query(ctx context.Context, name string, qtype uint16) (*dns.Msg
 		}
 	}
 	return nil, "", pickError(errs)
+}
+
+// ctxDone returns ctx's error, or context.DeadlineExceeded once its deadline has passed
+// even if the context's own timer has not fired yet (a read deadline set to the same
+// instant can expire first).
+func ctxDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // pickError returns the most telling of the per-server errors, keeping the others in
