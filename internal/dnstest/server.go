@@ -138,6 +138,26 @@ func (s *Server) Add(rrs ...string) {
 	}
 }
 
+// Remove deletes the records of qtype at name, or every record at name when qtype is 0,
+// so that a test can change data by removing it and adding the new version. Modes set
+// for the name are kept.
+func (s *Server) Remove(name string, qtype uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name = canon(name)
+	var kept []dns.RR
+	for _, rr := range s.records[name] {
+		if qtype != 0 && rr.Header().Rrtype != qtype {
+			kept = append(kept, rr)
+		}
+	}
+	if len(kept) == 0 {
+		delete(s.records, name)
+		return
+	}
+	s.records[name] = kept
+}
+
 // SetMode sets how the server answers for name; qtype 0 means every type at that name.
 // A mode for a specific type takes precedence over the mode for type 0.
 func (s *Server) SetMode(name string, qtype uint16, m Mode) {

@@ -202,3 +202,35 @@ func TestHandlerOverride(t *testing.T) {
 		t.Fatalf("after removing the handler: %v", err)
 	}
 }
+
+func TestRemove(t *testing.T) {
+	tests := []struct {
+		rule      string
+		qtype     uint16
+		wantA     int // rcode for A after removal
+		wantTXT   int // answers for TXT after removal
+		wantRcode int
+	}{
+		{"removing one type leaves the others (NODATA for the removed type)", dns.TypeA, 0, 1, dns.RcodeSuccess},
+		{"qtype 0 removes the name (NXDOMAIN, RFC 2308 §2.1)", 0, 0, 0, dns.RcodeNameError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.rule, func(t *testing.T) {
+			s := New(t)
+			s.Add("r.example. 300 IN A 192.0.2.1", "r.example. 300 IN TXT \"v=1\"")
+			s.Remove("R.example", tc.qtype)
+			a, err := query(t, s, "udp", "r.example.", dns.TypeA, true, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			txt, err := query(t, s, "udp", "r.example.", dns.TypeTXT, true, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Answer) != tc.wantA || len(txt.Answer) != tc.wantTXT || a.Rcode != tc.wantRcode {
+				t.Fatalf("A answers %d rcode %s, TXT answers %d; want %d %s %d", len(a.Answer),
+					dns.RcodeToString[a.Rcode], len(txt.Answer), tc.wantA, dns.RcodeToString[tc.wantRcode], tc.wantTXT)
+			}
+		})
+	}
+}
