@@ -1,0 +1,196 @@
+package dane
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mailtls/mailtls/dnsclient"
+)
+
+// Defaults for the zero values of Evaluator's fields.
+const (
+	DefaultPort        = 25
+	DefaultMaxHosts    = 10
+	DefaultMaxParallel = 8
+)
+
+// ErrNoResolver is returned by Evaluate when the Evaluator has no Resolver.
+var ErrNoResolver = errors.New("dane: no resolver")
+
+// ErrBadDomain is returned by Evaluate for a name that cannot be a mail domain.
+var ErrBadDomain = errors.New("dane: invalid domain name")
+
+// Evaluator decides the DANE facts of domains. Its zero fields take the defaults above;
+// it is safe for concurrent use.
+type Evaluator struct {
+	// Resolver must be backed by a DNSSEC-validating resolver (RFC 7672 §2.1).
+	Resolver dnsclient.Resolver
+	// Port is the SMTP port whose TLSA records are asked: _<Port>._tcp.<host> (RFC 7672 §2.2.3).
+	Port int
+	// MaxHosts bounds how many MX hosts (in preference order) are examined.
+	MaxHosts int
+	// MaxParallel bounds how many hosts are looked up at once.
+	MaxParallel int
+}
+
+// Evaluate looks up the MX RRset of domain and, host by host, the addresses and TLSA
+// records, and applies conformance.md §3. DNS failures are outcomes, not errors: the error
+// is only for a missing resolver, an invalid domain or a cancelled ctx.
+func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error) {
+	if e.Resolver == nil {
+		return nil, ErrNoResolver
+	}
+	fqdn, err := normalize(domain)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Domain: strings.TrimSuffix(fqdn, ".")}
+	mx, err := e.Resolver.Lookup(ctx, fqdn, dns.TypeMX)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// RFC 7672 §2.1.2: when the MX hosts cannot be determined the message is delayed,
+		// whether the lookup failed or the answer was bogus (SERVFAIL from the validator).
+		res.Outcome = TempFail
+		res.reason("MX %s: lookup failed: %v; the MX hosts cannot be determined, delivery must wait (RFC 7672 §2.1.2)", fqdn, err)
+		return res, nil
+	}
+	res.TTL = mx.TTL
+	res.MXSecure = mx.Secure
+	if len(mx.CNAMEs) > 0 {
+		res.reason("%s is an alias: CNAME %s (%s)", fqdn, strings.Join(mx.CNAMEs, " → "), security(mx.Secure))
+	}
+	if mx.Rcode == dns.RcodeNameError {
+		res.Outcome = NoMail
+		res.reason("%s does not exist (NXDOMAIN, %s): no mail, neither DANE nor MTA-STS applies", fqdn, security(mx.Secure))
+		return res, nil
+	}
+
+	mxs := mxRecords(mx.Records)
+	var names []string
+	switch {
+	case len(mxs) == 1 && mxs[0].Mx == ".":
+		// RFC 7505 §3: a single MX with an empty exchange ("MX 0 .") says the domain
+		// accepts no mail.
+		res.Outcome = NoMail
+		res.reason("MX %s is a null MX (RFC 7505): the domain accepts no mail, neither DANE nor MTA-STS applies", fqdn)
+		return res, nil
+	case len(mxs) == 0 && !mx.Secure:
+		// With no MX RRset the domain is its own implicit MX (RFC 5321 §5.1); its address
+		// records are in the same insecure zone as this denial, so no TLSA lookup could
+		// follow them (RFC 7672 §2.2).
+		res.Outcome = NoDANE
+		res.reason("MX %s: no MX records, denial insecure: DANE does not apply", fqdn)
+		return res, nil
+	case len(mxs) == 0:
+		// RFC 7672 §2.2.1 with RFC 5321 §5.1: a securely denied MX RRset makes the domain
+		// itself the single MX host, to be checked like any other.
+		res.Implicit = true
+		names = []string{fqdn}
+		res.reason("MX %s: no MX records (secure NODATA): %s is its own implicit MX (RFC 5321 §5.1)", fqdn, fqdn)
+	default:
+		var list []string
+		names, list = exchanges(mxs)
+		res.reason("MX %s %s: %s", fqdn, security(mx.Secure), strings.Join(list, ", "))
+	}
+
+	maxHosts := cmp.Or(e.MaxHosts, DefaultMaxHosts)
+	truncated := len(names) > maxHosts
+	if truncated {
+		res.reason("only the first %d of %d MX hosts are examined", maxHosts, len(names))
+		names = names[:maxHosts]
+	}
+
+	res.Hosts = make([]Host, len(names))
+	reasons := make([][]string, len(names))
+	ttls := make([]uint32, len(names))
+	var g errgroup.Group
+	g.SetLimit(cmp.Or(e.MaxParallel, DefaultMaxParallel))
+	for i, name := range names {
+		g.Go(func() error {
+			res.Hosts[i], reasons[i], ttls[i] = e.host(ctx, name)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, r := range reasons {
+		res.Reasons = append(res.Reasons, r...)
+		res.TTL = min(res.TTL, ttls[i])
+	}
+
+	var why string
+	if mx.Secure {
+		res.Outcome, why = decideSecure(res.Hosts, truncated)
+	} else {
+		res.Outcome, why = decideInsecure(res.Hosts)
+	}
+	res.reason("outcome %s: %s", res.Outcome, why)
+	return res, nil
+}
+
+func (r *Result) reason(format string, args ...any) {
+	r.Reasons = append(r.Reasons, fmt.Sprintf(format, args...))
+}
+
+func security(secure bool) string {
+	if secure {
+		return "secure"
+	}
+	return "insecure"
+}
+
+// normalize turns a domain into a lower-case FQDN and rejects what cannot be one.
+func normalize(domain string) (string, error) {
+	d := strings.ToLower(strings.TrimSpace(domain))
+	if d == "" || d == "." || strings.HasPrefix(d, ".") {
+		return "", fmt.Errorf("%w: %q", ErrBadDomain, domain)
+	}
+	d = dns.Fqdn(d)
+	if _, ok := dns.IsDomainName(d); !ok {
+		return "", fmt.Errorf("%w: %q", ErrBadDomain, domain)
+	}
+	return d, nil
+}
+
+func mxRecords(rrs []dns.RR) []*dns.MX {
+	var mxs []*dns.MX
+	for _, rr := range rrs {
+		if m, ok := rr.(*dns.MX); ok {
+			mxs = append(mxs, m)
+		}
+	}
+	return mxs
+}
+
+// exchanges returns the distinct MX exchanges in preference order (RFC 5321 §5.1; equal
+// preferences by name, so that results are stable), and the MX set as text. An empty
+// exchange next to real ones is not a valid null MX (RFC 7505 §3) and is skipped.
+func exchanges(mxs []*dns.MX) (names, list []string) {
+	sorted := slices.Clone(mxs)
+	slices.SortStableFunc(sorted, func(a, b *dns.MX) int {
+		return cmp.Or(cmp.Compare(a.Preference, b.Preference),
+			strings.Compare(strings.ToLower(a.Mx), strings.ToLower(b.Mx)))
+	})
+	seen := map[string]bool{}
+	for _, m := range sorted {
+		list = append(list, fmt.Sprintf("%d %s", m.Preference, m.Mx))
+		name := strings.ToLower(dns.Fqdn(m.Mx))
+		if name == "." || seen[name] {
+			continue
+		}
+		seen[name] = true
+		names = append(names, name)
+	}
+	return names, list
+}
