@@ -59,9 +59,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error
 		}
 		// RFC 7672 §2.1.2: when the MX hosts cannot be determined the message is delayed,
 		// whether the lookup failed or the answer was bogus (SERVFAIL from the validator).
-		res.Outcome = TempFail
-		res.reason("MX %s: lookup failed: %v; the MX hosts cannot be determined, delivery must wait (RFC 7672 §2.1.2)", fqdn, err)
-		return res, nil
+		res.reason("MX %s: lookup failed: %v", fqdn, err)
+		return res.finish(TempFail, "the MX hosts cannot be determined, delivery must wait (RFC 7672 §2.1.2)"), nil
 	}
 	res.TTL = mx.TTL
 	res.MXSecure = mx.Secure
@@ -69,9 +68,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error
 		res.reason("%s is an alias: CNAME %s (%s)", fqdn, strings.Join(mx.CNAMEs, " → "), security(mx.Secure))
 	}
 	if mx.Rcode == dns.RcodeNameError {
-		res.Outcome = NoMail
-		res.reason("%s does not exist (NXDOMAIN, %s): no mail, neither DANE nor MTA-STS applies", fqdn, security(mx.Secure))
-		return res, nil
+		res.reason("%s does not exist (NXDOMAIN, %s)", fqdn, security(mx.Secure))
+		return res.finish(NoMail, "the domain does not exist: neither DANE nor MTA-STS applies"), nil
 	}
 
 	mxs := mxRecords(mx.Records)
@@ -80,16 +78,14 @@ func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error
 	case len(mxs) == 1 && mxs[0].Mx == ".":
 		// RFC 7505 §3: a single MX with an empty exchange ("MX 0 .") says the domain
 		// accepts no mail.
-		res.Outcome = NoMail
-		res.reason("MX %s is a null MX (RFC 7505): the domain accepts no mail, neither DANE nor MTA-STS applies", fqdn)
-		return res, nil
+		res.reason("MX %s: 0 . (null MX, %s)", fqdn, security(mx.Secure))
+		return res.finish(NoMail, "the domain accepts no mail (RFC 7505): neither DANE nor MTA-STS applies"), nil
 	case len(mxs) == 0 && !mx.Secure:
 		// With no MX RRset the domain is its own implicit MX (RFC 5321 §5.1); its address
 		// records are in the same insecure zone as this denial, so no TLSA lookup could
 		// follow them (RFC 7672 §2.2).
-		res.Outcome = NoDANE
-		res.reason("MX %s: no MX records, denial insecure: DANE does not apply", fqdn)
-		return res, nil
+		res.reason("MX %s: no MX records (insecure denial)", fqdn)
+		return res.finish(NoDANE, "the implicit MX is in an unsigned zone: DANE does not apply"), nil
 	case len(mxs) == 0:
 		// RFC 7672 §2.2.1 with RFC 5321 §5.1: a securely denied MX RRset makes the domain
 		// itself the single MX host, to be checked like any other.
@@ -129,18 +125,21 @@ func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error
 		res.TTL = min(res.TTL, ttls[i])
 	}
 
-	var why string
 	if mx.Secure {
-		res.Outcome, why = decideSecure(res.Hosts, truncated)
-	} else {
-		res.Outcome, why = decideInsecure(res.Hosts)
+		return res.finish(decideSecure(res.Hosts, truncated)), nil
 	}
-	res.reason("outcome %s: %s", res.Outcome, why)
-	return res, nil
+	return res.finish(decideInsecure(res.Hosts)), nil
 }
 
 func (r *Result) reason(format string, args ...any) {
 	r.Reasons = append(r.Reasons, fmt.Sprintf(format, args...))
+}
+
+// finish sets the outcome and states it, with why, as the last reason.
+func (r *Result) finish(o Outcome, why string) *Result {
+	r.Outcome = o
+	r.reason("outcome %s: %s", o, why)
+	return r
 }
 
 func security(secure bool) string {
