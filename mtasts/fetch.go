@@ -95,8 +95,6 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 		MaxIdleConns:           16,
 		MaxIdleConnsPerHost:    1,
 		IdleConnTimeout:        30 * time.Second,
-		TLSHandshakeTimeout:    f.timeout,
-		ResponseHeaderTimeout:  f.timeout,
 	}
 	f.client = &http.Client{
 		Transport: tr,
@@ -161,6 +159,12 @@ func (f *Fetcher) Fetch(ctx context.Context, domain string) (*FetchResult, error
 	// Read one byte more than allowed so that an oversize body (chunked, or lying about
 	// its length) is detected rather than truncated.
 	body, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBody+1))
+	if err == nil && ctx.Err() != nil {
+		// When the deadline cancels a chunked response, net/http can end the body with a
+		// clean EOF; a body cut short must never be parsed as a complete policy (a
+		// truncated mx list would be enforced).
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		return fail(classifyTransport(err), fmt.Errorf("reading body: %w", err))
 	}

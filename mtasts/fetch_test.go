@@ -357,11 +357,14 @@ func TestFetchStalled(t *testing.T) {
 				block(r)
 			}).Listener.Addr().String()
 		}},
+		// Every prefix of this body that ends in a newline is a valid policy: a body cut
+		// short by the deadline must still fail, not yield a policy with fewer mx.
 		{"trickling body", func(t *testing.T) string {
 			return startPolicyServer(t, p.good, nil, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/plain")
-				for {
-					if _, err := fmt.Fprint(w, "x: y\n"); err != nil {
+				fmt.Fprint(w, validBody)
+				for i := 0; ; i++ {
+					if _, err := fmt.Fprintf(w, "mx: mx%d.example.com\n", i); err != nil {
 						return
 					}
 					w.(http.Flusher).Flush()
