@@ -1,0 +1,284 @@
+package socketmap
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrServerClosed is returned by Server.Serve after Server.Shutdown has been called.
+var ErrServerClosed = errors.New("socketmap: server closed")
+
+// Defaults for the zero values of the Server fields.
+const (
+	// DefaultMaxRequest is Postfix's limit on a socketmap query (socketmap_table(5)).
+	DefaultMaxRequest = 10000
+	// DefaultMaxReply is Postfix's limit on a socketmap reply, excluding the netstring
+	// framing (socketmap_table(5)).
+	DefaultMaxReply = 100000
+	// DefaultIdleTimeout is longer than Postfix's own 10 s idle limit, so it is normally
+	// Postfix that closes a persistent connection, not the server.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultRequestTimeout bounds one Handler call, well within Postfix's 100 s limit.
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// Handler answers socketmap lookups.
+type Handler interface {
+	// Lookup answers one request. name is the map name, key the lookup key. The reply is the
+	// payload without the netstring framing, e.g. "OK secure match=.example.com" or "NOTFOUND ".
+	// ctx carries the Server's RequestTimeout; near the deadline the handler decides what to
+	// answer (typically "TEMP ..." or "TIMEOUT ..."). Lookup is called concurrently from many
+	// connections.
+	Lookup(ctx context.Context, name, key string) string
+}
+
+// HandlerFunc adapts an ordinary function to the Handler interface.
+type HandlerFunc func(ctx context.Context, name, key string) string
+
+// Lookup calls f(ctx, name, key).
+func (f HandlerFunc) Lookup(ctx context.Context, name, key string) string { return f(ctx, name, key) }
+
+// Server serves the socketmap protocol (socketmap_table(5)) on one or more listeners. Set the
+// fields before the first call to Serve and do not change them afterwards; the zero value of
+// every field except Handler selects the documented default. One Server may Serve several
+// listeners at once; Shutdown stops them all.
+type Server struct {
+	Handler        Handler
+	MaxRequest     int           // request payload limit; default 10000 (Postfix's limit)
+	MaxReply       int           // default 100000; longer replies are replaced by "PERM reply too long"
+	IdleTimeout    time.Duration // close a connection with no request for this long (and bound each request's arrival and each reply's write); default 30s
+	RequestTimeout time.Duration // deadline of the ctx given to Handler; default 10s
+	MaxConns       int           // 0 = unlimited; when reached, Accept waits (back-pressure) instead of refusing
+	Logger         *slog.Logger  // nil = discard
+
+	mu         sync.Mutex
+	inited     bool
+	shutdown   bool
+	done       chan struct{} // closed when Shutdown starts
+	drained    chan struct{} // closed when shutdown is set and no connection is left
+	sem        chan struct{} // MaxConns slots; nil when unlimited
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	listeners  map[net.Listener]struct{}
+	conns      map[*conn]struct{}
+}
+
+// conn is one accepted connection; idle is guarded by Server.mu.
+type conn struct {
+	nc   net.Conn
+	idle bool // waiting for the first byte of a request: Shutdown may close it at once
+}
+
+// initLocked sets up the internal state on first use; s.mu must be held.
+func (s *Server) initLocked() {
+	if s.inited {
+		return
+	}
+	s.inited = true
+	s.done = make(chan struct{})
+	s.drained = make(chan struct{})
+	if s.MaxConns > 0 {
+		s.sem = make(chan struct{}, s.MaxConns)
+	}
+	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.listeners = make(map[net.Listener]struct{})
+	s.conns = make(map[*conn]struct{})
+}
+
+// Serve accepts connections on ln and serves each in its own goroutine until Shutdown is
+// called (then it returns ErrServerClosed) or Accept fails permanently. Serve owns ln and
+// closes it on return. With MaxConns set, Serve does not call Accept while MaxConns
+// connections are open, so further clients wait in the listen backlog.
+func (s *Server) Serve(ln net.Listener) error {
+	defer ln.Close()
+	s.mu.Lock()
+	s.initLocked()
+	if s.shutdown {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	sem, done := s.sem, s.done
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		if sem != nil {
+			select {
+			case sem <- struct{}{}:
+			case <-done:
+				return ErrServerClosed
+			}
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			if sem != nil {
+				<-sem
+			}
+			if s.isShutdown() {
+				return ErrServerClosed
+			}
+			if !temporaryAcceptError(err) {
+				return err
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger().Warn("socketmap accept failed; retrying", "addr", ln.Addr().String(), "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-done:
+				return ErrServerClosed
+			}
+		}
+		backoff = 0
+		c := &conn{nc: nc}
+		if !s.track(c) {
+			nc.Close()
+			if sem != nil {
+				<-sem
+			}
+			return ErrServerClosed
+		}
+		go func() {
+			defer func() {
+				if sem != nil {
+					<-sem
+				}
+			}()
+			s.serveConn(c)
+		}()
+	}
+}
+
+// Shutdown stops every listener, closes idle connections, lets in-flight requests finish and
+// their replies be written (including requests already pipelined behind them), and closes
+// each connection once it is idle. It returns nil when no connection is left, or ctx.Err()
+// when ctx ends first; then the remaining connections are closed and the contexts of running
+// handlers are cancelled.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.initLocked()
+	if !s.shutdown {
+		s.shutdown = true
+		close(s.done)
+	}
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		if c.idle {
+			c.nc.Close()
+		}
+	}
+	s.closeDrainedLocked()
+	drained := s.drained
+	s.mu.Unlock()
+
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		s.cancelBase()
+		return ctx.Err()
+	}
+}
+
+func (s *Server) isShutdown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
+}
+
+// track registers a new connection; it reports false when the server is shutting down.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	s.closeDrainedLocked()
+}
+
+// setIdle marks c as waiting for a request (idle) or busy with one. Going idle fails during
+// shutdown: the caller then closes the connection.
+func (s *Server) setIdle(c *conn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if idle && s.shutdown {
+		return false
+	}
+	c.idle = idle
+	return true
+}
+
+func (s *Server) closeDrainedLocked() {
+	if !s.shutdown || len(s.conns) > 0 {
+		return
+	}
+	select {
+	case <-s.drained:
+	default:
+		close(s.drained)
+	}
+}
+
+// temporaryAcceptError reports Accept failures worth retrying: resource exhaustion and
+// connections aborted before they were accepted.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) maxRequest() int { return positiveOr(s.MaxRequest, DefaultMaxRequest) }
+func (s *Server) maxReply() int   { return positiveOr(s.MaxReply, DefaultMaxReply) }
+func (s *Server) idleTimeout() time.Duration {
+	return positiveOr(s.IdleTimeout, DefaultIdleTimeout)
+}
+func (s *Server) requestTimeout() time.Duration {
+	return positiveOr(s.RequestTimeout, DefaultRequestTimeout)
+}
+
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
