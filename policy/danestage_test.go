@@ -1,0 +1,131 @@
+package policy
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailtls/mailtls/dane"
+)
+
+// fakeDANE returns a fixed outcome per domain and counts evaluations; the DNS-level rows of
+// conformance.md §3 are tested in package dane, the engine's use of each outcome here.
+type fakeDANE struct {
+	mu       sync.Mutex
+	outcomes map[string]dane.Outcome
+	ttl      uint32
+	waitFor  chan struct{} // if set, Evaluate waits (up to 5 s) for it to close
+	parallel bool          // waitFor closed while Evaluate was running
+	calls    int
+}
+
+func (f *fakeDANE) Evaluate(ctx context.Context, domain string) (*dane.Result, error) {
+	f.mu.Lock()
+	f.calls++
+	o, ok := f.outcomes[domain]
+	wait := f.waitFor
+	f.mu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait:
+			f.mu.Lock()
+			f.parallel = true
+			f.mu.Unlock()
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if !ok {
+		o = dane.NoDANE
+	}
+	return &dane.Result{Domain: domain, Outcome: o, TTL: f.ttl, Reasons: []string{"fake outcome " + o.String()}}, nil
+}
+
+func (f *fakeDANE) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func newDANEHarness(t *testing.T, outcomes map[string]dane.Outcome) (*harness, *fakeDANE) {
+	h := newHarness(t, nil)
+	fd := &fakeDANE{outcomes: outcomes, ttl: 300}
+	h.eng.opt.DANE = fd
+	return h, fd
+}
+
+// conformance.md §2–§3: how each DANE outcome combines with MTA-STS.
+func TestDANEStage(t *testing.T) {
+	enforce := policyText("enforce", 86400, "mx.example.com")
+	tempProfile := &Profile{Name: "strict", DANE: true, DANELookupFailureTemp: true}
+	noDANE := &Profile{Name: "nodane"}
+	tests := []struct {
+		name    string
+		outcome dane.Outcome
+		sts     string // policy body; "" = no MTA-STS
+		profile *Profile
+		want    string
+		source  Source
+	}{
+		{"dane-only wins over an MTA-STS policy (RFC 8461 §2)", dane.DANEOnly, enforce, plain, "OK dane-only", SourceDANE},
+		{"mixed hosts → dane", dane.DANE, "", plain, "OK dane", SourceDANE},
+		{"MX lookup failure → TEMP (RFC 7672 §2.1.2)", dane.TempFail, enforce, plain, "TEMP", SourceDANE},
+		{"NXDOMAIN / null MX → NOTFOUND, not MTA-STS", dane.NoMail, enforce, plain, "NOTFOUND ", SourceDANE},
+		{"host lookup failed → dane by default", dane.LookupFailed, enforce, plain, "OK dane", SourceDANE},
+		{"host lookup failed, dane_lookup_failure: temp → TEMP", dane.LookupFailed, enforce, tempProfile, "TEMP", SourceDANE},
+		{"no DANE → MTA-STS decides", dane.NoDANE, enforce, plain, "OK secure match=mx.example.com servername=hostname", SourceMTASTS},
+		{"no DANE, no MTA-STS → default", dane.NoDANE, "", plain, "NOTFOUND ", SourceDefault},
+		{"insecure MX + STS enforce → MTA-STS", dane.InsecureMXDANE, enforce, plain, "OK secure match=mx.example.com servername=hostname", SourceMTASTS},
+		{"insecure MX, no STS, secure TLSA host → dane (RFC 7672 §2.2.1)", dane.InsecureMXDANE, "", plain, "OK dane", SourceDANE},
+		{"insecure MX, STS testing → dane", dane.InsecureMXDANE, policyText("testing", 600, "mx.example.com"), plain, "OK dane", SourceDANE},
+		{"profile dane: off → MTA-STS even for a DANE domain", dane.DANEOnly, enforce, noDANE, "OK secure match=mx.example.com servername=hostname", SourceMTASTS},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := newDANEHarness(t, map[string]dane.Outcome{"example.com": tt.outcome})
+			if tt.sts != "" {
+				h.sts("example.com", "1", tt.sts)
+			}
+			d := h.resolve(tt.profile, "example.com")
+			got := d.PostfixReply()
+			if tt.want == "TEMP" {
+				if d.Result != Temp {
+					t.Errorf("got %q, want TEMP", got)
+				}
+			} else if got != tt.want {
+				t.Errorf("got %q, want %q\nreasons: %q", got, tt.want, d.Reasons)
+			}
+			if d.Source != tt.source {
+				t.Errorf("source %s, want %s", d.Source, tt.source)
+			}
+		})
+	}
+}
+
+// A cold lookup runs the DANE and MTA-STS chains in parallel (issue 3): the DANE evaluation
+// is still running when the MTA-STS fetch starts. DANE outcomes are cached for their
+// (bounded) TTL.
+func TestDANECacheAndParallel(t *testing.T) {
+	h, fd := newDANEHarness(t, map[string]dane.Outcome{"example.com": dane.DANEOnly})
+	h.sts("example.com", "1", policyText("enforce", 86400, "mx.example.com"))
+	fd.waitFor = make(chan struct{})
+	h.fetch.onFetch = func() { close(fd.waitFor) }
+	if d := h.resolve(plain, "example.com"); d.PostfixReply() != "OK dane-only" {
+		t.Fatalf("cold lookup %q", d.PostfixReply())
+	}
+	if !fd.parallel {
+		t.Error("the MTA-STS fetch did not start while DANE was being evaluated: the chains ran one after the other")
+	}
+	fd.waitFor, h.fetch.onFetch = nil, nil
+	if d := h.resolve(plain, "example.com"); !d.CacheHit || d.PostfixReply() != "OK dane-only" {
+		t.Errorf("second lookup: hit=%v %q", d.CacheHit, d.PostfixReply())
+	}
+	if fd.count() != 1 {
+		t.Errorf("DANE evaluations = %d, want 1 (cached)", fd.count())
+	}
+	h.clock.Advance(301 * time.Second) // TTL 300 s
+	h.resolve(plain, "example.com")
+	if fd.count() != 2 {
+		t.Errorf("DANE evaluations after TTL = %d, want 2", fd.count())
+	}
+}

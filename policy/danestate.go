@@ -1,0 +1,108 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailtls/mailtls/cache"
+	"github.com/mailtls/mailtls/dane"
+)
+
+// DANEEvaluator finds a domain's DANE facts (RFC 7672 §2). *dane.Evaluator implements it.
+type DANEEvaluator interface {
+	Evaluate(ctx context.Context, domain string) (*dane.Result, error)
+}
+
+// daneState is the cached DANE outcome of one domain; immutable once published.
+type daneState struct {
+	Domain  string       `json:"domain"`
+	Outcome dane.Outcome `json:"outcome"`
+	Reasons []string     `json:"reasons"`
+	Checked time.Time    `json:"checked"`
+	Expires time.Time    `json:"expires"` // Checked + the bounded minimum TTL behind the outcome
+}
+
+type daneEntry struct {
+	state atomic.Pointer[daneState]
+	used  atomic.Int64
+}
+
+// kindDANE names DANE outcomes in the persistent store.
+const kindDANE = "dane"
+
+// Bounds on caching DANE outcomes (conformance.md §3: the minimum TTL of the RRsets the
+// answer rests on, bounded). Failures are cached briefly so a broken zone does not cost
+// every lookup a timeout, yet recovers quickly.
+const (
+	daneTTLMin     = 60 * time.Second
+	daneTTLMax     = 24 * time.Hour
+	daneFailureTTL = 15 * time.Second
+)
+
+// daneCached returns domain's DANE outcome when the hot store holds it unexpired.
+func (e *Engine) daneCached(domain string, now time.Time) (*daneState, bool) {
+	en, ok := e.dane.Get(domain)
+	if !ok {
+		return nil, false
+	}
+	en.used.Store(now.UnixNano())
+	st := en.state.Load()
+	return st, now.Before(st.Expires)
+}
+
+// refreshDANE evaluates domain once for all concurrent callers (bounded like an MTA-STS
+// refresh); a caller whose ctx ends first gets the outcome known so far, or nil.
+func (e *Engine) refreshDANE(ctx context.Context, domain string) *daneState {
+	ch := e.flight.DoChan("dane:"+domain, func() (any, error) {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+5*time.Second)
+		defer cancel()
+		return e.doRefreshDANE(wctx, domain), nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(*daneState)
+	case <-ctx.Done():
+		if en, ok := e.dane.Get(domain); ok {
+			return en.state.Load()
+		}
+		return nil
+	}
+}
+
+func (e *Engine) doRefreshDANE(ctx context.Context, domain string) *daneState {
+	now := e.now()
+	st := &daneState{Domain: domain, Checked: now}
+	res, err := e.opt.DANE.Evaluate(ctx, domain)
+	if err != nil {
+		st.Outcome = dane.TempFail
+		st.Reasons = []string{"DANE evaluation failed: " + err.Error()}
+		st.Expires = now.Add(daneFailureTTL)
+	} else {
+		st.Outcome, st.Reasons = res.Outcome, res.Reasons
+		ttl := bound(res.TTL, daneTTLMin, daneTTLMax)
+		if res.Outcome == dane.TempFail || res.Outcome == dane.LookupFailed {
+			ttl = daneFailureTTL
+		}
+		st.Expires = now.Add(ttl)
+	}
+	e.publishDANE(st)
+	return st
+}
+
+func (e *Engine) publishDANE(st *daneState) {
+	en, ok := e.dane.Get(st.Domain)
+	if !ok {
+		en = &daneEntry{}
+		en.used.Store(e.now().UnixNano())
+		e.dane.Set(st.Domain, en)
+	}
+	en.state.Store(st)
+	if e.opt.Backend == nil {
+		return
+	}
+	if val, err := json.Marshal(st); err == nil {
+		e.opt.Backend.Put(cache.Entry{Kind: kindDANE, Key: st.Domain, Value: val, Expires: st.Expires, Updated: e.now()})
+	}
+}

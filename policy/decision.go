@@ -1,0 +1,65 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// Result is the kind of answer, as Postfix's socketmap protocol names them.
+type Result string
+
+// The answer kinds of socketmap_table(5).
+const (
+	OK       Result = "OK"
+	NotFound Result = "NOTFOUND"
+	Temp     Result = "TEMP"
+	Perm     Result = "PERM"
+)
+
+// Source says which stage of the evaluation order produced a Decision.
+type Source string
+
+// Sources, in evaluation order (conformance.md §2).
+const (
+	SourceInput    Source = "input"    // the key is not a domain we look up (IP literal, parent probe, invalid)
+	SourceOverride Source = "override" // operator override (issue 5)
+	SourceDANE     Source = "dane"
+	SourceMTASTS   Source = "mta-sts"
+	SourceDefault  Source = "default"
+)
+
+// Decision is the answer for one next-hop and why.
+type Decision struct {
+	Key     string `json:"key"`    // the lookup key as received
+	Domain  string `json:"domain"` // the policy domain (lower-case A-label), "" when the key is not looked up
+	Profile string `json:"profile"`
+
+	Result     Result   `json:"result"`
+	Level      string   `json:"level,omitempty"`      // Postfix TLS security level when Result is OK: secure, dane, dane-only, …
+	Match      []string `json:"match,omitempty"`      // Postfix match= patterns (colon-joined in the answer)
+	Servername string   `json:"servername,omitempty"` // Postfix servername= (MTA-STS: "hostname")
+	Source     Source   `json:"source"`
+
+	// STS describes the MTA-STS policy behind an answer, for the TLSRPT attributes of
+	// Postfix ≥ 3.10 and for explanations. Nil when no policy applies.
+	STS *STSPolicy `json:"sts,omitempty"`
+
+	TLSRPT   bool      `json:"tlsrpt"`           // the profile wants TLSRPT attributes in the answer
+	Expires  time.Time `json:"expires,omitzero"` // until when the facts behind this answer are valid
+	CacheHit bool      `json:"cache_hit"`        // answered from the hot store without network work
+	Reasons  []string  `json:"reasons"`          // human-readable, in order: what was seen, fetched and decided
+}
+
+// STSPolicy is the MTA-STS policy a Decision rests on.
+type STSPolicy struct {
+	Domain string   `json:"domain"`  // policy domain
+	ID     string   `json:"id"`      // the id of the TXT record the policy was fetched under
+	Mode   string   `json:"mode"`    // enforce, testing, none
+	MaxAge uint32   `json:"max_age"` // seconds
+	MX     []string `json:"mx"`      // the policy's mx patterns as published (e.g. "*.example.com")
+	Lines  []string `json:"lines"`   // the policy text, line by line (TLSRPT policy_string)
+}
+
+func (d *Decision) because(format string, args ...any) {
+	d.Reasons = append(d.Reasons, fmt.Sprintf(format, args...))
+}

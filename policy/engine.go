@@ -1,0 +1,237 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/mailtls/mailtls/cache"
+	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/mtasts"
+)
+
+// STSFetcher fetches a domain's MTA-STS policy (RFC 8461 §3.3). *mtasts.Fetcher implements it.
+type STSFetcher interface {
+	Fetch(ctx context.Context, domain string) (*mtasts.FetchResult, error)
+}
+
+// Options are the engine's dependencies and timers. Resolver and Fetcher are required.
+type Options struct {
+	Resolver dnsclient.Resolver
+	Fetcher  STSFetcher
+	DANE     DANEEvaluator // nil disables the DANE stage (e.g. the resolver does not validate)
+	// DANEOffReason says why DANE is nil, for explanations ("resolver validation check: …").
+	DANEOffReason string
+	Backend       cache.Backend    // persistent store; nil keeps everything in memory only
+	Now           func() time.Time // clock; nil = time.Now
+	Logger        *slog.Logger
+
+	MaxEntries      int           // hot store bound; 0 = unbounded
+	FetchTimeout    time.Duration // bound on one domain's shared DNS + HTTPS work (default 10s)
+	FailureRetry    time.Duration // a failing policy id is refetched at most this often (default 5m)
+	RefreshInterval time.Duration // proactive refetch of held policies (default 24h)
+	NegativeTTLMin  time.Duration // bounds on caching "no MTA-STS record" (default 60s..1h)
+	NegativeTTLMax  time.Duration
+	DNSRetry        time.Duration // a failed TXT lookup is retried at most this often (default 60s)
+}
+
+// Engine resolves next-hops to Decisions. It is safe for concurrent use.
+type Engine struct {
+	opt    Options
+	sts    *cache.Memory[*stsEntry]
+	dane   *cache.Memory[*daneEntry]
+	flight singleflight.Group
+}
+
+// Bounds on how long a positive TXT answer is trusted before the record is read again
+// (conformance.md §4: re-read once older than the record's TTL).
+const (
+	txtTTLMin = 60 * time.Second
+	txtTTLMax = time.Hour
+)
+
+// kindSTS names MTA-STS state in the persistent store.
+const kindSTS = "sts"
+
+// New builds an engine. Call Load to warm it from the persistent store and Run to start
+// the background refresher.
+func New(opt Options) (*Engine, error) {
+	if opt.Resolver == nil || opt.Fetcher == nil {
+		return nil, errors.New("policy: Resolver and Fetcher are required")
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opt.FetchTimeout, 10*time.Second)
+	def(&opt.FailureRetry, 5*time.Minute)
+	def(&opt.RefreshInterval, 24*time.Hour)
+	def(&opt.NegativeTTLMin, time.Minute)
+	def(&opt.NegativeTTLMax, time.Hour)
+	def(&opt.DNSRetry, time.Minute)
+	return &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}, nil
+}
+
+// DANEEnabled reports whether the engine has a DANE stage.
+func (e *Engine) DANEEnabled() bool { return e.opt.DANE != nil }
+
+// Resolve decides the policy for one Postfix next-hop under profile p, following the
+// evaluation order of conformance.md §2.
+func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision {
+	d := &Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
+	domain, err := ParseNexthop(key)
+	if err != nil {
+		d.Result, d.Source = NotFound, SourceInput
+		d.because("%q is not looked up: %v", key, err)
+		return d
+	}
+	d.Domain = domain
+
+	// 1. Static overrides: issue 5 fills this stage.
+
+	f := e.facts(ctx, domain, p.DANE && e.opt.DANE != nil)
+	d.CacheHit = f.hit
+	if !p.DANE {
+		d.because("DANE stage off in profile %s", p.Name)
+	} else if e.opt.DANE == nil {
+		why := e.opt.DANEOffReason
+		if why == "" {
+			why = "no DANE evaluator configured"
+		}
+		d.because("DANE stage DISABLED: %s", why)
+	}
+
+	// 2. DANE: a usable DANE answer wins over MTA-STS (RFC 8461 §2).
+	if f.dane != nil && e.applyDANE(d, p, f.dane, f.sts) {
+		if f.sts != nil && f.sts.usable(e.now()) {
+			d.because("an MTA-STS policy (mode %s, id %s) is also published; DANE takes precedence (RFC 8461 §2)", f.sts.Policy.Mode, f.sts.PolicyID)
+		}
+		return d
+	}
+	// 3. MTA-STS.
+	if e.applySTS(d, p, f.sts) {
+		return d
+	}
+	// 4. The profile's default: NOTFOUND, so Postfix applies smtp_tls_security_level.
+	d.Result, d.Source = NotFound, SourceDefault
+	d.because("no policy applies: Postfix uses its smtp_tls_security_level")
+	return d
+}
+
+// facts are the per-domain inputs of a decision.
+type facts struct {
+	sts  *stsState
+	dane *daneState // nil when the DANE stage is off
+	hit  bool       // every fact came from the hot store
+}
+
+// facts gathers the MTA-STS and (if wanted) DANE facts. What the hot store holds fresh is
+// used as is, with no goroutine, disk or network; on a miss of both, the DANE and MTA-STS
+// lookups run in parallel, so a cold answer costs the slower chain, not the sum (issue 3).
+func (e *Engine) facts(ctx context.Context, domain string, wantDANE bool) facts {
+	now := e.now()
+	var f facts
+	sts, stsOK := e.stsCached(domain, now)
+	f.sts = sts
+	if !wantDANE {
+		if !stsOK {
+			f.sts = e.refreshSTS(ctx, domain, false)
+		}
+		f.hit = stsOK
+		return f
+	}
+	dst, daneOK := e.daneCached(domain, now)
+	f.dane, f.hit = dst, stsOK && daneOK
+	switch {
+	case stsOK && daneOK:
+	case stsOK:
+		f.dane = e.refreshDANE(ctx, domain)
+	case daneOK:
+		f.sts = e.refreshSTS(ctx, domain, false)
+	default:
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f.dane = e.refreshDANE(ctx, domain)
+		}()
+		f.sts = e.refreshSTS(ctx, domain, false)
+		<-done
+	}
+	return f
+}
+
+// Load fills the hot store from the persistent one, so a restarted daemon answers known
+// domains at once, without network. Unreadable entries are skipped (and logged), never
+// served.
+func (e *Engine) Load(ctx context.Context) (int, error) {
+	if e.opt.Backend == nil {
+		return 0, nil
+	}
+	n := 0
+	err := e.opt.Backend.Range(ctx, "", func(ent cache.Entry) bool {
+		switch ent.Kind {
+		case kindSTS:
+			var st stsState
+			if err := json.Unmarshal(ent.Value, &st); err != nil || st.Domain != ent.Key {
+				e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
+				return true
+			}
+			en := &stsEntry{}
+			en.state.Store(&st)
+			e.sts.Set(ent.Key, en)
+		case kindDANE:
+			var st daneState
+			if err := json.Unmarshal(ent.Value, &st); err != nil || st.Domain != ent.Key {
+				e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
+				return true
+			}
+			en := &daneEntry{}
+			en.state.Store(&st)
+			e.dane.Set(ent.Key, en)
+		default:
+			return true
+		}
+		n++
+		return true
+	})
+	return n, err
+}
+
+// publish makes st the domain's current state and queues it for the persistent store.
+func (e *Engine) publish(st *stsState) {
+	en, ok := e.sts.Get(st.Domain)
+	if !ok {
+		en = &stsEntry{}
+		en.used.Store(e.opt.Now().UnixNano())
+		e.sts.Set(st.Domain, en)
+	}
+	en.state.Store(st)
+	if e.opt.Backend == nil {
+		return
+	}
+	val, err := json.Marshal(st)
+	if err != nil {
+		e.opt.Logger.Error("encoding cache entry", "domain", st.Domain, "err", err)
+		return
+	}
+	e.opt.Backend.Put(cache.Entry{Kind: kindSTS, Key: st.Domain, Value: val, Expires: st.storeUntil(), Updated: e.opt.Now()})
+}
+
+// now is the engine's clock.
+func (e *Engine) now() time.Time { return e.opt.Now() }
+
+func bound(ttl uint32, lo, hi time.Duration) time.Duration {
+	d := time.Duration(ttl) * time.Second
+	return min(max(d, lo), hi)
+}

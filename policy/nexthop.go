@@ -1,0 +1,114 @@
+package policy
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// Reasons a key is not looked up; each leads to NOTFOUND without any network traffic
+// (conformance.md §1).
+var (
+	ErrIPLiteral    = errors.New("IP literal next-hop: no domain policy applies")
+	ErrParentProbe  = errors.New("parent-domain probe: MTA-STS must not be fetched from a parent zone (RFC 8461 §4)")
+	ErrInvalidName  = errors.New("not a valid domain name")
+	ErrSingleLabel  = errors.New("single-label name: no public policy can exist")
+	ErrEmptyNexthop = errors.New("empty next-hop")
+)
+
+// ParseNexthop turns a Postfix next-hop key into the policy domain: lower-case A-label
+// without trailing dot. It strips brackets ("[mx.example.com]") and a port
+// ("example.com:25", "[mx.example.com]:587"): the remaining name is the policy domain, as
+// for a smart host (RFC 8461 §4). IP literals, parent-domain probes (".example.com") and
+// invalid names return an error saying why.
+func ParseNexthop(key string) (string, error) {
+	s := strings.TrimSpace(key)
+	if s == "" {
+		return "", ErrEmptyNexthop
+	}
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", ErrInvalidName
+		}
+		rest := s[end+1:]
+		if rest != "" && !isPort(rest) {
+			return "", ErrInvalidName
+		}
+		s = s[1:end]
+		if isIPLiteral(s) {
+			return "", ErrIPLiteral
+		}
+	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		if strings.Count(s, ":") > 1 || !isPort(s[i:]) {
+			if isIPLiteral(s) {
+				return "", ErrIPLiteral
+			}
+			return "", ErrInvalidName
+		}
+		s = s[:i]
+	}
+	if strings.HasPrefix(s, ".") {
+		return "", ErrParentProbe
+	}
+	if isIPLiteral(s) {
+		return "", ErrIPLiteral
+	}
+	s = strings.TrimSuffix(s, ".")
+	// U-labels become A-labels the way a resolver would see them (UTS #46 lookup, RFC 5891).
+	ascii, err := idna.Lookup.ToASCII(s)
+	if err != nil {
+		return "", ErrInvalidName
+	}
+	ascii = strings.ToLower(ascii)
+	if !validHostname(ascii) {
+		return "", ErrInvalidName
+	}
+	if !strings.Contains(ascii, ".") {
+		return "", ErrSingleLabel
+	}
+	return ascii, nil
+}
+
+// isPort reports whether s is ":" followed by a decimal port number.
+func isPort(s string) bool {
+	if len(s) < 2 || len(s) > 6 || s[0] != ':' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isIPLiteral(s string) bool {
+	if len(s) > 5 && strings.EqualFold(s[:5], "ipv6:") {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// validHostname checks LDH syntax (RFC 1123 §2.1, RFC 5890 A-labels): labels of 1–63
+// letters, digits and hyphens, not starting or ending with a hyphen, 253 octets at most.
+func validHostname(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

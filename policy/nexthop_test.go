@@ -1,0 +1,55 @@
+package policy
+
+import (
+	"errors"
+	"testing"
+)
+
+// conformance.md §1: keys Postfix sends and the policy domain each one yields.
+func TestParseNexthop(t *testing.T) {
+	tests := []struct {
+		key     string
+		want    string
+		wantErr error
+	}{
+		{"example.com", "example.com", nil},
+		{"Example.COM.", "example.com", nil},
+		{"[mx.example.com]", "mx.example.com", nil},
+		{"[mx.example.com]:587", "mx.example.com", nil},
+		{"example.com:25", "example.com", nil},
+		{"bücher.example", "xn--bcher-kva.example", nil},
+		{"[BÜCHER.example]:25", "xn--bcher-kva.example", nil},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example", nil},
+		{"[192.0.2.1]", "", ErrIPLiteral},
+		{"[192.0.2.1]:25", "", ErrIPLiteral},
+		{"[ipv6:2001:db8::1]", "", ErrIPLiteral},
+		{"[IPv6:2001:db8::1]:25", "", ErrIPLiteral},
+		{"192.0.2.1", "", ErrIPLiteral},
+		{"2001:db8::1", "", ErrIPLiteral},
+		{".example.com", "", ErrParentProbe},
+		{"", "", ErrEmptyNexthop},
+		{"localhost", "", ErrSingleLabel},
+		{"exa mple.com", "", ErrInvalidName},
+		{"-bad.example.com", "", ErrInvalidName},
+		{"a..example.com", "", ErrInvalidName},
+		{"[mx.example.com", "", ErrInvalidName},
+		{"[mx.example.com]x", "", ErrInvalidName},
+		{"example.com:port", "", ErrInvalidName},
+		{"under_score.example.com", "", ErrInvalidName},
+		{"toolong.example." + longLabel(64), "", ErrInvalidName},
+	}
+	for _, tt := range tests {
+		got, err := ParseNexthop(tt.key)
+		if got != tt.want || !errors.Is(err, tt.wantErr) {
+			t.Errorf("ParseNexthop(%q) = %q, %v; want %q, %v", tt.key, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func longLabel(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a'
+	}
+	return string(b)
+}

@@ -1,0 +1,76 @@
+package policy
+
+import (
+	"strconv"
+	"strings"
+)
+
+// PostfixReply renders d as a socketmap reply payload for smtp_tls_policy_maps
+// (socketmap_table(5), postconf(5) smtp_tls_policy_maps):
+//
+//	OK secure match=mx.example.com:.example.net servername=hostname
+//	NOTFOUND
+//	TEMP <reason>
+//
+// With TLSRPT on (Postfix ≥ 3.10, TLSRPT_README), MTA-STS answers also carry
+// policy_type=sts, policy_domain, policy_ttl, one mx_host_pattern per policy mx and one
+// "{ policy_string = <line> }" per policy line.
+func (d *Decision) PostfixReply() string {
+	switch d.Result {
+	case OK:
+		var b strings.Builder
+		b.WriteString("OK ")
+		b.WriteString(d.Level)
+		if len(d.Match) > 0 {
+			b.WriteString(" match=")
+			b.WriteString(strings.Join(d.Match, ":"))
+		}
+		if d.Servername != "" {
+			b.WriteString(" servername=")
+			b.WriteString(d.Servername)
+		}
+		if d.TLSRPT && d.STS != nil {
+			writeTLSRPT(&b, d.STS)
+		}
+		return b.String()
+	case Temp, Perm:
+		msg := "policy lookup failed"
+		if n := len(d.Reasons); n > 0 {
+			msg = d.Reasons[n-1]
+		}
+		return string(d.Result) + " " + oneLine(msg)
+	default:
+		return "NOTFOUND "
+	}
+}
+
+func writeTLSRPT(b *strings.Builder, p *STSPolicy) {
+	b.WriteString(" policy_type=sts policy_domain=")
+	b.WriteString(p.Domain)
+	b.WriteString(" policy_ttl=")
+	b.WriteString(strconv.FormatUint(uint64(p.MaxAge), 10))
+	for _, mx := range p.MX {
+		b.WriteString(" mx_host_pattern=")
+		b.WriteString(mx)
+	}
+	for _, line := range p.Lines {
+		// A brace would end Postfix's { name = value } grouping early; such lines
+		// (only possible in extension values) are left out of the report data.
+		if strings.ContainsAny(line, "{}") {
+			continue
+		}
+		b.WriteString(" { policy_string = ")
+		b.WriteString(oneLine(line))
+		b.WriteString(" }")
+	}
+}
+
+// oneLine keeps a reply on one line: control characters become spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

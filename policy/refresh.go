@@ -1,0 +1,106 @@
+package policy
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// refreshWorkers bounds the background refresher's concurrent domain refreshes.
+const refreshWorkers = 8
+
+// Run refreshes hot entries in the background until ctx ends, so that lookups of busy
+// domains never wait for the network: it re-reads TXT records shortly before their checks
+// go stale (for domains asked for since the last check) and refetches held policies daily
+// and before they expire (RFC 8461 §5.1: senders should refresh proactively). Scans are
+// jittered so a fleet does not refresh in step.
+func (e *Engine) Run(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	for {
+		jitter := time.Duration(rand.Int64N(int64(every)))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every/2 + jitter):
+		}
+		e.RefreshDue(ctx)
+	}
+}
+
+// RefreshDue runs one refresher pass and returns how many domains it refreshed.
+func (e *Engine) RefreshDue(ctx context.Context) int {
+	type job struct {
+		domain      string
+		dane, force bool
+	}
+	now := e.now()
+	var jobs []job
+	e.sts.Range(func(domain string, en *stsEntry) bool {
+		if force, due := e.refreshDue(en, now); due {
+			jobs = append(jobs, job{domain: domain, force: force})
+		}
+		return true
+	})
+	if e.opt.DANE != nil {
+		e.dane.Range(func(domain string, en *daneEntry) bool {
+			// Re-evaluate a domain in use at 90% of its TTL, before lookups would wait.
+			st := en.state.Load()
+			used := time.Unix(0, en.used.Load())
+			if used.After(st.Checked) && !now.Before(st.Checked.Add(st.Expires.Sub(st.Checked)*9/10)) {
+				jobs = append(jobs, job{domain: domain, dane: true})
+			}
+			return true
+		})
+	}
+	work := make(chan job)
+	var wg sync.WaitGroup
+	for range min(refreshWorkers, len(jobs)) {
+		wg.Go(func() {
+			for j := range work {
+				if j.dane {
+					e.refreshDANE(ctx, j.domain)
+				} else {
+					e.refreshSTS(ctx, j.domain, j.force)
+				}
+			}
+		})
+	}
+	n := 0
+	for _, j := range jobs {
+		select {
+		case work <- j:
+			n++
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	return n
+}
+
+// refreshDue decides whether an entry needs background work now, and whether the policy
+// must be refetched even if its id is unchanged (force).
+func (e *Engine) refreshDue(en *stsEntry, now time.Time) (force, due bool) {
+	st := en.state.Load()
+	if !st.DNSFailedAt.IsZero() && now.Before(st.DNSFailedAt.Add(e.opt.DNSRetry)) {
+		return false, false
+	}
+	if st.FailedID != "" && now.Before(st.FailedAt.Add(e.opt.FailureRetry)) {
+		return false, false
+	}
+	if st.usable(now) {
+		// Refetch daily, and at the latest when half of max_age has passed.
+		age := time.Duration(st.Policy.MaxAge) * time.Second / 2
+		if now.Sub(st.Fetched) >= min(e.opt.RefreshInterval, age) {
+			return true, true
+		}
+	}
+	// A domain asked for since its TXT check: re-read the record a little before the check
+	// goes stale, so the next lookup is still answered from memory.
+	used := time.Unix(0, en.used.Load())
+	staleAt := st.TXTChecked.Add(st.TXTTTL * 9 / 10)
+	return false, used.After(st.TXTChecked) && !now.Before(staleAt)
+}

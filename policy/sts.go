@@ -1,0 +1,202 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/mailtls/mailtls/mtasts"
+)
+
+// stsCached returns domain's MTA-STS state when the hot store can answer with it at now
+// (no disk, no network), and records the use for the background refresher.
+func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
+	en, ok := e.sts.Get(domain)
+	if !ok {
+		return nil, false
+	}
+	en.used.Store(now.UnixNano())
+	st := en.state.Load()
+	return st, e.stsFresh(st, now)
+}
+
+// stsFresh reports whether st answers a lookup at now without touching the network.
+func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
+	if !st.DNSFailedAt.IsZero() && now.Before(st.DNSFailedAt.Add(e.opt.DNSRetry)) {
+		return true // the TXT lookup failed moments ago: do not make every lookup wait for it
+	}
+	if now.After(st.TXTChecked.Add(st.TXTTTL)) {
+		return false // RFC 8461 §5.1: check the TXT record for a new id
+	}
+	switch {
+	case st.RecordID == "":
+		return true // negative cache: no MTA-STS record, for the answer's TTL
+	case st.PolicyID == st.RecordID && st.usable(now):
+		return true
+	case st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.opt.FailureRetry)):
+		return true // this id failed recently: retry at most every failure_retry
+	}
+	return false
+}
+
+// refreshSTS brings domain's state up to date. Concurrent calls for one domain share one
+// DNS and HTTPS sequence (conformance.md §6: N cold queries, one fetch). The shared work
+// is bounded by FetchTimeout and does not end when one waiting caller gives up; a caller
+// whose ctx ends first gets the state known so far.
+func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *stsState {
+	ch := e.flight.DoChan(domain, func() (any, error) {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+5*time.Second)
+		defer cancel()
+		return e.doRefreshSTS(wctx, domain, force), nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(*stsState)
+	case <-ctx.Done():
+		if en, ok := e.sts.Get(domain); ok {
+			return en.state.Load()
+		}
+		return nil
+	}
+}
+
+// doRefreshSTS reads the TXT record and fetches the policy when RFC 8461 §3.3 and §5.1 call
+// for it. A failed lookup or fetch never discards a policy that has not expired.
+func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *stsState {
+	st := &stsState{Domain: domain}
+	if en, ok := e.sts.Get(domain); ok {
+		*st = *en.state.Load()
+	}
+	now := e.now()
+	rl, err := mtasts.LookupRecord(ctx, e.opt.Resolver, domain)
+	if err != nil {
+		st.DNSFailedAt, st.DNSError = now, err.Error()
+		e.publish(st)
+		return st
+	}
+	st.DNSFailedAt, st.DNSError = time.Time{}, ""
+	st.TXT, st.TXTChecked = rl.TXT, now
+	if rl.Record == nil {
+		// No usable record: cache negatively for the answer's TTL, bounded. A policy
+		// already held stays in force until it expires (RFC 8461 §8.3: a policy is
+		// withdrawn by publishing mode none, not by removing the record).
+		st.RecordID, st.TXTReason = "", rl.Reason
+		st.TXTTTL = bound(rl.TTL, e.opt.NegativeTTLMin, e.opt.NegativeTTLMax)
+		e.publish(st)
+		return st
+	}
+	st.RecordID, st.TXTReason = rl.Record.ID, ""
+	st.TXTTTL = bound(rl.TTL, txtTTLMin, txtTTLMax)
+
+	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.opt.FailureRetry))
+	switch {
+	case !force && st.PolicyID == st.RecordID && st.usable(now):
+		// Same id: the held policy stands (RFC 8461 §3.3: a changed body under an
+		// unchanged id is not refetched).
+	case recentFailure:
+	default:
+		e.fetchSTS(ctx, st)
+	}
+	e.publish(st)
+	return st
+}
+
+// fetchSTS fetches the policy for st's current record id and records the outcome in st.
+func (e *Engine) fetchSTS(ctx context.Context, st *stsState) {
+	res, err := e.opt.Fetcher.Fetch(ctx, st.Domain)
+	now := e.now()
+	if err != nil {
+		st.FailedID, st.FailedAt, st.FailReason = st.RecordID, now, err.Error()
+		st.FailType = string(mtasts.ResultFetchError)
+		var fe *mtasts.FetchError
+		if errors.As(err, &fe) {
+			st.FailType = string(fe.Type)
+		}
+		e.opt.Logger.Info("MTA-STS policy fetch failed", "domain", st.Domain, "id", st.RecordID, "type", st.FailType, "err", err)
+		return
+	}
+	st.Policy, st.PolicyID, st.URL = res.Policy, st.RecordID, res.URL
+	st.Fetched = now
+	st.Expires = now.Add(time.Duration(res.Policy.MaxAge) * time.Second)
+	st.FailedID, st.FailedAt, st.FailType, st.FailReason = "", time.Time{}, "", ""
+}
+
+// applySTS turns the MTA-STS facts into the answer (conformance.md §4) and reports whether
+// MTA-STS decided it; otherwise the next stage answers.
+func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
+	now := e.now()
+	if st == nil {
+		d.because("MTA-STS lookup for %s did not finish in time: continuing without a policy", d.Domain)
+		return false
+	}
+	e.explainSTS(d, st, now)
+	if !st.usable(now) {
+		return false
+	}
+	pol := st.Policy
+	switch {
+	case pol.Mode == mtasts.ModeEnforce:
+	case pol.Mode == mtasts.ModeTesting && p.TestingAsEnforce:
+		d.because("profile %s treats testing policies as enforce", p.Name)
+	case pol.Mode == mtasts.ModeTesting:
+		d.because("policy mode testing: Postfix cannot verify without enforcing, so no policy is handed over (RFC 8461 §5)")
+		return false
+	default:
+		d.because("policy mode %s: no policy applies", pol.Mode)
+		return false
+	}
+	d.Result, d.Level, d.Source = OK, "secure", SourceMTASTS
+	d.Servername = "hostname"
+	for _, mx := range pol.MX {
+		d.Match = append(d.Match, postfixMatch(mx))
+	}
+	d.STS = &STSPolicy{Domain: st.Domain, ID: st.PolicyID, Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines}
+	d.Expires = st.Expires
+	d.because("answer: secure, the MX host must match %s and present a WebPKI-valid certificate (RFC 8461 §4)", strings.Join(pol.MX, ", "))
+	return true
+}
+
+// explainSTS adds what is known about the domain's MTA-STS to d's reasons.
+func (e *Engine) explainSTS(d *Decision, st *stsState, now time.Time) {
+	name := "_mta-sts." + st.Domain
+	if st.DNSError != "" {
+		d.because("TXT %s lookup failed at %s: %s (retried after %s)", name, stamp(st.DNSFailedAt), st.DNSError, e.opt.DNSRetry)
+	}
+	if !st.TXTChecked.IsZero() {
+		if st.RecordID == "" {
+			d.because("no MTA-STS record at %s: %s (checked %s, cached %s)", name, st.TXTReason, stamp(st.TXTChecked), st.TXTTTL)
+		} else {
+			d.because("TXT %s: %q → id %s (checked %s, re-read after %s)", name, strings.Join(st.TXT, " | "), st.RecordID, stamp(st.TXTChecked), st.TXTTTL)
+		}
+	}
+	if st.Policy != nil {
+		state := "valid"
+		if !st.usable(now) {
+			state = "expired"
+		}
+		d.because("policy from %s fetched %s under id %s: mode %s, max_age %d, mx %s; %s until %s",
+			st.URL, stamp(st.Fetched), st.PolicyID, st.Policy.Mode, st.Policy.MaxAge, strings.Join(st.Policy.MX, " "), state, stamp(st.Expires))
+		if st.RecordID != "" && st.PolicyID != st.RecordID && st.usable(now) {
+			d.because("the record now carries id %s; the held policy stays in force until a new one is fetched (RFC 8461 §5.1)", st.RecordID)
+		}
+	}
+	if st.FailedID != "" {
+		d.because("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.opt.FailureRetry)))
+		if st.Policy == nil || !st.usable(now) {
+			d.because("no policy held: continuing as if the domain had none (RFC 8461 §3.3)")
+		}
+	}
+}
+
+// postfixMatch writes an MTA-STS mx pattern in Postfix match= syntax: "*.example.com"
+// becomes ".example.com". (Postfix's ".example.com" also matches deeper subdomains, which
+// is wider than RFC 8461 §4.1's single label; Postfix offers nothing narrower.)
+func postfixMatch(pattern string) string {
+	if strings.HasPrefix(pattern, "*.") {
+		return pattern[1:]
+	}
+	return pattern
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
