@@ -1,0 +1,45 @@
+package sqlitestore
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultFlushInterval = time.Second
+	DefaultMaxPending    = 100000
+	busyTimeoutMillis    = 5000 // wait this long for a lock held by another process
+	readerConns          = 4
+)
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// FlushInterval is how often pending writes are committed (default 1s).
+	FlushInterval time.Duration
+	// MaxPending bounds the writes waiting for a flush (default 100000). When
+	// flushes keep failing, Put drops the oldest pending write beyond it and
+	// counts it (Health reports ErrPendingOverflow) rather than grow without bound.
+	MaxPending int
+	// Logger receives flush failures and recoveries, once per state change
+	// (default: discard).
+	Logger *slog.Logger
+
+	// readOnly opens the database with SQLite's mode=ro, so every write fails
+	// with SQLITE_READONLY. Tests use it to stand for a read-only file or
+	// mount, which chmod cannot simulate when they run as root.
+	readOnly bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
