@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("mta_sts:\n  fetch_timeout: 5s\n"), 0o644)
+	os.WriteFile(bad, []byte("mta_sts:\n  fetch_timeout: 5s\n  max_body: 10\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"config", "check", good}, &out, &errb); code != 0 || !strings.Contains(out.String(), "OK") {
+		t.Errorf("good config: exit %d, %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"config", "check", bad}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "bad.yaml:3:") {
+		t.Errorf("bad config: exit %d, stderr %q: want the line named", code, errb.String())
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "mailtls serve") {
+		t.Errorf("no args: exit %d", code)
+	}
+	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
+		t.Errorf("unknown command: exit %d", code)
+	}
+	for _, sub := range [][]string{{"serve", "-h"}, {"query", "-h"}, {"cache", "-h"}} {
+		errb.Reset()
+		if code := run(sub, &out, &errb); code != 2 || !strings.Contains(errb.String(), "Usage: mailtls "+sub[0]) {
+			t.Errorf("%v: exit %d, %q", sub, code, errb.String())
+		}
+	}
+}

@@ -1,0 +1,93 @@
+// Command mailtls is the SMTP TLS policy engine: it decides, for each recipient domain,
+// whether mail must go over verified TLS (DANE, MTA-STS, operator overrides) and answers
+// Postfix over the socketmap protocol.
+//
+//	mailtls serve [-config FILE]          run the daemon
+//	mailtls query DOMAIN [flags]          resolve one next-hop and explain the answer
+//	mailtls cache list|show|purge         inspect or clear the policy cache
+//	mailtls config check FILE | default   validate a configuration, print the default
+//	mailtls version
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `mailtls — SMTP TLS policy engine (DANE, MTA-STS) for Postfix
+
+Usage:
+  mailtls serve [-config FILE]               run the daemon (embedded default config without -config)
+  mailtls query DOMAIN [-profile P] [-json] [-local] [-config FILE]
+                                             resolve one next-hop and explain the answer
+  mailtls cache list [FILTER] [-json]        list cached domains
+  mailtls cache show DOMAIN                  show one domain's cached state
+  mailtls cache purge DOMAIN | -all          forget a domain (or everything)
+  mailtls config check FILE                  validate a configuration file
+  mailtls config default                     print the embedded default configuration
+  mailtls version                            print the version
+
+Run "mailtls COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the exit status: 0 success, 1 failure,
+// 2 usage error.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(rest, stderr)
+	case "query":
+		return cmdQuery(rest, stdout, stderr)
+	case "cache":
+		return cmdCache(rest, stdout, stderr)
+	case "config":
+		return cmdConfig(rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "mailtls", version())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "mailtls: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// parseInterspersed parses flags that may come before or after positional arguments
+// ("mailtls query example.com -json") and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// newFlagSet returns a flag set whose -h output names the command and its synopsis.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: mailtls %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}

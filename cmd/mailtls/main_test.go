@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/internal/testenv"
+	"github.com/mailtls/mailtls/socketmap"
+)
+
+// buildBinary compiles mailtls once per test binary run into dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mailtls")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeAddr returns a loopback TCP address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// daemonProc is a mailtls serve process.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *bytes.Buffer
+}
+
+func startDaemon(t *testing.T, bin, cfgPath, addr string) *daemonProc {
+	t.Helper()
+	p := &daemonProc{addr: addr, logs: &bytes.Buffer{}}
+	p.cmd = exec.Command(bin, "serve", "-config", cfgPath)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		if t.Failed() || os.Getenv("MAILTLS_TEST_LOGS") != "" {
+			t.Logf("daemon log:\n%s", p.logs)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not listen on %s: %v\n%s", addr, err, p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// query sends one socketmap request and returns the reply payload.
+func query(t *testing.T, addr, name, key string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write(socketmap.AppendNetstring(nil, []byte(name+" "+key))); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := socketmap.NewReader(bufio.NewReader(c), 100000).Next()
+	if err != nil {
+		t.Fatalf("reading reply: %v", err)
+	}
+	return string(reply)
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "mailtls.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The restart test: the daemon is killed (SIGKILL), restarted with no network
+// (resolver and policy host gone), and still answers a known domain from its store.
+func TestRestartServesFromStore(t *testing.T) {
+	l := lab.New(t)
+	l.STS("example.com", "20261101", lab.Policy("enforce", 86400, "mx1.example.com", "*.example.net"))
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	p := startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
+
+	want := "OK secure match=mx1.example.com:.example.net servername=hostname"
+	if got := query(t, addr, "postfix", "example.com"); got != want {
+		t.Fatalf("first answer %q, want %q", got, want)
+	}
+	// Write-behind: wait until the store has the entry (flush interval 1 s), then kill -9.
+	time.Sleep(2500 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+
+	// No network: the resolver address is a closed port and the policy host is down.
+	l.Stop()
+	dead := freeAddr(t)
+	addr2 := freeAddr(t)
+	startDaemon(t, bin, writeConfig(t, dir, l.Config(dead, addr2, dir)), addr2)
+	start := time.Now()
+	if got := query(t, addr2, "postfix", "example.com"); got != want {
+		t.Errorf("after restart %q, want %q", got, want)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("answer after restart took %v: it should come from the store, not the network", el)
+	}
+}
+
+// Real Postfix as the client: postmap -q against the daemon over socketmap:inet.
+func TestPostmap(t *testing.T) {
+	postmap := testenv.LookPath(t, "postmap", "Debian package postfix")
+	l := lab.New(t)
+	l.STS("example.com", "1", lab.Policy("enforce", 86400, "mx1.example.com", "*.example.net"))
+	l.STS("mx.example.org", "1", lab.Policy("enforce", 86400, "mx.example.org"))
+	l.DNS.Add("nopolicy.example. 300 IN A 192.0.2.1")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
+
+	// postmap reads main.cf from -c; an empty one keeps it off the system configuration.
+	pfdir := t.TempDir()
+	os.WriteFile(filepath.Join(pfdir, "main.cf"), []byte("compatibility_level = 3.6\n"), 0o644)
+	tests := []struct {
+		name, mapName, key string
+		want               string // postmap's output; "" with exit status 1 = not found
+	}{
+		{"enforce domain", "postfix", "example.com", "secure match=mx1.example.com:.example.net servername=hostname"},
+		{"enforce domain, TLSRPT profile", "postfix-tlsrpt", "example.com", "secure match=mx1.example.com:.example.net servername=hostname policy_type=sts policy_domain=example.com policy_ttl=86400 mx_host_pattern=mx1.example.com mx_host_pattern=*.example.net { policy_string = version: STSv1 } { policy_string = mode: enforce } { policy_string = mx: mx1.example.com } { policy_string = mx: *.example.net } { policy_string = max_age: 86400 }"},
+		{"bracketed next-hop with port", "postfix", "[mx.example.org]:25", "secure match=mx.example.org servername=hostname"},
+		{"no-policy domain", "postfix", "nopolicy.example", ""},
+		{"IP literal", "postfix", "[192.0.2.1]", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, postmap, "-c", pfdir, "-q", tt.key, "socketmap:inet:"+addr+":"+tt.mapName)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			got := strings.TrimSpace(string(out))
+			if tt.want == "" {
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || got != "" {
+					t.Errorf("postmap: out %q err %v stderr %q; want not found (exit 1)", got, err, stderr.String())
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("postmap: %v, stderr %q\n got %q\nwant %q", err, stderr.String(), got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mailtls/mailtls/config"
+	"github.com/mailtls/mailtls/daemon"
+)
+
+func cmdServe(args []string, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve [-config FILE]", stderr)
+	cfgFile := fs.String("config", "", "configuration file (default: the embedded default, see 'mailtls config default')")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*cfgFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailtls: configuration:\n%v\n", err)
+		return 1
+	}
+	log := daemon.NewLogger(cfg.Log)
+	d, err := daemon.New(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := d.Run(ctx); err != nil {
+		log.Error("daemon failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func version() string { return daemon.Version() }

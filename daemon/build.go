@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/mailtls/mailtls/cache"
+	"github.com/mailtls/mailtls/cache/sqlitestore"
+	"github.com/mailtls/mailtls/config"
+	"github.com/mailtls/mailtls/dane"
+	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/mtasts"
+	"github.com/mailtls/mailtls/policy"
+)
+
+// Parts are the engine and what it was built from, for the daemon and for the CLI's
+// in-process queries.
+type Parts struct {
+	Engine   *policy.Engine
+	Resolver *dnsclient.Client
+	Backend  cache.Backend // nil when the store is off
+	Profiles map[string]*policy.Profile
+	// DANEError is why the DANE stage is off (the resolver failed the validation check),
+	// or nil when it is on.
+	DANEError error
+}
+
+// Build creates the engine and its dependencies from cfg. With persist false the
+// persistent store is not opened (the CLI's one-off queries must not compete with a
+// running daemon for it).
+func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
+	servers := cfg.Resolver.Servers
+	if len(servers) == 0 {
+		var err error
+		if servers, err = dnsclient.ServersFromResolvConf(cfg.Resolver.ResolvConf); err != nil {
+			return nil, fmt.Errorf("resolver: no servers configured and %s unusable: %w", cfg.Resolver.ResolvConf, err)
+		}
+	}
+	dc, err := dnsclient.New(dnsclient.Config{Servers: servers, Timeout: cfg.Resolver.Timeout.D()})
+	if err != nil {
+		return nil, fmt.Errorf("resolver: %w", err)
+	}
+	roots, err := loadRoots(cfg.MTASTS.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	fetcher := mtasts.NewFetcher(mtasts.FetcherConfig{
+		Dial:      dc.DialContext,
+		RootCAs:   roots,
+		Timeout:   cfg.MTASTS.FetchTimeout.D(),
+		MaxBody:   cfg.MTASTS.MaxBody,
+		UserAgent: "mailtls/" + Version(),
+	})
+	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg)}
+	if persist && cfg.Cache.Store == "sqlite" {
+		if err := os.MkdirAll(cfg.StateDirPath(), 0o700); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+		st, err := sqlitestore.Open(cfg.CachePath(), sqlitestore.Options{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("cache store %s: %w", cfg.CachePath(), err)
+		}
+		p.Backend = st
+	}
+	var daneEval policy.DANEEvaluator
+	if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
+		for name, prof := range p.Profiles {
+			if prof.DANERequired {
+				return nil, fmt.Errorf("profile %s requires DANE, but %w", name, p.DANEError)
+			}
+		}
+		log.Error("DANE DISABLED: the resolver failed the DNSSEC validation check; answers fall back to MTA-STS only",
+			"servers", servers, "err", p.DANEError)
+	} else {
+		daneEval = &dane.Evaluator{Resolver: dc, Port: 25, MaxHosts: 10}
+	}
+	p.Engine, err = policy.New(policy.Options{
+		Resolver:        dc,
+		Fetcher:         fetcher,
+		DANE:            daneEval,
+		DANEOffReason:   errString(p.DANEError),
+		Backend:         p.Backend,
+		Logger:          log,
+		MaxEntries:      cfg.Cache.MaxEntries,
+		FetchTimeout:    cfg.MTASTS.FetchTimeout.D(),
+		FailureRetry:    cfg.MTASTS.FailureRetry.D(),
+		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
+		NegativeTTLMin:  cfg.Cache.NegativeTTLMin.D(),
+		NegativeTTLMax:  cfg.Cache.NegativeTTLMax.D(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkValidation asks the resolver for a signed name (must carry AD=1) and a broken one
+// (must fail): trusting AD from a resolver that does not validate would let a forged DNS
+// answer switch DANE on or off (RFC 7672 §2.1).
+func checkValidation(dc *dnsclient.Client, cfg *config.Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.Resolver.Timeout.D()+time.Second)
+	defer cancel()
+	if err := dc.CheckValidation(ctx, cfg.DANE.CheckSigned, cfg.DANE.CheckBogus); err != nil {
+		return fmt.Errorf("resolver validation check: %w", err)
+	}
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// loadRoots reads a PEM bundle that replaces the system roots; "" keeps the system roots.
+func loadRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("mta_sts.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("mta_sts.ca_file %s: no PEM certificates found", file)
+	}
+	return pool, nil
+}
+
+// Version is the module version the binary was built from ("devel" for a source build).
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// NewLogger builds the daemon's logger from the log section.
+func NewLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

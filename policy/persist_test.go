@@ -1,0 +1,61 @@
+package policy
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+
+	"github.com/mailtls/mailtls/cache/sqlitestore"
+)
+
+// Issue 2: a restarted engine loads the persistent store and answers known domains at
+// once with no network: the resolver is a closed port and the policy host is down.
+func TestRestartAnswersFromStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, store)
+	h.sts("example.com", "1", policyText("enforce", 86400, "mx.example.com"))
+	h.dns.Add("nopolicy.example. 300 IN A 192.0.2.1")
+	if d := h.resolve(plain, "example.com"); d.Result != OK {
+		t.Fatalf("first lookup %q", d.PostfixReply())
+	}
+	h.resolve(plain, "nopolicy.example")
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A closed port: every DNS query fails at once.
+	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.LocalAddr().String()
+	ln.Close()
+	h.fetch.setDown("example.com", true)
+
+	store2, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store2.Close()
+	eng := h.engine(store2, dead)
+	n, err := eng.Load(context.Background())
+	if err != nil || n < 2 {
+		t.Fatalf("Load = %d, %v; want both domains", n, err)
+	}
+	fetches := h.fetch.count("example.com")
+	d := eng.Resolve(context.Background(), plain, "example.com")
+	if d.PostfixReply() != "OK secure match=mx.example.com servername=hostname" || !d.CacheHit {
+		t.Errorf("after restart: %q (hit %v)", d.PostfixReply(), d.CacheHit)
+	}
+	if d := eng.Resolve(context.Background(), plain, "nopolicy.example"); d.Result != NotFound || !d.CacheHit {
+		t.Errorf("negative entry after restart: %q (hit %v)", d.PostfixReply(), d.CacheHit)
+	}
+	if h.fetch.count("example.com") != fetches {
+		t.Error("the restarted engine fetched instead of using the store")
+	}
+}
