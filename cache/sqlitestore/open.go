@@ -112,7 +112,6 @@ func dsn(path string, readOnly, reader bool) string {
 	if readOnly {
 		q.Set("mode", "ro")
 	} else if !reader {
-		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate") // take the write lock at BEGIN: no upgrade deadlocks
 	}
 	if reader {
@@ -125,9 +124,11 @@ func dsn(path string, readOnly, reader bool) string {
 // initDB checks that the file is a sound SQLite database and a mailtls cache
 // of a known schema version, creating the schema in an empty file.
 func initDB(ctx context.Context, db *sql.DB, path string, readOnly bool) error {
-	if err := db.PingContext(ctx); err != nil { // runs the DSN pragmas: first read of the header
+	if err := db.PingContext(ctx); err != nil {
 		return openError(path, err)
 	}
+	// quick_check reads every page: garbage gives SQLITE_NOTADB, a truncated
+	// or overwritten file a list of problems.
 	var check string
 	if err := db.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&check); err != nil {
 		return openError(path, err)
@@ -143,6 +144,9 @@ func initDB(ctx context.Context, db *sql.DB, path string, readOnly bool) error {
 	if tables == 0 {
 		if readOnly {
 			return fmt.Errorf("%w: %s: empty database opened read-only", ErrReadOnly, path)
+		}
+		if err := setWAL(ctx, db, path); err != nil {
+			return err
 		}
 		return createSchema(ctx, db, path)
 	}
@@ -164,6 +168,24 @@ func initDB(ctx context.Context, db *sql.DB, path string, readOnly bool) error {
 	}
 	if n, err := strconv.Atoi(v); err != nil || n != schemaVersion {
 		return fmt.Errorf("%w: %s has version %q, this mailtls uses %d", ErrSchemaVersion, path, v, schemaVersion)
+	}
+	if readOnly {
+		return nil
+	}
+	return setWAL(ctx, db, path)
+}
+
+// setWAL switches the file to the write-ahead log, which lets readers run
+// during a flush and makes each flush one append. The setting is stored in
+// the file, so it is applied only once the file is known to be a mailtls
+// cache (Open must not alter a file it rejects).
+func setWAL(ctx context.Context, db *sql.DB, path string) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return openError(path, err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("sqlitestore: %s: cannot use the WAL journal (journal_mode is %q)", path, mode)
 	}
 	return nil
 }

@@ -377,7 +377,7 @@ func TestStoreConcurrent(t *testing.T) {
 func TestStoreRangeDuringFlushes(t *testing.T) {
 	s := openT(t, tempDB(t), manual())
 	ctx := context.Background()
-	const n = 500
+	const n = 300
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -392,7 +392,7 @@ func TestStoreRangeDuringFlushes(t *testing.T) {
 			}
 		}
 	}()
-	for round := 0; round < 20; round++ {
+	for round := 0; round < 8; round++ {
 		for i := 0; i < n; i++ {
 			s.Put(entry("sts", fmt.Sprintf("r%d-%d.example", round, i), "v", time.Time{}))
 		}
