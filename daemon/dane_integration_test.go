@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,7 +105,17 @@ profiles:
 			if d.Source != tt.source {
 				t.Errorf("source %s, want %s", d.Source, tt.source)
 			}
-			if t.Failed() {
+			if tt.domain == "daneonly.lab.test" {
+				// mailtls query --explain: the DANE reasoning per MX host, with addresses,
+				// their DNSSEC state and the TLSA records judged usable or not.
+				all := strings.Join(d.Reasons, "\n")
+				for _, want := range []string{"mx.daneonly.lab.test", "127.0.0.10", "secure", "3 1 1", "usable", "DANE takes precedence"} {
+					if !strings.Contains(all, want) {
+						t.Errorf("explanation lacks %q:\n%s", want, all)
+					}
+				}
+			}
+			if t.Failed() || testing.Verbose() {
 				for _, r := range d.Reasons {
 					t.Log(r)
 				}
