@@ -21,6 +21,7 @@ type Config struct {
 	StateDir string   `yaml:"state_dir"`
 	Log      Log      `yaml:"log"`
 	Resolver Resolver `yaml:"resolver"`
+	DANE     DANE     `yaml:"dane"`
 	MTASTS   MTASTS   `yaml:"mta_sts"`
 	Cache    Cache    `yaml:"cache"`
 	Listen   Listen   `yaml:"listen"`
@@ -43,6 +44,14 @@ type Resolver struct {
 	Servers    []string `yaml:"servers"`
 	ResolvConf string   `yaml:"resolv_conf"`
 	Timeout    Duration `yaml:"timeout"`
+}
+
+// DANE configures the start-up check that the resolver really validates DNSSEC
+// (RFC 7672 §2.1: DANE needs a validating resolver). When the check fails the DANE stage is
+// off and the daemon says so, unless a profile says dane: required, which refuses to start.
+type DANE struct {
+	CheckSigned string `yaml:"check_signed"` // a signed name: must come back with AD=1
+	CheckBogus  string `yaml:"check_bogus"`  // a deliberately broken name: must fail (SERVFAIL)
 }
 
 // MTASTS holds the policy fetch limits and cache timers of RFC 8461.
@@ -86,7 +95,8 @@ type Profile struct {
 	// Testing is what an MTA-STS "testing" policy answers: "notfound" (default, RFC 8461
 	// §5: testing policies must not cause delivery failures) or "enforce".
 	Testing string `yaml:"testing"`
-	// DANE is "on" (default) or "off".
+	// DANE is "on" (default), "off", or "required": like on, but the daemon refuses to start
+	// when the resolver fails the validation check.
 	DANE string `yaml:"dane"`
 	// DANELookupFailure is what a secure-MX domain with failed host lookups and no proven
 	// DANE host answers: "dane" (default; Postfix re-checks per host) or "temp".

@@ -43,6 +43,10 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	}
 	within("resolver.timeout", c.Resolver.Timeout, 100*time.Millisecond, 30*time.Second)
 
+	if c.DANE.CheckSigned == "" || c.DANE.CheckBogus == "" {
+		bad("dane", "check_signed and check_bogus are both needed")
+	}
+
 	// Postfix abandons a policy lookup after 100 s; a fetch must end well before.
 	within("mta_sts.fetch_timeout", c.MTASTS.FetchTimeout, time.Second, 60*time.Second)
 	if c.MTASTS.MaxBody < 1024 || c.MTASTS.MaxBody > 1<<20 {
@@ -94,7 +98,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 			bad(p, "a profile name is a socketmap map name: non-empty, without spaces")
 		}
 		oneOf(p+".testing", pr.Testing, "", "notfound", "enforce")
-		oneOf(p+".dane", pr.DANE, "", "on", "off")
+		oneOf(p+".dane", pr.DANE, "", "on", "off", "required")
 		oneOf(p+".dane_lookup_failure", pr.DANELookupFailure, "", "dane", "temp")
 	}
 	return errs
