@@ -129,3 +129,21 @@ func TestDANECacheAndParallel(t *testing.T) {
 		t.Errorf("DANE evaluations after TTL = %d, want 2", fd.count())
 	}
 }
+
+// DANE outcomes of domains in use are re-evaluated in the background at 90% of their TTL,
+// like MTA-STS policies, so lookups keep hitting the cache.
+func TestDANERefresh(t *testing.T) {
+	h, fd := newDANEHarness(t, map[string]dane.Outcome{"example.com": dane.DANEOnly})
+	h.resolve(plain, "example.com")
+	h.clock.Advance(100 * time.Second)
+	h.resolve(plain, "example.com") // in use since the check
+	h.clock.Advance(171 * time.Second)
+	h.eng.RefreshDue(context.Background())
+	if fd.count() != 2 {
+		t.Fatalf("DANE evaluations = %d, want 2 (background refresh at 90%% of the 300 s TTL)", fd.count())
+	}
+	h.clock.Advance(100 * time.Second) // past the first TTL, within the refreshed one
+	if d := h.resolve(plain, "example.com"); !d.CacheHit || d.Level != "dane-only" {
+		t.Errorf("after the refresh: hit=%v %q", d.CacheHit, d.PostfixReply())
+	}
+}

@@ -183,3 +183,60 @@ func TestPostmap(t *testing.T) {
 		})
 	}
 }
+
+// conformance.md §1 at the daemon: an unknown map name is answered PERM; pipelined requests
+// are answered in order on one connection; a broken netstring gets PERM and the connection
+// closes, and the daemon keeps serving.
+func TestSocketmapProtocol(t *testing.T) {
+	l := lab.New(t)
+	l.STS("example.com", "1", lab.Policy("enforce", 86400, "mx.example.com"))
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
+
+	if got := query(t, addr, "nosuchmap", "example.com"); !strings.HasPrefix(got, "PERM ") {
+		t.Errorf("unknown map name: %q, want PERM", got)
+	}
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	var req []byte
+	keys := []string{"example.com", "[192.0.2.1]", ".example.com", "Example.COM."}
+	for _, k := range keys {
+		req = socketmap.AppendNetstring(req, []byte("postfix "+k))
+	}
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	r := socketmap.NewReader(bufio.NewReader(c), 100000)
+	want := []string{"OK secure match=mx.example.com servername=hostname", "NOTFOUND ", "NOTFOUND ", "OK secure match=mx.example.com servername=hostname"}
+	for i := range keys {
+		got, err := r.Next()
+		if err != nil || string(got) != want[i] {
+			t.Errorf("pipelined reply %d (%s): %q, %v; want %q", i, keys[i], got, err, want[i])
+		}
+	}
+
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	c2.Write([]byte("12:postfix x.com;"))
+	r2 := socketmap.NewReader(bufio.NewReader(c2), 100000)
+	if got, err := r2.Next(); err != nil || !strings.HasPrefix(string(got), "PERM ") {
+		t.Errorf("broken netstring: %q, %v; want PERM", got, err)
+	}
+	if _, err := r2.Next(); err == nil {
+		t.Error("connection stayed open after broken framing")
+	}
+	if got := query(t, addr, "postfix", "example.com"); !strings.HasPrefix(got, "OK secure") {
+		t.Errorf("daemon after a broken request: %q", got)
+	}
+}
