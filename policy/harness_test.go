@@ -94,14 +94,14 @@ func (f *fakeFetcher) Fetch(ctx context.Context, domain string) (*mtasts.FetchRe
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	dns   *dnstest.Server
 	fetch *fakeFetcher
 	clock *fakeClock
 	eng   *Engine
 }
 
-func newHarness(t *testing.T, backend cache.Backend) *harness {
+func newHarness(t testing.TB, backend cache.Backend) *harness {
 	t.Helper()
 	h := &harness{t: t, dns: dnstest.New(t), fetch: newFakeFetcher(), clock: &fakeClock{now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
 	h.eng = h.engine(backend, h.dns.Addr)
