@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/idna"
+
+	"github.com/mailtls/mailtls/internal/dnsname"
 )
 
 // Reasons a key is not looked up; each leads to NOTFOUND without any network traffic
@@ -63,7 +65,7 @@ func ParseNexthop(key string) (string, error) {
 		return "", ErrInvalidName
 	}
 	ascii = strings.ToLower(ascii)
-	if !validHostname(ascii) {
+	if !dnsname.Valid(ascii) {
 		return "", ErrInvalidName
 	}
 	if !strings.Contains(ascii, ".") {
@@ -91,24 +93,4 @@ func isIPLiteral(s string) bool {
 	}
 	_, err := netip.ParseAddr(s)
 	return err == nil
-}
-
-// validHostname checks LDH syntax (RFC 1123 §2.1, RFC 5890 A-labels): labels of 1–63
-// letters, digits and hyphens, not starting or ending with a hyphen, 253 octets at most.
-func validHostname(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	for label := range strings.SplitSeq(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
