@@ -196,6 +196,37 @@ func TestStoreReopenPersists(t *testing.T) {
 	}
 }
 
+// Paths with characters that mean something in a file: URI still name the
+// file itself.
+func TestStoreOddPaths(t *testing.T) {
+	for _, name := range []string{"with space.db", "q?mode=ro.db", "hash#frag.db", "pct%41.db", "ünï.db"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			s, err := Open(path, manual())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Put(entry("sts", "example.com", "v", time.Time{}))
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			files, _ := os.ReadDir(dir)
+			if len(files) != 1 || files[0].Name() != name {
+				var names []string
+				for _, f := range files {
+					names = append(names, f.Name())
+				}
+				t.Fatalf("directory holds %q, want only %q", names, name)
+			}
+			s2 := openT(t, path, manual())
+			if _, ok := mustGet(t, s2, "sts", "example.com"); !ok {
+				t.Error("entry lost on reopen")
+			}
+		})
+	}
+}
+
 // Operations on a closed store fail with ErrClosed (reads) or are ignored (writes).
 func TestStoreClosed(t *testing.T) {
 	s, err := Open(tempDB(t), manual())
