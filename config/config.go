@@ -25,6 +25,8 @@ type Config struct {
 	MTASTS   MTASTS   `yaml:"mta_sts"`
 	Cache    Cache    `yaml:"cache"`
 	Listen   Listen   `yaml:"listen"`
+	// Overrides pin a policy for domains, before DANE and MTA-STS (conformance.md §2).
+	Overrides []Override `yaml:"overrides"`
 	// Profiles are keyed by the socketmap map name. The built-in "postfix" and
 	// "postfix-tlsrpt" profiles exist unless the file redefines them.
 	Profiles map[string]Profile `yaml:"profiles"`
@@ -87,6 +89,23 @@ type Listener struct {
 	Mode  string `yaml:"mode"` // octal, e.g. "0660"
 }
 
+// Override pins the Postfix TLS level for one domain ("example.com") or for every
+// subdomain of a suffix (".example.com"). An exact domain beats a suffix; the longest
+// suffix wins among suffixes.
+type Override struct {
+	Domain string `yaml:"domain"`
+	// Level is a Postfix TLS security level: none, may, encrypt, verify, secure,
+	// fingerprint, dane, dane-only.
+	Level string `yaml:"level"`
+	// Match lists certificate name patterns for verify and secure (Postfix match=).
+	Match []string `yaml:"match"`
+	// Fingerprints lists SHA-256 certificate or public-key fingerprints for level
+	// fingerprint (hex pairs separated by colons).
+	Fingerprints []string `yaml:"fingerprints"`
+	// ReportOnly answers NOTFOUND but records what the override would have answered.
+	ReportOnly bool `yaml:"report_only"`
+}
+
 // Profile is the per-map-name behaviour (conformance.md §1: NAME selects a profile).
 type Profile struct {
 	// TLSRPT appends the Postfix ≥ 3.10 TLSRPT attributes to MTA-STS answers. Older Postfix
@@ -101,6 +120,9 @@ type Profile struct {
 	// DANELookupFailure is what a secure-MX domain with failed host lookups and no proven
 	// DANE host answers: "dane" (default; Postfix re-checks per host) or "temp".
 	DANELookupFailure string `yaml:"dane_lookup_failure"`
+	// ReportOnly answers NOTFOUND for everything (Postfix applies its own default), while
+	// the audit log and metrics record what mailtls would have answered: a dry run.
+	ReportOnly bool `yaml:"report_only"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s", "5m", "24h").

@@ -60,8 +60,6 @@ func decode(data []byte, cfg *Config, name string) error {
 	return nil
 }
 
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // toErrors turns the YAML library's messages ("line 7: field x not found in type ...")
 // into Errors carrying the file name and line.
 func toErrors(err error, name string) Errors {
@@ -72,6 +70,7 @@ func toErrors(err error, name string) Errors {
 	} else {
 		msgs = []string{err.Error()}
 	}
+	lineRE := regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	var out Errors
 	for _, m := range msgs {
 		e := &Error{File: name, Msg: m}

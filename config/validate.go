@@ -17,7 +17,7 @@ import (
 func (c *Config) validate(file string, lines map[string]int) Errors {
 	var errs Errors
 	bad := func(path, format string, args ...any) {
-		errs = append(errs, &Error{File: file, Line: lines[path], Msg: path + ": " + fmt.Sprintf(format, args...)})
+		errs = append(errs, &Error{File: file, Line: lineOf(lines, path), Msg: path + ": " + fmt.Sprintf(format, args...)})
 	}
 	oneOf := func(path, v string, allowed ...string) {
 		for _, a := range allowed {
@@ -92,6 +92,8 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 		}
 	}
 
+	c.validateOverrides(bad)
+
 	for _, name := range slices.Sorted(maps.Keys(c.Profiles)) {
 		pr, p := c.Profiles[name], "profiles."+name
 		if name == "" || strings.ContainsAny(name, " \t\r\n") {
@@ -114,4 +116,19 @@ func (l Listener) FileMode() (os.FileMode, error) {
 		return 0, fmt.Errorf("invalid mode %q", l.Mode)
 	}
 	return os.FileMode(v), nil
+}
+
+// lineOf is the line of path, or of its nearest enclosing key when path itself is not
+// written in the file (a missing key is reported where its parent is).
+func lineOf(lines map[string]int, path string) int {
+	for {
+		if l, ok := lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			return 0
+		}
+		path = path[:i]
+	}
 }
