@@ -67,6 +67,10 @@ func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
 		}
 		p.Backend = st
 	}
+	overrides, err := policy.OverridesFromConfig(cfg.Overrides)
+	if err != nil {
+		return nil, err
+	}
 	var daneEval policy.DANEEvaluator
 	if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
 		for name, prof := range p.Profiles {
@@ -84,6 +88,7 @@ func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
 		Fetcher:         fetcher,
 		DANE:            daneEval,
 		DANEOffReason:   errString(p.DANEError),
+		Overrides:       overrides,
 		Backend:         p.Backend,
 		Logger:          log,
 		MaxEntries:      cfg.Cache.MaxEntries,

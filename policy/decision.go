@@ -26,6 +26,9 @@ const (
 	SourceDANE     Source = "dane"
 	SourceMTASTS   Source = "mta-sts"
 	SourceDefault  Source = "default"
+	// SourceReportOnly: a dry-run profile or rule answered NOTFOUND; Decision.Would says
+	// what it would have answered.
+	SourceReportOnly Source = "report-only"
 )
 
 // Decision is the answer for one next-hop and why.
@@ -43,6 +46,9 @@ type Decision struct {
 	// STS describes the MTA-STS policy behind an answer, for the TLSRPT attributes of
 	// Postfix ≥ 3.10 and for explanations. Nil when no policy applies.
 	STS *STSPolicy `json:"sts,omitempty"`
+
+	// Would is set on report-only answers: the reply and source mailtls would have given.
+	Would *Would `json:"would,omitempty"`
 
 	TLSRPT   bool      `json:"tlsrpt"`           // the profile wants TLSRPT attributes in the answer
 	Expires  time.Time `json:"expires,omitzero"` // until when the facts behind this answer are valid
@@ -62,4 +68,10 @@ type STSPolicy struct {
 
 func (d *Decision) because(format string, args ...any) {
 	d.Reasons = append(d.Reasons, fmt.Sprintf(format, args...))
+}
+
+// Would is what a report-only decision would have answered.
+type Would struct {
+	Reply  string `json:"reply"`
+	Source Source `json:"source"`
 }

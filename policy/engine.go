@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -26,9 +27,11 @@ type Options struct {
 	DANE     DANEEvaluator // nil disables the DANE stage (e.g. the resolver does not validate)
 	// DANEOffReason says why DANE is nil, for explanations ("resolver validation check: …").
 	DANEOffReason string
-	Backend       cache.Backend    // persistent store; nil keeps everything in memory only
-	Now           func() time.Time // clock; nil = time.Now
-	Logger        *slog.Logger
+	Backend       cache.Backend // persistent store; nil keeps everything in memory only
+	// Overrides are the operator's rules (stage 1); nil for none. SetOverrides replaces them.
+	Overrides *Overrides
+	Now       func() time.Time // clock; nil = time.Now
+	Logger    *slog.Logger
 
 	MaxEntries      int           // hot store bound; 0 = unbounded
 	FetchTimeout    time.Duration // bound on one domain's shared DNS + HTTPS work (default 10s)
@@ -41,10 +44,11 @@ type Options struct {
 
 // Engine resolves next-hops to Decisions. It is safe for concurrent use.
 type Engine struct {
-	opt    Options
-	sts    *cache.Memory[*stsEntry]
-	dane   *cache.Memory[*daneEntry]
-	flight singleflight.Group
+	opt       Options
+	overrides atomic.Pointer[Overrides]
+	sts       *cache.Memory[*stsEntry]
+	dane      *cache.Memory[*daneEntry]
+	flight    singleflight.Group
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
@@ -80,7 +84,9 @@ func New(opt Options) (*Engine, error) {
 	def(&opt.NegativeTTLMin, time.Minute)
 	def(&opt.NegativeTTLMax, time.Hour)
 	def(&opt.DNSRetry, time.Minute)
-	return &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}, nil
+	e := &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}
+	e.overrides.Store(opt.Overrides)
+	return e, nil
 }
 
 // DANEEnabled reports whether the engine has a DANE stage.
@@ -98,7 +104,11 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 	}
 	d.Domain = domain
 
-	// 1. Static overrides: issue 5 fills this stage.
+	// 1. Operator overrides, before anything is looked up.
+	if r := e.overrides.Load().Find(domain); r != nil {
+		applyOverride(d, r)
+		return e.reportOnly(d, p, r.ReportOnly)
+	}
 
 	f := e.facts(ctx, domain, p.DANE && e.opt.DANE != nil)
 	d.CacheHit = f.hit
@@ -117,15 +127,30 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 		if f.sts != nil && f.sts.usable(e.now()) {
 			d.because("an MTA-STS policy (mode %s, id %s) is also published; DANE takes precedence (RFC 8461 §2)", f.sts.Policy.Mode, f.sts.PolicyID)
 		}
-		return d
+		return e.reportOnly(d, p, false)
 	}
 	// 3. MTA-STS.
 	if e.applySTS(d, p, f.sts) {
-		return d
+		return e.reportOnly(d, p, false)
 	}
 	// 4. The profile's default: NOTFOUND, so Postfix applies smtp_tls_security_level.
 	d.Result, d.Source = NotFound, SourceDefault
 	d.because("no policy applies: Postfix uses its smtp_tls_security_level")
+	return d
+}
+
+// SetOverrides replaces the operator rules atomically (configuration reload).
+func (e *Engine) SetOverrides(o *Overrides) { e.overrides.Store(o) }
+
+// reportOnly turns d into a dry run when the profile or the rule asks for one: Postfix gets
+// NOTFOUND, and d records what it would have been told (gradual rollout).
+func (e *Engine) reportOnly(d *Decision, p *Profile, rule bool) *Decision {
+	if !p.ReportOnly && !rule {
+		return d
+	}
+	d.Would = &Would{Reply: d.PostfixReply(), Source: d.Source}
+	d.because("report-only: would have answered %q; answering NOTFOUND", d.Would.Reply)
+	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", nil, SourceReportOnly
 	return d
 }
 

@@ -22,8 +22,13 @@ func (d *Decision) PostfixReply() string {
 		b.WriteString("OK ")
 		b.WriteString(d.Level)
 		if len(d.Match) > 0 {
+			// Fingerprints contain colons, so Postfix separates them with "|".
+			sep := ":"
+			if d.Level == "fingerprint" {
+				sep = "|"
+			}
 			b.WriteString(" match=")
-			b.WriteString(strings.Join(d.Match, ":"))
+			b.WriteString(strings.Join(d.Match, sep))
 		}
 		if d.Servername != "" {
 			b.WriteString(" servername=")

@@ -18,6 +18,9 @@ type Profile struct {
 	// DANELookupFailureTemp answers TEMP instead of "dane" when a secure-MX domain's host
 	// lookups failed and no host is proven DANE (conformance.md §3).
 	DANELookupFailureTemp bool
+	// ReportOnly answers NOTFOUND for every key while recording what mailtls would have
+	// answered (Decision.Would): a dry run before enforcing.
+	ReportOnly bool
 }
 
 // ProfileFromConfig converts one configured profile.
@@ -29,6 +32,7 @@ func ProfileFromConfig(name string, p config.Profile) *Profile {
 		DANE:                  p.DANE != "off",
 		DANERequired:          p.DANE == "required",
 		DANELookupFailureTemp: p.DANELookupFailure == "temp",
+		ReportOnly:            p.ReportOnly,
 	}
 }
 
