@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2E runs every scenario against one topology, in order: real messages through the
+// sending Postfix, which asks mailtls over socketmap and enforces its answer.
+func TestE2E(t *testing.T) {
+	begin := time.Now()
+	w := setup(t)
+	defer func() { t.Logf("suite took %v", time.Since(begin).Round(time.Millisecond)) }()
+
+	t.Run("1 MTA-STS enforce, honest path: delivered over verified TLS", w.scenarioEnforceHonest)
+	t.Run("2 MTA-STS enforce behind STARTTLS stripping: deferred, then delivered once", w.scenarioEnforceStripped)
+	t.Run("3 MTA-STS enforce, MX certificate for the wrong name: deferred", w.scenarioWrongName)
+	t.Run("4a DANE, matching TLSA: delivered over verified TLS", w.scenarioDaneGood)
+	t.Run("4b DANE, TLSA not matching: deferred", w.scenarioDaneBad)
+	t.Run("5 DANE fails, valid MTA-STS does not rescue it: deferred", w.scenarioBoth)
+	t.Run("6 MTA-STS testing and no policy behind the stripper: delivered in plaintext", w.scenarioBaseline)
+	t.Run("7 mailtls stopped: deferred, restarted: delivered", w.scenarioMailtlsDown)
+}
+
+// token makes a unique message marker for a scenario.
+func token(name string) string {
+	return fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+}
+
+// expectAnswer asserts mailtls's socketmap reply for domain.
+func (w *world) expectAnswer(t *testing.T, domain, wantPrefix string) {
+	t.Helper()
+	got := w.answer(t, domain)
+	t.Logf("mailtls answers %s: %s", domain, got)
+	if !strings.HasPrefix(got, wantPrefix) {
+		t.Fatalf("mailtls answers %s with %q, want %q…", domain, got, wantPrefix)
+	}
+}
+
+// expectSent asserts a delivery over TLS verified the way tlsPrefix says ("Verified"), or
+// in plaintext when tlsPrefix is empty, and that the receiver holds exactly one copy.
+func (w *world) expectSent(t *testing.T, a attempt, tlsPrefix, mx, tok string) {
+	t.Helper()
+	if a.Status != "sent" {
+		t.Fatalf("status %s (%s), want sent", a.Status, a.Reason)
+	}
+	if !strings.HasPrefix(a.Relay, mx+"[") {
+		t.Errorf("relay %s, want %s", a.Relay, mx)
+	}
+	switch {
+	case tlsPrefix == "" && a.TLS != "":
+		t.Errorf("want a plaintext delivery, Postfix logged %q", a.TLS)
+	case tlsPrefix != "" && !strings.HasPrefix(a.TLS, tlsPrefix+" TLS connection established to "+mx+"["):
+		t.Errorf("want %q TLS to %s, Postfix logged %q", tlsPrefix, mx, a.TLS)
+	}
+	if n := w.waitDelivered(t, tok, 1); n != 1 {
+		t.Errorf("receiver holds %d copies of %s, want 1", n, tok)
+	}
+}
+
+// expectDeferred asserts a deferral whose reason contains reason, with the message still
+// queued as deferred and nothing at the receiver.
+func (w *world) expectDeferred(t *testing.T, a attempt, id, reason, tok string) {
+	t.Helper()
+	if a.Status != "deferred" {
+		t.Fatalf("status %s (%s), want deferred", a.Status, a.Reason)
+	}
+	if !strings.Contains(a.Reason, reason) {
+		t.Errorf("deferral reason %q, want it to contain %q", a.Reason, reason)
+	}
+	q := w.sender.inQueue(t, id)
+	if q == nil || q.QueueName != "deferred" {
+		t.Errorf("message %s: queue entry %+v, want it in the deferred queue", id, q)
+	} else if len(q.Recipients) != 1 || !strings.Contains(q.Recipients[0].DelayReason, reason) {
+		t.Errorf("message %s: queue entry %+v, want delay reason %q", id, q, reason)
+	}
+	if n := w.delivered(t, tok); n != 0 {
+		t.Errorf("receiver holds %d copies of %s, want none", n, tok)
+	}
+}
+
+// waitDelivered waits (bounded) until the receiver holds want copies of tok (its
+// virtual(8) delivery runs after the sender logged status=sent), then returns the count.
+func (w *world) waitDelivered(t *testing.T, tok string, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := w.delivered(t, tok)
+		if n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}

@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"testing"
+)
+
+// Reasons Postfix's smtp(8) gives when it defers.
+const (
+	reasonNoTLS       = "TLS is required, but was not offered"
+	reasonNotVerified = "Server certificate not verified"
+)
+
+// Scenario 1: MTA-STS enforce (RFC 8461 §5), honest path → verified TLS, delivered.
+func (w *world) scenarioEnforceHonest(t *testing.T) {
+	mx := "mx." + domEnforce
+	w.setPath(t, mx, "relay")
+	w.expectAnswer(t, domEnforce, "secure match="+mx)
+	tok := token("s1")
+	id, mark := w.send(t, "user@"+domEnforce, tok)
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", mx, tok)
+}
+
+// Scenario 2: the attacker strips STARTTLS; the enforce policy makes Postfix defer
+// (RFC 8461 §5: "MUST NOT deliver"); once the path is honest again a flush delivers it once.
+func (w *world) scenarioEnforceStripped(t *testing.T) {
+	mx := "mx." + domEnforce
+	w.setPath(t, mx, "strip")
+	tok := token("s2")
+	id, mark := w.send(t, "user@"+domEnforce, tok)
+	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNoTLS, tok)
+
+	w.setPath(t, mx, "relay")
+	mark = w.sender.logSize()
+	w.sender.flush(t)
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", mx, tok)
+	if q := w.sender.inQueue(t, id); q != nil {
+		t.Errorf("message %s still queued after delivery: %+v", id, q)
+	}
+}
+
+// Scenario 3: the MX (an attacker on its address) presents a certificate from a trusted CA
+// for another name; RFC 8461 §4.2 requires the name to match the MX host → deferred.
+func (w *world) scenarioWrongName(t *testing.T) {
+	w.expectAnswer(t, domWrongName, "secure match=mx."+domWrongName)
+	tok := token("s3")
+	id, mark := w.send(t, "user@"+domWrongName, tok)
+	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
+}
+
+// Scenario 4a: DANE-EE SPKI SHA-256 matches (RFC 7672 §3.1.1) → verified, delivered.
+func (w *world) scenarioDaneGood(t *testing.T) {
+	w.expectAnswer(t, domDaneGood, "dane-only")
+	tok := token("s4a")
+	id, mark := w.send(t, "user@"+domDaneGood, tok)
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", "mx."+domDaneGood, tok)
+}
+
+// Scenario 4b: the TLSA record matches no certificate of the MX; RFC 7672 §2.2 → deferred.
+func (w *world) scenarioDaneBad(t *testing.T) {
+	w.expectAnswer(t, domDaneBad, "dane-only")
+	tok := token("s4b")
+	id, mark := w.send(t, "user@"+domDaneBad, tok)
+	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
+}
+
+// Scenario 5: DANE and MTA-STS both published, DANE fails; RFC 8461 §2: MTA-STS must not
+// override failing DANE validation, so mailtls answers dane-only and the mail waits.
+func (w *world) scenarioBoth(t *testing.T) {
+	w.expectAnswer(t, domBoth, "dane-only")
+	tok := token("s5")
+	id, mark := w.send(t, "user@"+domBoth, tok)
+	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
+}
+
+// Scenario 6: the baseline: with an MTA-STS testing policy (RFC 8461 §5: deliver anyway) or
+// no policy, the stripping attacker wins and the mail goes out in plaintext.
+func (w *world) scenarioBaseline(t *testing.T) {
+	for _, d := range []string{domTesting, domNoPolicy} {
+		t.Run(d, func(t *testing.T) {
+			w.expectAnswer(t, d, "NOTFOUND")
+			tok := token("s6")
+			id, mark := w.send(t, "user@"+d, tok)
+			w.expectSent(t, w.sender.waitAttempt(t, id, mark), "", "mx."+d, tok)
+		})
+	}
+}
+
+// Scenario 7: with mailtls down the policy lookup fails and Postfix defers rather than
+// falling back to smtp_tls_security_level (here with the stripper on the path, so a
+// downgrade would deliver in plaintext); restarted, mailtls answers and a flush delivers.
+func (w *world) scenarioMailtlsDown(t *testing.T) {
+	mx := "mx." + domDown
+	w.setPath(t, mx, "strip")
+	w.mailtls.stop()
+	defer func() {
+		if !w.mailtls.running() {
+			w.startMailtls(t)
+		}
+	}()
+	tok := token("s7")
+	id, mark := w.send(t, "user@"+domDown, tok)
+	a := w.sender.waitAttempt(t, id, mark)
+	w.expectDeferred(t, a, id, "", tok)
+	if !w.sender.logHas(mark, "socketmap:inet:"+socketmapAddr+":postfix lookup error") {
+		t.Errorf("sender did not log the socketmap lookup error")
+	}
+
+	w.startMailtls(t)
+	w.setPath(t, mx, "relay")
+	w.expectAnswer(t, domDown, "secure match="+mx)
+	mark = w.sender.logSize()
+	w.sender.flush(t)
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", mx, tok)
+}

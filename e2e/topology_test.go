@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The test domains. dane.test is DNSSEC-signed (a trust anchor of Unbound); sts.test is
+// unsigned, so its domains can only be protected by MTA-STS.
+const (
+	domEnforce   = "enforce.sts.test"   // MTA-STS enforce, MX behind a path that can strip
+	domWrongName = "wrongname.sts.test" // MTA-STS enforce, MX path presents a wrong-name certificate
+	domTesting   = "testing.sts.test"   // MTA-STS testing, MX behind the stripper
+	domNoPolicy  = "nopolicy.sts.test"  // no policy, MX behind the stripper
+	domDown      = "down.sts.test"      // MTA-STS enforce, used while mailtls is stopped
+	domDaneGood  = "good.dane.test"     // TLSA 3 1 1 matches the receiver's key
+	domDaneBad   = "bad.dane.test"      // TLSA 3 1 1 does not match
+	domBoth      = "both.dane.test"     // non-matching TLSA and a valid MTA-STS enforce policy
+
+	// mailtls's resolver self-check (config dane.check_signed / check_bogus): a secure
+	// name, and a name under a delegation whose DS matches no key.
+	checkSigned = "ok.dane.test"
+	checkBogus  = "www.bogus.dane.test"
+
+	// wrongName is the name in the attacker's certificate (issued by the test CA, so
+	// only the name is wrong).
+	wrongName = "mx.attacker.e2e.test"
+)
+
+// pathAddrs maps the MX hosts of the sts.test domains to the address of the path process
+// (stripper) in front of the receiver.
+func pathAddrs() map[string]string {
+	return map[string]string{
+		"mx." + domEnforce:   "127.0.2.1",
+		"mx." + domWrongName: "127.0.2.2",
+		"mx." + domTesting:   "127.0.2.3",
+		"mx." + domNoPolicy:  "127.0.2.4",
+		"mx." + domDown:      "127.0.2.5",
+	}
+}
+
+// initialPaths is each path's mode when the topology starts.
+func initialPaths() map[string]string {
+	return map[string]string{
+		"mx." + domEnforce:   "relay",
+		"mx." + domWrongName: "wrongcert",
+		"mx." + domTesting:   "strip",
+		"mx." + domNoPolicy:  "strip",
+		"mx." + domDown:      "strip",
+	}
+}
+
+// policies are the MTA-STS policies served (RFC 8461 §3.2), by domain.
+func policies() map[string]string {
+	return map[string]string{
+		domEnforce:   stsPolicy("enforce", "mx."+domEnforce),
+		domWrongName: stsPolicy("enforce", "mx."+domWrongName),
+		domTesting:   stsPolicy("testing", "mx."+domTesting),
+		domDown:      stsPolicy("enforce", "mx."+domDown),
+		domBoth:      stsPolicy("enforce", "mx."+domBoth),
+	}
+}
+
+func stsPolicy(mode, mx string) string {
+	return "version: STSv1\r\nmode: " + mode + "\r\nmx: " + mx + "\r\nmax_age: 86400\r\n"
+}
+
+// mxNames are the names the receiver's certificate covers: every MX host.
+func mxNames() []string {
+	names := []string{"mx." + domDaneGood, "mx." + domDaneBad, "mx." + domBoth}
+	for mx := range pathAddrs() {
+		names = append(names, mx)
+	}
+	return names
+}
+
+// zones builds the zone contents; goodTLSA is the receiver's SPKI SHA-256.
+func zones(goodTLSA string) []zone {
+	badTLSA := strings.Repeat("ab", 32)
+	dane := []string{
+		"ok A 127.0.0.9",
+		"bogus NS ns",
+		"bogus DS 12345 13 2 " + strings.Repeat("00", 32),
+	}
+	for _, d := range []struct{ label, tlsa string }{{"good", goodTLSA}, {"bad", badTLSA}, {"both", badTLSA}} {
+		dane = append(dane,
+			fmt.Sprintf("%s MX 10 mx.%s", d.label, d.label),
+			fmt.Sprintf("mx.%s A %s", d.label, addrReceiver),
+			fmt.Sprintf("_25._tcp.mx.%s TLSA 3 1 1 %s", d.label, d.tlsa))
+	}
+	dane = append(dane, stsRecords("both")...)
+	var sts []string
+	pol := policies()
+	for mx, ip := range pathAddrs() {
+		label := strings.TrimSuffix(strings.TrimPrefix(mx, "mx."), ".sts.test")
+		sts = append(sts, fmt.Sprintf("%s MX 10 %s.", label, mx), fmt.Sprintf("%s. A %s", mx, ip))
+		if _, ok := pol[label+".sts.test"]; ok {
+			sts = append(sts, stsRecords(label)...)
+		}
+	}
+	return []zone{
+		{name: "dane.test", signed: true, anchor: true, lines: dane},
+		{name: "bogus.dane.test", signed: true, lines: []string{"www A 127.0.0.9"}},
+		{name: "sts.test", anchor: true, lines: sts},
+	}
+}
+
+// stsRecords publishes MTA-STS for label (RFC 8461 §3.1 TXT record, policy host address).
+func stsRecords(label string) []string {
+	return []string{
+		fmt.Sprintf(`_mta-sts.%s TXT "v=STSv1; id=e2e1;"`, label),
+		fmt.Sprintf("mta-sts.%s A %s", label, addrPolicy),
+	}
+}
+
+// startPolicyHost writes the policies and serves them on addrPolicy:443.
+func (w *world) startPolicyHost(t *testing.T) {
+	t.Helper()
+	dir := filepath.Join(w.dir, "policies")
+	must(t, os.MkdirAll(dir, 0o755))
+	var names []string
+	for d, body := range policies() {
+		names = append(names, "mta-sts."+d)
+		must(t, os.WriteFile(filepath.Join(dir, "mta-sts."+d), []byte(body), 0o644))
+	}
+	c, k := w.writePEM(t, "policyhost", names...)
+	w.ns.start(t, "policyhost", w.logs, w.bin.policyhost, "-listen", addrPolicy+":443", "-dir", dir, "-cert", c, "-key", k)
+	if err := w.ns.wait(w.bin.netprobe, addrPolicy+":443"); err != nil {
+		t.Fatalf("policyhost: %v", err)
+	}
+}
