@@ -25,6 +25,8 @@ type Config struct {
 	MTASTS   MTASTS   `yaml:"mta_sts"`
 	Cache    Cache    `yaml:"cache"`
 	Listen   Listen   `yaml:"listen"`
+	Audit    Audit    `yaml:"audit"`
+	Metrics  Metrics  `yaml:"metrics"`
 	// Overrides pin a policy for domains, before DANE and MTA-STS (conformance.md §2).
 	Overrides []Override `yaml:"overrides"`
 	// Profiles are keyed by the socketmap map name. The built-in "postfix" and
@@ -87,6 +89,24 @@ type Listener struct {
 	Owner string `yaml:"owner"`
 	Group string `yaml:"group"`
 	Mode  string `yaml:"mode"` // octal, e.g. "0660"
+}
+
+// Audit is the decision log: one JSON line per answered query.
+type Audit struct {
+	// File is where lines go: "" (off), "-" (standard output) or a path, reopened on
+	// SIGHUP so logrotate can move it.
+	File string `yaml:"file"`
+	// HashDomains writes keyed hashes (HMAC-SHA256 under HashKey) instead of domain names
+	// and leaves the reasons out, for privacy.
+	HashDomains bool   `yaml:"hash_domains"`
+	HashKey     string `yaml:"hash_key"`
+}
+
+// Metrics is the Prometheus and health endpoint.
+type Metrics struct {
+	// Listen is "host:port" for /metrics, /healthz and /readyz; "" turns it off. Keep it on
+	// loopback or behind a firewall.
+	Listen string `yaml:"listen"`
 }
 
 // Override pins the Postfix TLS level for one domain ("example.com") or for every

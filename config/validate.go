@@ -94,6 +94,15 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 
 	c.validateOverrides(bad)
 
+	if c.Audit.HashDomains && len(c.Audit.HashKey) < 16 {
+		bad("audit.hash_key", "hash_domains needs a secret hash_key of at least 16 characters")
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "%q is not host:port", c.Metrics.Listen)
+		}
+	}
+
 	for _, name := range slices.Sorted(maps.Keys(c.Profiles)) {
 		pr, p := c.Profiles[name], "profiles."+name
 		if name == "" || strings.ContainsAny(name, " \t\r\n") {

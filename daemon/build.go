@@ -34,6 +34,11 @@ type Parts struct {
 // persistent store is not opened (the CLI's one-off queries must not compete with a
 // running daemon for it).
 func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
+	return build(cfg, log, persist, nil)
+}
+
+// build is Build with the daemon's metrics hooked into the resolver and the engine.
+func build(cfg *config.Config, log *slog.Logger, persist bool, m *metrics) (*Parts, error) {
 	servers := cfg.Resolver.Servers
 	if len(servers) == 0 {
 		var err error
@@ -41,7 +46,15 @@ func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
 			return nil, fmt.Errorf("resolver: no servers configured and %s unusable: %w", cfg.Resolver.ResolvConf, err)
 		}
 	}
-	dc, err := dnsclient.New(dnsclient.Config{Servers: servers, Timeout: cfg.Resolver.Timeout.D()})
+	dcfg := dnsclient.Config{Servers: servers, Timeout: cfg.Resolver.Timeout.D()}
+	var onFetch func(string)
+	var onRefresh func(int)
+	if m != nil {
+		dcfg.Observe = m.observeDNS
+		onFetch = func(o string) { m.fetches.WithLabelValues(o).Inc() }
+		onRefresh = func(n int) { m.refreshed.Set(float64(n)) }
+	}
+	dc, err := dnsclient.New(dcfg)
 	if err != nil {
 		return nil, fmt.Errorf("resolver: %w", err)
 	}
@@ -83,12 +96,17 @@ func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
 	} else {
 		daneEval = &dane.Evaluator{Resolver: dc, Port: 25, MaxHosts: 10}
 	}
+	if m != nil {
+		m.validating.Set(map[bool]float64{true: 1, false: 0}[p.DANEError == nil])
+	}
 	p.Engine, err = policy.New(policy.Options{
 		Resolver:        dc,
 		Fetcher:         fetcher,
 		DANE:            daneEval,
 		DANEOffReason:   errString(p.DANEError),
 		Overrides:       overrides,
+		OnFetch:         onFetch,
+		OnRefresh:       onRefresh,
 		Backend:         p.Backend,
 		Logger:          log,
 		MaxEntries:      cfg.Cache.MaxEntries,

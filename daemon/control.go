@@ -50,7 +50,8 @@ func listenControl(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-func controlHandler(p *Parts, log *slog.Logger) http.Handler {
+func controlHandler(d *Daemon, log *slog.Logger) http.Handler {
+	p := d.parts
 	mux := http.NewServeMux()
 	writeJSON := func(w http.ResponseWriter, code int, v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -61,7 +62,7 @@ func controlHandler(p *Parts, log *slog.Logger) http.Handler {
 	}
 	mux.HandleFunc("GET /v1/query", func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("profile")
-		prof, ok := p.Profiles[name]
+		prof, ok := (*d.profiles.Load())[name]
 		if !ok {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no profile %q", name)})
 			return

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailtls/mailtls/config"
@@ -23,32 +25,76 @@ const requestTimeout = 30 * time.Second
 
 // Daemon is a running mailtls.
 type Daemon struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	parts *Parts
+	cfg      *config.Config // listeners and store: fixed for the process's life
+	log      *slog.Logger
+	parts    *Parts
+	metrics  *metrics
+	ready    atomic.Bool
+	profiles atomic.Pointer[map[string]*policy.Profile] // replaced by Reload
+	audit    atomic.Pointer[auditLog]                   // replaced by Reload
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
-	parts, err := Build(cfg, log, true)
+	m := newMetrics()
+	parts, err := build(cfg, log, true, m)
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, log: log, parts: parts}, nil
+	a, err := openAudit(cfg.Audit)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
+	d.profiles.Store(&parts.Profiles)
+	d.audit.Store(a)
+	return d, nil
 }
 
 // Lookup answers one socketmap request: the map name selects the profile
 // (conformance.md §1), the key is the next-hop.
 func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
-	p, ok := d.parts.Profiles[name]
+	p, ok := (*d.profiles.Load())[name]
 	if !ok {
+		d.metrics.queries.WithLabelValues("", string(policy.Perm), "input").Inc()
 		return "PERM unknown map name " + fmt.Sprintf("%q", name) + ": not a configured profile"
 	}
 	start := time.Now()
 	dec := d.parts.Engine.Resolve(ctx, p, key)
 	reply := dec.PostfixReply()
-	d.log.Debug("lookup", "profile", name, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", time.Since(start))
+	elapsed := time.Since(start)
+	d.metrics.observeDecision(dec)
+	if err := d.audit.Load().record(dec, reply, elapsed); err != nil {
+		d.metrics.auditErrors.Inc()
+		d.log.Warn("audit log write failed", "err", err)
+	}
+	d.log.Debug("lookup", "profile", name, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", elapsed)
 	return reply
+}
+
+// Reload applies a new configuration without dropping connections: profiles, overrides
+// and the audit log change at once; listeners, resolvers and the store need a restart and
+// are left as they are (logged). On error nothing changes.
+func (d *Daemon) Reload(cfg *config.Config) error {
+	overrides, err := policy.OverridesFromConfig(cfg.Overrides)
+	if err != nil {
+		return err
+	}
+	// The audit log is opened anew: that also follows a file logrotate has moved.
+	a, err := openAudit(cfg.Audit)
+	if err != nil {
+		return err
+	}
+	profiles := policy.ProfilesFromConfig(cfg)
+	d.parts.Engine.SetOverrides(overrides)
+	d.profiles.Store(&profiles)
+	d.audit.Swap(a).close()
+	if !slices.Equal(cfg.Listen.Socketmap, d.cfg.Listen.Socketmap) || !slices.Equal(cfg.Resolver.Servers, d.cfg.Resolver.Servers) ||
+		cfg.Cache != d.cfg.Cache || cfg.Metrics != d.cfg.Metrics || cfg.StateDir != d.cfg.StateDir {
+		d.log.Warn("configuration reloaded; changes to listen, resolver, cache, metrics or state_dir take effect at the next restart")
+	}
+	d.log.Info("configuration reloaded", "config", cfgName(cfg), "profiles", len(profiles), "overrides", overrides.Len())
+	return nil
 }
 
 // Run loads the persistent store, opens every listener and serves until ctx ends; then it
@@ -80,7 +126,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		closeAll()
 		return err
 	}
-	httpSrv := &http.Server{Handler: controlHandler(d.parts, d.log), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: controlHandler(d, d.log), ReadHeaderTimeout: 10 * time.Second}
+	var metricsSrv *http.Server
+	if d.cfg.Metrics.Listen != "" {
+		mln, err := net.Listen("tcp", d.cfg.Metrics.Listen)
+		if err != nil {
+			closeAll()
+			ctl.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth), ReadHeaderTimeout: 10 * time.Second}
+		d.log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() { _ = metricsSrv.Serve(mln) }()
+	}
 
 	var wg sync.WaitGroup
 	for _, ln := range lns {
@@ -94,6 +152,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Go(func() { _ = httpSrv.Serve(ctl) })
 	refreshCtx, stopRefresh := context.WithCancel(context.Background())
 	wg.Go(func() { d.parts.Engine.Run(refreshCtx, 30*time.Second) })
+	d.ready.Store(true)
 	d.log.Info("mailtls started", "version", Version(), "config", cfgName(d.cfg), "profiles", len(d.parts.Profiles))
 
 	<-ctx.Done()
@@ -105,7 +164,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("socketmap shutdown", "err", err)
 	}
 	_ = httpSrv.Shutdown(sctx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(sctx)
+	}
 	wg.Wait()
+	d.audit.Load().close()
 	if d.parts.Backend != nil {
 		if err := d.parts.Backend.Close(); err != nil {
 			d.log.Error("closing the cache store", "err", err)
@@ -114,6 +177,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("stopped")
 	return nil
+}
+
+// storeHealth is the persistent store's last write error (nil when healthy or absent).
+func (d *Daemon) storeHealth() error {
+	if d.parts.Backend == nil {
+		return nil
+	}
+	return d.parts.Backend.Health()
 }
 
 // Engine exposes the policy engine (for tests and in-process tools).

@@ -37,6 +37,9 @@ type Config struct {
 	// UDPSize is the EDNS0 buffer size advertised (RFC 6891 §6.2.3); default
 	// DefaultUDPSize. Values below 512 are raised to 512.
 	UDPSize uint16
+	// Observe, if set, is called after every question put to the servers (one per CNAME
+	// step), with its type, how long the answer took and the error, if any: for metrics.
+	Observe func(qtype uint16, elapsed time.Duration, err error)
 }
 
 // Client is a DNSSEC-aware stub resolver in front of configured validating resolvers.
@@ -53,6 +56,7 @@ type Client struct {
 	udpSize uint16
 	udp     *dns.Client
 	tcp     *dns.Client
+	observe func(qtype uint16, elapsed time.Duration, err error)
 }
 
 // New returns a Client for cfg. It fails when no server is given or a server address is
@@ -70,6 +74,7 @@ func New(cfg Config) (*Client, error) {
 		servers: append([]string(nil), cfg.Servers...),
 		timeout: cfg.Timeout,
 		udpSize: cfg.UDPSize,
+		observe: cfg.Observe,
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

@@ -18,7 +18,11 @@ import (
 // §5.5) but also for a transient upstream failure, so after a SERVFAIL one more server is
 // tried, and a second SERVFAIL ends the search. When no server answered, the error
 // reported is, by precedence, ErrServFail, ErrMalformed, ErrRefused, then ErrTimeout.
-func (c *Client) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, string, error) {
+func (c *Client) query(ctx context.Context, name string, qtype uint16) (resp *dns.Msg, server string, err error) {
+	if c.observe != nil {
+		start := time.Now()
+		defer func() { c.observe(qtype, time.Since(start), err) }()
+	}
 	var errs []error
 	servfails := 0
 	for _, server := range c.servers {

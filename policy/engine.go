@@ -32,6 +32,11 @@ type Options struct {
 	Overrides *Overrides
 	Now       func() time.Time // clock; nil = time.Now
 	Logger    *slog.Logger
+	// OnFetch, if set, is told the outcome of every MTA-STS policy fetch: "success" or
+	// the RFC 8460 §4.3 result type of the failure (for metrics).
+	OnFetch func(outcome string)
+	// OnRefresh, if set, is told how many domains each background pass refreshes.
+	OnRefresh func(n int)
 
 	MaxEntries      int           // hot store bound; 0 = unbounded
 	FetchTimeout    time.Duration // bound on one domain's shared DNS + HTTPS work (default 10s)

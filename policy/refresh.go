@@ -78,6 +78,9 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 	}
 	close(work)
 	wg.Wait()
+	if e.opt.OnRefresh != nil {
+		e.opt.OnRefresh(n)
+	}
 	return n
 }
 

@@ -114,7 +114,13 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsState) {
 			st.FailType = string(fe.Type)
 		}
 		e.opt.Logger.Info("MTA-STS policy fetch failed", "domain", st.Domain, "id", st.RecordID, "type", st.FailType, "err", err)
+		if e.opt.OnFetch != nil {
+			e.opt.OnFetch(st.FailType)
+		}
 		return
+	}
+	if e.opt.OnFetch != nil {
+		e.opt.OnFetch("success")
 	}
 	st.Policy, st.PolicyID, st.URL = res.Policy, st.RecordID, res.URL
 	st.Fetched = now

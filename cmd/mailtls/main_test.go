@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,12 +45,30 @@ func freeAddr(t *testing.T) string {
 type daemonProc struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *bytes.Buffer
+	logs *syncBuffer
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startDaemon(t *testing.T, bin, cfgPath, addr string) *daemonProc {
 	t.Helper()
-	p := &daemonProc{addr: addr, logs: &bytes.Buffer{}}
+	p := &daemonProc{addr: addr, logs: &syncBuffer{}}
 	p.cmd = exec.Command(bin, "serve", "-config", cfgPath)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -238,5 +257,63 @@ func TestSocketmapProtocol(t *testing.T) {
 	}
 	if got := query(t, addr, "postfix", "example.com"); !strings.HasPrefix(got, "OK secure") {
 		t.Errorf("daemon after a broken request: %q", got)
+	}
+}
+
+// Issue 5 live reload: SIGHUP applies a good configuration at once, on a connection opened
+// before the reload; a configuration with errors is refused and the running one stays.
+func TestReload(t *testing.T) {
+	l := lab.New(t)
+	l.STS("x.example", "1", lab.Policy("enforce", 86400, "mx.x.example"))
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := l.Config("", addr, dir)
+	cfgPath := writeConfig(t, dir, base)
+	p := startDaemon(t, bin, cfgPath, addr)
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := socketmap.NewReader(bufio.NewReader(c), 100000)
+	ask := func() string {
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		c.Write(socketmap.AppendNetstring(nil, []byte("postfix x.example")))
+		got, err := r.Next()
+		if err != nil {
+			t.Fatalf("connection opened before the reload: %v", err)
+		}
+		return string(got)
+	}
+	if got := ask(); !strings.HasPrefix(got, "OK secure") {
+		t.Fatalf("before reload: %q", got)
+	}
+
+	writeConfig(t, dir, base+"overrides:\n  - {domain: x.example, level: encrypt}\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for ask() != "OK encrypt" {
+		if time.Now().After(deadline) {
+			t.Fatalf("good configuration not applied after SIGHUP\n%s", p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	writeConfig(t, dir, base+"overrides:\n  - {domain: x.example, level: tight}\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logs.String(), "reload refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("bad configuration: no refusal logged\n%s", p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := ask(); got != "OK encrypt" {
+		t.Errorf("after a refused reload: %q, want the running configuration's answer", got)
+	}
+	if !strings.Contains(p.logs.String(), "mailtls.yaml:") {
+		t.Errorf("refusal does not name the file and line:\n%s", p.logs)
 	}
 }

@@ -31,6 +31,27 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP: reload the configuration file (and reopen the audit log). A configuration
+	// with errors is refused and the running one stays.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				next, err := config.Load(*cfgFile)
+				if err == nil {
+					err = d.Reload(next)
+				}
+				if err != nil {
+					log.Error("reload refused; the running configuration stays", "err", err)
+				}
+			}
+		}
+	}()
 	if err := d.Run(ctx); err != nil {
 		log.Error("daemon failed", "err", err)
 		return 1

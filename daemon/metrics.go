@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mailtls/mailtls/policy"
+)
+
+// metrics are the daemon's Prometheus series, on a registry of its own (no global state).
+type metrics struct {
+	reg          *prometheus.Registry
+	queries      *prometheus.CounterVec
+	cache        *prometheus.CounterVec
+	fetches      *prometheus.CounterVec
+	dns          *prometheus.HistogramVec
+	refreshed    prometheus.Gauge
+	validating   prometheus.Gauge
+	auditErrors  prometheus.Counter
+	storeHealthy prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtls_queries_total", Help: "Answered policy queries by profile, answer kind and deciding stage.",
+		}, []string{"profile", "answer", "source"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtls_cache_lookups_total", Help: "Policy queries answered from the hot store (hit) or after network work (miss).",
+		}, []string{"result"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtls_sts_fetches_total", Help: "MTA-STS policy fetches by outcome: success or the RFC 8460 result type.",
+		}, []string{"outcome"}),
+		dns: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mailtls_dns_query_duration_seconds", Help: "DNS questions to the configured resolvers, by type and outcome.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"type", "outcome"}),
+		refreshed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mailtls_refresh_queue_depth", Help: "Domains the last background refresh pass had due.",
+		}),
+		validating: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mailtls_resolver_validating", Help: "1 when the resolver passed the DNSSEC validation check (DANE on), else 0.",
+		}),
+		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailtls_audit_write_errors_total", Help: "Audit log lines that could not be written.",
+		}),
+		storeHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mailtls_store_healthy", Help: "1 when the persistent store's last write succeeded, else 0.",
+		}),
+	}
+	m.reg.MustRegister(m.queries, m.cache, m.fetches, m.dns, m.refreshed, m.validating, m.auditErrors, m.storeHealthy,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeDecision(d *policy.Decision) {
+	m.queries.WithLabelValues(d.Profile, string(d.Result), string(d.Source)).Inc()
+	if d.Source == policy.SourceInput {
+		return
+	}
+	if d.CacheHit {
+		m.cache.WithLabelValues("hit").Inc()
+	} else {
+		m.cache.WithLabelValues("miss").Inc()
+	}
+}
+
+func (m *metrics) observeDNS(qtype uint16, elapsed time.Duration, err error) {
+	outcome := "answer"
+	if err != nil {
+		outcome = "error"
+	}
+	t := dns.TypeToString[qtype]
+	if t == "" {
+		t = strconv.Itoa(int(qtype))
+	}
+	m.dns.WithLabelValues(t, outcome).Observe(elapsed.Seconds())
+}
+
+// healthHandler serves /metrics, /healthz (the process answers and its store writes) and
+// /readyz (listeners are up and the store is loaded).
+func (m *metrics) handler(ready *atomic.Bool, storeErr func() error) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := storeErr(); err != nil {
+			m.storeHealthy.Set(0)
+			http.Error(w, "degraded: serving from memory; store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		m.storeHealthy.Set(1)
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return mux
+}

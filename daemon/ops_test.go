@@ -1,0 +1,223 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailtls/mailtls/config"
+	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/policy"
+	"github.com/mailtls/mailtls/socketmap"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// ask sends one socketmap request on a new connection.
+func ask(t *testing.T, addr, name, key string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.Write(socketmap.AppendNetstring(nil, []byte(name+" "+key)))
+	r, err := socketmap.NewReader(bufio.NewReader(c), 100000).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(r)
+}
+
+// opsLab is a daemon on the lab with a domain for every answer source, the audit log and
+// the metrics endpoint on.
+type opsLab struct {
+	addr, metrics, audit string
+}
+
+func startOpsLab(t *testing.T, extra string) *opsLab {
+	t.Helper()
+	l := lab.New(t)
+	l.STS("sts.example", "1", lab.Policy("enforce", 86400, "mx.sts.example"))
+	l.DNS.Add(
+		"dane.example. 300 IN MX 10 mx.dane.example.",
+		"mx.dane.example. 300 IN A 192.0.2.10",
+		"_25._tcp.mx.dane.example. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"none.example. 300 IN A 192.0.2.11",
+	)
+	dir := t.TempDir()
+	o := &opsLab{addr: freeAddr(t), metrics: freeAddr(t), audit: filepath.Join(dir, "audit.log")}
+	yaml := l.Config("", o.addr, dir) + fmt.Sprintf(`
+audit: {file: %s}
+metrics: {listen: "%s"}
+overrides:
+  - {domain: over.example, level: encrypt}
+profiles:
+  dry: {report_only: true}
+`, o.audit, o.metrics) + extra
+	cfg, err := config.Parse([]byte(yaml), "ops.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + o.metrics + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return o
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("daemon not ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (o *opsLab) scrape(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + o.metrics + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var sourceCases = []struct{ profile, key, source, answer string }{
+	{"postfix", "over.example", "override", "OK encrypt"},
+	{"postfix", "dane.example", "dane", "OK dane-only"},
+	{"postfix", "sts.example", "mta-sts", "OK secure match=mx.sts.example servername=hostname"},
+	{"postfix", "none.example", "default", "NOTFOUND "},
+	{"dry", "sts.example", "report-only", "NOTFOUND "},
+	{"postfix", "[192.0.2.1]", "input", "NOTFOUND "},
+}
+
+// Issue 5: /metrics counters move for each answer source; health endpoints answer.
+func TestMetricsPerSource(t *testing.T) {
+	o := startOpsLab(t, "")
+	for _, c := range sourceCases {
+		if got := ask(t, o.addr, c.profile, c.key); got != c.answer {
+			t.Fatalf("%s %s: %q, want %q", c.profile, c.key, got, c.answer)
+		}
+	}
+	ask(t, o.addr, "postfix", "sts.example") // a cache hit
+	code, body := o.scrape(t, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, c := range sourceCases {
+		answer := strings.Fields(c.answer)[0]
+		want := fmt.Sprintf(`mailtls_queries_total{answer=%q,profile=%q,source=%q}`, answer, c.profile, c.source)
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, want := range []string{
+		`mailtls_queries_total{answer="OK",profile="postfix",source="mta-sts"} 2`,
+		`mailtls_cache_lookups_total{result="hit"}`,
+		`mailtls_cache_lookups_total{result="miss"}`,
+		`mailtls_sts_fetches_total{outcome="success"}`,
+		`mailtls_dns_query_duration_seconds_count{outcome="answer",type="TXT"}`,
+		`mailtls_dns_query_duration_seconds_count{outcome="answer",type="TLSA"}`,
+		"mailtls_resolver_validating 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if code, _ := o.scrape(t, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+}
+
+// Issue 5: one audit line per answered query, with its source, answer, reasons, cache
+// state and latency.
+func TestAuditLinePerSource(t *testing.T) {
+	o := startOpsLab(t, "")
+	for _, c := range sourceCases {
+		ask(t, o.addr, c.profile, c.key)
+	}
+	data, err := os.ReadFile(o.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(sourceCases) {
+		t.Fatalf("%d audit lines for %d queries:\n%s", len(lines), len(sourceCases), data)
+	}
+	for i, c := range sourceCases {
+		var l auditLine
+		if err := json.Unmarshal([]byte(lines[i]), &l); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if l.Key != c.key || string(l.Source) != c.source || l.Answer != c.answer || l.Profile != c.profile || len(l.Reasons) == 0 || l.Time.IsZero() {
+			t.Errorf("line %d = %+v; want key %s source %s answer %q", i, l, c.key, c.source, c.answer)
+		}
+		if c.source == "report-only" && (l.Would == nil || l.Would.Source != "mta-sts" || !strings.HasPrefix(l.Would.Reply, "OK secure")) {
+			t.Errorf("report-only line lacks what it would have answered: %+v", l.Would)
+		}
+	}
+}
+
+// hash_domains: names, host attributes and reasons stay out of the log; equal domains
+// hash equally under one key.
+func TestAuditHashed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	a, err := openAudit(config.Audit{File: path, HashDomains: true, HashKey: "0123456789abcdef-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &policy.Decision{Key: "[mx.secret.example]:25", Domain: "mx.secret.example", Profile: "postfix", Source: policy.SourceMTASTS,
+		Reasons: []string{"TXT _mta-sts.mx.secret.example ..."}}
+	for range 2 {
+		if err := a.record(d, "OK secure match=mx.secret.example servername=hostname", time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.close()
+	data, _ := os.ReadFile(path)
+	if strings.Contains(string(data), "secret.example") {
+		t.Fatalf("hashed audit log names the domain:\n%s", data)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var l1, l2 auditLine
+	json.Unmarshal([]byte(lines[0]), &l1)
+	json.Unmarshal([]byte(lines[1]), &l2)
+	if !l1.Hashed || l1.Domain == "" || l1.Domain != l2.Domain || l1.Answer != "OK secure" || len(l1.Reasons) != 0 {
+		t.Errorf("hashed line = %+v", l1)
+	}
+}
