@@ -1,0 +1,39 @@
+package systemd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The unit must pass systemd-analyze verify (with ExecStart pointed at a binary that
+// exists) and keep its hardening.
+func TestUnitVerifies(t *testing.T) {
+	unit, err := os.ReadFile("mailtls.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"DynamicUser=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n", "StateDirectory=mailtls", "NoNewPrivileges=yes", "ExecReload="} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("unit lacks %q", strings.TrimSpace(want))
+		}
+	}
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mailtls")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	u := strings.ReplaceAll(string(unit), "/usr/local/bin/mailtls", bin)
+	path := filepath.Join(dir, "mailtls.service")
+	os.WriteFile(path, []byte(u), 0o644)
+	out, err := exec.Command(sa, "verify", path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
