@@ -81,6 +81,14 @@ func (w *world) expectDeferred(t *testing.T, a attempt, id, reason, tok string) 
 	}
 }
 
+// expectLogged asserts that the sender logged a line containing fragment after mark.
+func (w *world) expectLogged(t *testing.T, mark int64, fragment string) {
+	t.Helper()
+	if !w.sender.logHas(mark, fragment) {
+		t.Errorf("sender did not log %q", fragment)
+	}
+}
+
 // waitDelivered waits (bounded) until the receiver holds want copies of tok (its
 // virtual(8) delivery runs after the sender logged status=sent), then returns the count.
 func (w *world) waitDelivered(t *testing.T, tok string, want int) int {

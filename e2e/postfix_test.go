@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -79,7 +81,7 @@ func (w *world) newPostfix(t *testing.T, name string, settings []string) *postfi
 			b, _ := os.ReadFile(p.maillog)
 			t.Logf("%s maillog:\n%s", name, b)
 		}
-		p.ns.output(p.bin.postfix, "-c", p.conf, "stop")
+		p.stop(t)
 	})
 	// postfix(1) prints its errors only to a terminal (else to syslog): give it one.
 	if out, err := p.ns.output("script", "-qec", p.bin.postfix+" -c "+p.conf+" start", "/dev/null"); err != nil {
@@ -93,6 +95,32 @@ func (w *world) newPostfix(t *testing.T, name string, settings []string) *postfi
 		time.Sleep(100 * time.Millisecond)
 	}
 	return p
+}
+
+// stop stops the instance and waits (bounded) until its master process is gone, so no
+// Postfix process outlives the test; the namespace cleanup kills what remains.
+func (p *postfix) stop(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(p.queue, "pid", "master.pid"))
+	if err != nil {
+		return // never started
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Errorf("%s: master.pid: %v", p.name, err)
+		return
+	}
+	if _, err := p.ns.output(p.bin.postfix, "-c", p.conf, "stop"); err != nil {
+		t.Logf("%s: %v", p.name, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		if time.Now().After(deadline) {
+			t.Logf("%s: master %d still running after stop, killing it", p.name, pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // ready reports whether the master runs and its queue manager answers.

@@ -1,13 +1,20 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 )
 
 // Reasons Postfix's smtp(8) gives when it defers.
 const (
-	reasonNoTLS       = "TLS is required, but was not offered"
-	reasonNotVerified = "Server certificate not verified"
+	reasonNoTLS        = "TLS is required, but was not offered"
+	reasonNotVerified  = "Server certificate not verified"
+	reasonLookupFailed = "client TLS configuration problem"
+	untrustedTLSTo     = "Untrusted TLS connection established to "
+	dnssecUnavailable  = "DNSSEC validation may be unavailable"
+	hostnameMismatch   = ":25: num=62:hostname mismatch"
+	noMatchingTLSA     = ":25: num=65:no matching DANE TLSA records"
+	verificationFailed = "server certificate verification failed for "
 )
 
 // Scenario 1: MTA-STS enforce (RFC 8461 §5), honest path → verified TLS, delivered.
@@ -42,9 +49,17 @@ func (w *world) scenarioEnforceStripped(t *testing.T) {
 // for another name; RFC 8461 §4.2 requires the name to match the MX host → deferred.
 func (w *world) scenarioWrongName(t *testing.T) {
 	w.expectAnswer(t, domWrongName, "secure match=mx."+domWrongName)
+	mx := "mx." + domWrongName
 	tok := token("s3")
 	id, mark := w.send(t, "user@"+domWrongName, tok)
-	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
+	a := w.sender.waitAttempt(t, id, mark)
+	w.expectDeferred(t, a, id, reasonNotVerified, tok)
+	// TLS was established with the attacker, whose certificate chains to the trusted CA:
+	// only the name fails.
+	if !strings.HasPrefix(a.TLS, untrustedTLSTo+mx+"[") {
+		t.Errorf("want an untrusted TLS session with %s, Postfix logged %q", mx, a.TLS)
+	}
+	w.expectLogged(t, mark, verificationFailed+mx+"["+pathAddrs()[mx]+"]"+hostnameMismatch)
 }
 
 // Scenario 4a: DANE-EE SPKI SHA-256 matches (RFC 7672 §3.1.1) → verified, delivered.
@@ -53,6 +68,9 @@ func (w *world) scenarioDaneGood(t *testing.T) {
 	tok := token("s4a")
 	id, mark := w.send(t, "user@"+domDaneGood, tok)
 	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", "mx."+domDaneGood, tok)
+	if w.sender.logHas(0, dnssecUnavailable) {
+		t.Errorf("sender logged %q: Postfix's resolver does not pass the AD bit", dnssecUnavailable)
+	}
 }
 
 // Scenario 4b: the TLSA record matches no certificate of the MX; RFC 7672 §2.2 → deferred.
@@ -61,6 +79,7 @@ func (w *world) scenarioDaneBad(t *testing.T) {
 	tok := token("s4b")
 	id, mark := w.send(t, "user@"+domDaneBad, tok)
 	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
+	w.expectLogged(t, mark, verificationFailed+"mx."+domDaneBad+"["+addrReceiver+"]"+noMatchingTLSA)
 }
 
 // Scenario 5: DANE and MTA-STS both published, DANE fails; RFC 8461 §2: MTA-STS must not
@@ -70,6 +89,7 @@ func (w *world) scenarioBoth(t *testing.T) {
 	tok := token("s5")
 	id, mark := w.send(t, "user@"+domBoth, tok)
 	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
+	w.expectLogged(t, mark, verificationFailed+"mx."+domBoth+"["+addrReceiver+"]"+noMatchingTLSA)
 }
 
 // Scenario 6: the baseline: with an MTA-STS testing policy (RFC 8461 §5: deliver anyway) or
@@ -100,10 +120,11 @@ func (w *world) scenarioMailtlsDown(t *testing.T) {
 	tok := token("s7")
 	id, mark := w.send(t, "user@"+domDown, tok)
 	a := w.sender.waitAttempt(t, id, mark)
-	w.expectDeferred(t, a, id, "", tok)
-	if !w.sender.logHas(mark, "socketmap:inet:"+socketmapAddr+":postfix lookup error") {
-		t.Errorf("sender did not log the socketmap lookup error")
+	w.expectDeferred(t, a, id, reasonLookupFailed, tok)
+	if a.Relay != "none" {
+		t.Errorf("relay %s: Postfix connected to an MX without a policy answer", a.Relay)
 	}
+	w.expectLogged(t, mark, `smtp_tls_policy_maps, next-hop destination "`+domDown+`": policy table lookup error`)
 
 	w.startMailtls(t)
 	w.setPath(t, mx, "relay")
