@@ -27,6 +27,7 @@ type Config struct {
 	Listen   Listen   `yaml:"listen"`
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
+	ASN      ASN      `yaml:"asn"`
 	// Overrides pin a policy for domains, before DANE and MTA-STS (conformance.md §2).
 	Overrides []Override `yaml:"overrides"`
 	// Profiles are keyed by the socketmap map name. The built-in "postfix" and
@@ -107,6 +108,23 @@ type Metrics struct {
 	// Listen is "host:port" for /metrics, /healthz and /readyz; "" turns it off. Keep it on
 	// loopback or behind a firewall.
 	Listen string `yaml:"listen"`
+}
+
+// ASN configures ASN rules: a minimum TLS level for domains whose MX hosts all sit in
+// listed autonomous systems, from an offline IP-to-ASN database the operator supplies.
+type ASN struct {
+	// Database is a MaxMind-format ASN database (".mmdb", e.g. GeoLite2-ASN) or an ip2asn
+	// TSV file (optionally ".gz").
+	Database string    `yaml:"database"`
+	Rules    []ASNRule `yaml:"rules"`
+}
+
+// ASNRule requires at least Level (encrypt, verify or secure; the latter two check the
+// certificate against the MX host name) for domains whose every MX address is in ASNs.
+type ASNRule struct {
+	Name  string   `yaml:"name"`
+	ASNs  []uint32 `yaml:"asns"`
+	Level string   `yaml:"level"`
 }
 
 // Override pins the Postfix TLS level for one domain ("example.com") or for every

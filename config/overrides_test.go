@@ -55,3 +55,27 @@ func TestOverrideErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestASNRuleErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		line       int
+		contains   string
+	}{
+		{"rules without database", "asn:\n  rules:\n    - {asns: [64500], level: encrypt}\n", 1, "need an IP-to-ASN database"},
+		{"missing database file", "asn:\n  database: /nonexistent.mmdb\n", 2, "asn.database"},
+		{"bad level", "asn:\n  database: /dev/null\n  rules:\n    - asns: [64500]\n      level: may\n", 5, "not one of encrypt"},
+		{"no asns", "asn:\n  database: /dev/null\n  rules:\n    - {level: encrypt}\n", 4, "at least one AS"},
+		{"asn not a number", "asn:\n  database: /dev/null\n  rules:\n    - {asns: [AS64500], level: encrypt}\n", 4, "AS64500"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.yaml), "a.yaml")
+		var errs Errors
+		if !errors.As(err, &errs) {
+			t.Fatalf("%s: err = %v", tt.name, err)
+		}
+		if e := errs[0]; e.Line != tt.line || !strings.Contains(e.Error(), tt.contains) {
+			t.Errorf("%s: got %q (line %d), want line %d containing %q", tt.name, e.Error(), e.Line, tt.line, tt.contains)
+		}
+	}
+}

@@ -94,6 +94,26 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 
 	c.validateOverrides(bad)
 
+	if len(c.ASN.Rules) > 0 && c.ASN.Database == "" {
+		bad("asn.database", "ASN rules need an IP-to-ASN database (.mmdb or ip2asn TSV)")
+	}
+	if c.ASN.Database != "" {
+		if _, err := os.Stat(c.ASN.Database); err != nil {
+			bad("asn.database", "%v", err)
+		}
+	}
+	for i, r := range c.ASN.Rules {
+		p := fmt.Sprintf("asn.rules.%d", i)
+		if len(r.ASNs) == 0 {
+			bad(p+".asns", "list at least one AS number")
+		}
+		switch r.Level {
+		case "encrypt", "verify", "secure":
+		default:
+			bad(p+".level", "%q is not one of encrypt, verify, secure", r.Level)
+		}
+	}
+
 	if c.Audit.HashDomains && len(c.Audit.HashKey) < 16 {
 		bad("audit.hash_key", "hash_domains needs a secret hash_key of at least 16 characters")
 	}

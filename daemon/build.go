@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/mailtls/mailtls/asn"
 	"github.com/mailtls/mailtls/cache"
 	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/config"
@@ -84,6 +85,10 @@ func build(cfg *config.Config, log *slog.Logger, persist bool, m *metrics) (*Par
 	if err != nil {
 		return nil, err
 	}
+	asnRules, err := loadASN(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var daneEval policy.DANEEvaluator
 	if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
 		for name, prof := range p.Profiles {
@@ -105,6 +110,7 @@ func build(cfg *config.Config, log *slog.Logger, persist bool, m *metrics) (*Par
 		DANE:            daneEval,
 		DANEOffReason:   errString(p.DANEError),
 		Overrides:       overrides,
+		ASN:             asnRules,
 		OnFetch:         onFetch,
 		OnRefresh:       onRefresh,
 		Backend:         p.Backend,
@@ -132,6 +138,18 @@ func checkValidation(dc *dnsclient.Client, cfg *config.Config) error {
 		return fmt.Errorf("resolver validation check: %w", err)
 	}
 	return nil
+}
+
+// loadASN opens the IP-to-ASN database and builds the ASN rules; nil when none are set.
+func loadASN(cfg *config.Config) (*policy.ASNRules, error) {
+	if cfg.ASN.Database == "" || len(cfg.ASN.Rules) == 0 {
+		return nil, nil
+	}
+	db, err := asn.Open(cfg.ASN.Database)
+	if err != nil {
+		return nil, err
+	}
+	return policy.ASNRulesFromConfig(db, cfg.ASN.Rules), nil
 }
 
 func errString(err error) string {

@@ -80,6 +80,10 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	asnRules, err := loadASN(cfg)
+	if err != nil {
+		return err
+	}
 	// The audit log is opened anew: that also follows a file logrotate has moved.
 	a, err := openAudit(cfg.Audit)
 	if err != nil {
@@ -87,6 +91,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	}
 	profiles := policy.ProfilesFromConfig(cfg)
 	d.parts.Engine.SetOverrides(overrides)
+	d.parts.Engine.SetASNRules(asnRules)
 	d.profiles.Store(&profiles)
 	d.audit.Swap(a).close()
 	if !slices.Equal(cfg.Listen.Socketmap, d.cfg.Listen.Socketmap) || !slices.Equal(cfg.Resolver.Servers, d.cfg.Resolver.Servers) ||

@@ -63,17 +63,26 @@ func startOpsLab(t *testing.T, extra string) *opsLab {
 		"mx.dane.example. 300 IN A 192.0.2.10",
 		"_25._tcp.mx.dane.example. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"none.example. 300 IN A 192.0.2.11",
+		"asn.example. 300 IN MX 10 mx.asn.example.",
+		"mx.asn.example. 300 IN A 192.0.2.20",
 	)
 	dir := t.TempDir()
+	asnDB := filepath.Join(dir, "ip2asn.tsv")
+	if err := os.WriteFile(asnDB, []byte("192.0.2.16\t192.0.2.31\t64500\tZZ\tTEST\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	o := &opsLab{addr: freeAddr(t), metrics: freeAddr(t), audit: filepath.Join(dir, "audit.log")}
 	yaml := l.Config("", o.addr, dir) + fmt.Sprintf(`
 audit: {file: %s}
 metrics: {listen: "%s"}
 overrides:
   - {domain: over.example, level: encrypt}
+asn:
+  database: %s
+  rules: [{name: test-providers, asns: [64500], level: encrypt}]
 profiles:
   dry: {report_only: true}
-`, o.audit, o.metrics) + extra
+`, o.audit, o.metrics, asnDB) + extra
 	cfg, err := config.Parse([]byte(yaml), "ops.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +131,7 @@ var sourceCases = []struct{ profile, key, source, answer string }{
 	{"postfix", "dane.example", "dane", "OK dane-only"},
 	{"postfix", "sts.example", "mta-sts", "OK secure match=mx.sts.example servername=hostname"},
 	{"postfix", "none.example", "default", "NOTFOUND "},
+	{"postfix", "asn.example", "asn", "OK encrypt"},
 	{"dry", "sts.example", "report-only", "NOTFOUND "},
 	{"postfix", "[192.0.2.1]", "input", "NOTFOUND "},
 }

@@ -25,6 +25,7 @@ const (
 	SourceOverride Source = "override" // operator override (issue 5)
 	SourceDANE     Source = "dane"
 	SourceMTASTS   Source = "mta-sts"
+	SourceASN      Source = "asn" // an ASN rule: the MX hosts sit in listed networks
 	SourceDefault  Source = "default"
 	// SourceReportOnly: a dry-run profile or rule answered NOTFOUND; Decision.Would says
 	// what it would have answered.

@@ -30,8 +30,11 @@ type Options struct {
 	Backend       cache.Backend // persistent store; nil keeps everything in memory only
 	// Overrides are the operator's rules (stage 1); nil for none. SetOverrides replaces them.
 	Overrides *Overrides
-	Now       func() time.Time // clock; nil = time.Now
-	Logger    *slog.Logger
+	// ASN are the operator's ASN rules, asked when neither DANE nor MTA-STS decided; nil
+	// for none. SetASNRules replaces them.
+	ASN    *ASNRules
+	Now    func() time.Time // clock; nil = time.Now
+	Logger *slog.Logger
 	// OnFetch, if set, is told the outcome of every MTA-STS policy fetch: "success" or
 	// the RFC 8460 §4.3 result type of the failure (for metrics).
 	OnFetch func(outcome string)
@@ -51,6 +54,8 @@ type Options struct {
 type Engine struct {
 	opt       Options
 	overrides atomic.Pointer[Overrides]
+	asnRules  atomic.Pointer[ASNRules]
+	mx        *cache.Memory[*mxState]
 	sts       *cache.Memory[*stsEntry]
 	dane      *cache.Memory[*daneEntry]
 	flight    singleflight.Group
@@ -91,6 +96,8 @@ func New(opt Options) (*Engine, error) {
 	def(&opt.DNSRetry, time.Minute)
 	e := &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}
 	e.overrides.Store(opt.Overrides)
+	e.asnRules.Store(opt.ASN)
+	e.mx = cache.NewMemory[*mxState](opt.MaxEntries)
 	return e, nil
 }
 
@@ -138,6 +145,10 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 	if e.applySTS(d, p, f.sts) {
 		return e.reportOnly(d, p, false)
 	}
+	// ASN rules: a minimum level for domains hosted in listed networks.
+	if e.applyASN(ctx, d) {
+		return e.reportOnly(d, p, false)
+	}
 	// 4. The profile's default: NOTFOUND, so Postfix applies smtp_tls_security_level.
 	d.Result, d.Source = NotFound, SourceDefault
 	d.because("no policy applies: Postfix uses its smtp_tls_security_level")
@@ -146,6 +157,9 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 
 // SetOverrides replaces the operator rules atomically (configuration reload).
 func (e *Engine) SetOverrides(o *Overrides) { e.overrides.Store(o) }
+
+// SetASNRules replaces the ASN rules atomically (configuration reload).
+func (e *Engine) SetASNRules(r *ASNRules) { e.asnRules.Store(r) }
 
 // reportOnly turns d into a dry run when the profile or the rule asks for one: Postfix gets
 // NOTFOUND, and d records what it would have been told (gradual rollout).
