@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH):/usr/sbin:/sbin
 
-.PHONY: build test unit deps fuzz clean
+.PHONY: build test unit e2e deps fuzz clean
 
 build:
 	$(GO) build -o mailtls ./cmd/mailtls
@@ -18,6 +18,11 @@ test: deps
 # Unit tests only, no installs; integration tests skip with their reason.
 unit:
 	$(GO) test -race ./...
+
+# The end-to-end suite alone: real Postfix, Unbound, Knot and a STARTTLS-stripping
+# attacker in a network namespace (root). make test runs it too.
+e2e: deps
+	MAILTLS_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -v ./e2e
 
 deps:
 	bash scripts/install-test-deps.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real parts the integration tests use, as Debian packages: Postfix (postmap
-# as a socketmap client), Unbound (validating resolver), Knot DNS (signed authoritative
-# zones), iproute2 (network namespaces). Idempotent: does nothing when all are present.
+# Installs the real parts the integration and end-to-end tests use, as Debian packages:
+# Postfix (postmap as a socketmap client; sending and receiving MTAs), Unbound (validating
+# resolver), Knot DNS (signed authoritative zones), iproute2 (network namespaces), swaks
+# (submits the end-to-end messages), systemd (systemd-analyze verify on the unit).
+# Idempotent: does nothing when all are present.
 set -euo pipefail
 
 need=()
@@ -11,6 +13,8 @@ command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v keymgr >/dev/null 2>&1 || [ -x /usr/sbin/keymgr ] || need+=(knot)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v kdig >/dev/null 2>&1 || need+=(knot-dnsutils)
+command -v swaks >/dev/null 2>&1 || need+=(swaks)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
