@@ -3,6 +3,7 @@ package config
 import (
 	_ "embed"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -61,11 +62,34 @@ type DANE struct {
 
 // MTASTS holds the policy fetch limits and cache timers of RFC 8461.
 type MTASTS struct {
-	FetchTimeout    Duration `yaml:"fetch_timeout"`
-	MaxBody         int64    `yaml:"max_body"`
-	CAFile          string   `yaml:"ca_file"`
+	FetchTimeout Duration `yaml:"fetch_timeout"`
+	MaxBody      int64    `yaml:"max_body"`
+	CAFile       string   `yaml:"ca_file"`
+	// AllowAddresses lists prefixes ("10.0.0.0/8", "127.0.0.1/32") a policy host may
+	// resolve to even though they are loopback, private, link-local or otherwise special;
+	// by default such addresses are refused (SSRF guard).
+	AllowAddresses  []string `yaml:"allow_addresses"`
 	FailureRetry    Duration `yaml:"failure_retry"`
 	RefreshInterval Duration `yaml:"refresh_interval"`
+}
+
+// AllowPrefixes parses AllowAddresses (validated by Parse); a bare address is a /32 or /128.
+func (m MTASTS) AllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range m.AllowAddresses {
+		if p, err := parsePrefix(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
 }
 
 // Cache sizes the hot store and selects the persistent one.

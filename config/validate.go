@@ -57,6 +57,11 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 			bad("mta_sts.ca_file", "%v", err)
 		}
 	}
+	for i, a := range c.MTASTS.AllowAddresses {
+		if _, err := parsePrefix(a); err != nil {
+			bad(fmt.Sprintf("mta_sts.allow_addresses.%d", i), "%q is not an address or prefix like 10.0.0.0/8", a)
+		}
+	}
 	within("mta_sts.failure_retry", c.MTASTS.FailureRetry, 0, 24*time.Hour)
 	within("mta_sts.refresh_interval", c.MTASTS.RefreshInterval, time.Hour, 31*24*time.Hour)
 

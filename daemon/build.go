@@ -15,6 +15,7 @@ import (
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dane"
 	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/netguard"
 	"github.com/mailtls/mailtls/mtasts"
 	"github.com/mailtls/mailtls/policy"
 )
@@ -47,7 +48,8 @@ func build(cfg *config.Config, log *slog.Logger, persist bool, m *metrics) (*Par
 			return nil, fmt.Errorf("resolver: no servers configured and %s unusable: %w", cfg.Resolver.ResolvConf, err)
 		}
 	}
-	dcfg := dnsclient.Config{Servers: servers, Timeout: cfg.Resolver.Timeout.D()}
+	guard := &netguard.Guard{Allow: cfg.MTASTS.AllowPrefixes()}
+	dcfg := dnsclient.Config{Servers: servers, Timeout: cfg.Resolver.Timeout.D(), DialControl: guard.Control}
 	var onFetch func(string)
 	var onRefresh func(int)
 	if m != nil {

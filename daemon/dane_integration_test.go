@@ -62,7 +62,7 @@ func TestDANEWithUnbound(t *testing.T) {
 state_dir: %s
 resolver: {servers: ["%s"], timeout: 2s}
 dane: {check_signed: "ok.lab.test.", check_bogus: "_25._tcp.mx.bad.lab.test."}
-mta_sts: {ca_file: %s, fetch_timeout: 5s}
+mta_sts: {ca_file: %s, fetch_timeout: 5s, allow_addresses: ["127.0.0.0/8"]}
 cache: {store: none}
 profiles:
   strict: {dane_lookup_failure: temp}

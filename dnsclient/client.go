@@ -3,6 +3,7 @@ package dnsclient
 import (
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -40,6 +41,9 @@ type Config struct {
 	// Observe, if set, is called after every question put to the servers (one per CNAME
 	// step), with its type, how long the answer took and the error, if any: for metrics.
 	Observe func(qtype uint16, elapsed time.Duration, err error)
+	// DialControl, if set, is the net.Dialer Control function of DialContext: it sees the
+	// address actually connected to and may refuse it (mailtls's SSRF guard).
+	DialControl func(network, address string, c syscall.RawConn) error
 }
 
 // Client is a DNSSEC-aware stub resolver in front of configured validating resolvers.
@@ -57,6 +61,7 @@ type Client struct {
 	udp     *dns.Client
 	tcp     *dns.Client
 	observe func(qtype uint16, elapsed time.Duration, err error)
+	control func(network, address string, c syscall.RawConn) error
 }
 
 // New returns a Client for cfg. It fails when no server is given or a server address is
@@ -75,6 +80,7 @@ func New(cfg Config) (*Client, error) {
 		timeout: cfg.Timeout,
 		udpSize: cfg.UDPSize,
 		observe: cfg.Observe,
+		control: cfg.DialControl,
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

@@ -33,7 +33,7 @@ func (c *Client) DialContext(ctx context.Context, network, address string) (net.
 	default:
 		return nil, fmt.Errorf("dnsclient: dial %s: unsupported network %q", address, network)
 	}
-	var d net.Dialer
+	d := net.Dialer{Control: c.control}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 	}

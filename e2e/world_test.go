@@ -171,7 +171,7 @@ func (w *world) writeMailtlsConfig(t *testing.T) string {
 log: {level: debug}
 resolver: {servers: ["%s:53"], timeout: 2s}
 dane: {check_signed: "%s", check_bogus: "%s"}
-mta_sts: {ca_file: %s, fetch_timeout: 5s}
+mta_sts: {ca_file: %s, fetch_timeout: 5s, allow_addresses: ["127.0.0.0/8"]}
 listen:
   socketmap: [{tcp: "%s"}]
 `, state, addrUnbound, checkSigned, checkBogus, w.caFile, socketmapAddr)

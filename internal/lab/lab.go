@@ -74,7 +74,7 @@ func (l *Lab) Config(resolver, listen, stateDir string) string {
 log: {level: debug}
 resolver: {servers: ["%s"], timeout: 500ms}
 dane: {check_signed: "%s", check_bogus: "%s"}
-mta_sts: {ca_file: %s, fetch_timeout: 3s}
+mta_sts: {ca_file: %s, fetch_timeout: 3s, allow_addresses: ["127.0.0.0/8"]}
 listen:
   socketmap: [{tcp: "%s"}]
 `, stateDir, resolver, CheckSigned, CheckBogus, l.CAFile, listen)
