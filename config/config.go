@@ -101,10 +101,16 @@ type Cache struct {
 	NegativeTTLMax Duration `yaml:"negative_ttl_max"`
 }
 
-// Listen lists the sockets mailtls serves.
+// Listen lists the sockets mailtls serves and bounds their use.
 type Listen struct {
 	Socketmap []Listener `yaml:"socketmap"`
 	Control   string     `yaml:"control"`
+	// MaxConnections caps concurrent socketmap connections; more wait in the listen
+	// queue (back-pressure) rather than being refused. 0 = no cap.
+	MaxConnections int `yaml:"max_connections"`
+	// IdleTimeout closes a socketmap connection without requests for this long (Postfix
+	// closes its own after 10 s, so this only reaps dead clients).
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Listener is one socketmap endpoint: a TCP address or a Unix socket path.
@@ -182,6 +188,10 @@ type Profile struct {
 	// DANELookupFailure is what a secure-MX domain with failed host lookups and no proven
 	// DANE host answers: "dane" (default; Postfix re-checks per host) or "temp".
 	DANELookupFailure string `yaml:"dane_lookup_failure"`
+	// AnswerDeadline bounds the time to answer one request (default 25 s, well inside
+	// Postfix's 100 s). When it passes before the domain's facts are known, the answer is
+	// TEMP (Postfix retries later), never a weaker policy.
+	AnswerDeadline Duration `yaml:"answer_deadline"`
 	// ReportOnly answers NOTFOUND for everything (Postfix applies its own default), while
 	// the audit log and metrics record what mailtls would have answered: a dry run.
 	ReportOnly bool `yaml:"report_only"`

@@ -73,6 +73,10 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 		bad("cache.negative_ttl_min", "%s is above negative_ttl_max %s", c.Cache.NegativeTTLMin, c.Cache.NegativeTTLMax)
 	}
 
+	if c.Listen.MaxConnections < 0 {
+		bad("listen.max_connections", "must not be negative")
+	}
+	within("listen.idle_timeout", c.Listen.IdleTimeout, time.Second, time.Hour)
 	if len(c.Listen.Socketmap) == 0 {
 		bad("listen.socketmap", "at least one listener is needed")
 	}
@@ -136,6 +140,9 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 		oneOf(p+".testing", pr.Testing, "", "notfound", "enforce")
 		oneOf(p+".dane", pr.DANE, "", "on", "off", "required")
 		oneOf(p+".dane_lookup_failure", pr.DANELookupFailure, "", "dane", "temp")
+		if pr.AnswerDeadline != 0 {
+			within(p+".answer_deadline", pr.AnswerDeadline, time.Second, 90*time.Second)
+		}
 	}
 	return errs
 }

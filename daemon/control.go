@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/mailtls/mailtls/policy"
 )
@@ -104,7 +103,7 @@ func NewControl(path string) *Control {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}}
-	return &Control{Path: path, hc: &http.Client{Transport: tr, Timeout: 2 * requestTimeout}}
+	return &Control{Path: path, hc: &http.Client{Transport: tr, Timeout: requestTimeout}}
 }
 
 // Call performs one API request and decodes the JSON reply into out.
@@ -145,6 +144,3 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("daemon: %s (HTTP %d)", e.Msg, e.Status) }
-
-// Timeout for one-off control calls from the CLI.
-const controlTimeout = requestTimeout + 5*time.Second

@@ -19,9 +19,12 @@ import (
 	"github.com/mailtls/mailtls/socketmap"
 )
 
-// requestTimeout bounds one socketmap answer: long enough for a cold DNS + HTTPS policy
-// fetch (fetch_timeout), well inside Postfix's 100 s limit for a policy lookup.
-const requestTimeout = 30 * time.Second
+// Answer deadlines: a profile's answer_deadline (default defaultAnswerDeadline) bounds one
+// answer; requestTimeout is the socketmap server's outer bound, inside Postfix's 100 s.
+const (
+	defaultAnswerDeadline = 25 * time.Second
+	requestTimeout        = 95 * time.Second
+)
 
 // Daemon is a running mailtls.
 type Daemon struct {
@@ -60,6 +63,12 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 		return "PERM unknown map name " + fmt.Sprintf("%q", name) + ": not a configured profile"
 	}
 	start := time.Now()
+	deadline := p.AnswerDeadline
+	if deadline <= 0 {
+		deadline = defaultAnswerDeadline
+	}
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
 	dec := d.parts.Engine.Resolve(ctx, p, key)
 	reply := dec.PostfixReply()
 	elapsed := time.Since(start)
@@ -111,7 +120,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("cache loaded", "domains", n, "store", d.cfg.CachePath())
 	}
 
-	srv := &socketmap.Server{Handler: d, RequestTimeout: requestTimeout, Logger: d.log}
+	srv := &socketmap.Server{Handler: d, RequestTimeout: requestTimeout, Logger: d.log,
+		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D()}
 	var lns []net.Listener
 	closeAll := func() {
 		for _, ln := range lns {
@@ -163,7 +173,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.log.Info("shutting down: draining in-flight requests")
 	stopRefresh()
-	sctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), defaultAnswerDeadline+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		d.log.Warn("socketmap shutdown", "err", err)

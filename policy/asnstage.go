@@ -71,8 +71,12 @@ func (e *Engine) applyASN(ctx context.Context, d *Decision) bool {
 		return false
 	}
 	st := e.mxFacts(ctx, d.Domain)
-	if st == nil || len(st.Addrs) == 0 {
-		if st != nil && st.Err != "" {
+	if st == nil {
+		deadlinePassed(d) // a rule might have required more than the default
+		return true
+	}
+	if len(st.Addrs) == 0 {
+		if st.Err != "" {
 			d.because("ASN rules: MX addresses unknown (%s)", st.Err)
 		}
 		return false

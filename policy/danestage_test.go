@@ -147,3 +147,16 @@ func TestDANERefresh(t *testing.T) {
 		t.Errorf("after the refresh: hit=%v %q", d.CacheHit, d.PostfixReply())
 	}
 }
+
+// When the answer deadline passes with the DANE outcome unknown, the answer is TEMP, not
+// the MTA-STS policy: MTA-STS must not stand in for a DANE answer that might fail.
+func TestDeadlineWithDANEUnknown(t *testing.T) {
+	h, fd := newDANEHarness(t, map[string]dane.Outcome{"example.com": dane.DANEOnly})
+	h.sts("example.com", "1", policyText("enforce", 86400, "mx.example.com"))
+	fd.waitFor = make(chan struct{}) // never closed: Evaluate takes 5 s
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if d := h.eng.Resolve(ctx, plain, "example.com"); d.Result != Temp || d.Source != SourceDeadline {
+		t.Errorf("DANE unknown at the deadline: %q (%s), want TEMP", d.PostfixReply(), d.Source)
+	}
+}

@@ -27,6 +27,8 @@ const (
 	SourceMTASTS   Source = "mta-sts"
 	SourceASN      Source = "asn" // an ASN rule: the MX hosts sit in listed networks
 	SourceDefault  Source = "default"
+	// SourceDeadline: the answer deadline passed before the facts were known (TEMP).
+	SourceDeadline Source = "deadline"
 	// SourceReportOnly: a dry-run profile or rule answered NOTFOUND; Decision.Would says
 	// what it would have answered.
 	SourceReportOnly Source = "report-only"

@@ -134,6 +134,13 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 		d.because("DANE stage DISABLED: %s", why)
 	}
 
+	// The answer deadline passed before a fact was known: TEMP, so Postfix retries later,
+	// rather than an answer that could be weaker than the domain's policy.
+	wantDANE := p.DANE && e.opt.DANE != nil
+	if (wantDANE && f.dane == nil) || f.sts == nil {
+		return deadlinePassed(d)
+	}
+
 	// 2. DANE: a usable DANE answer wins over MTA-STS (RFC 8461 §2).
 	if f.dane != nil && e.applyDANE(d, p, f.dane, f.sts) {
 		if f.sts != nil && f.sts.usable(e.now()) {
@@ -152,6 +159,13 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 	// 4. The profile's default: NOTFOUND, so Postfix applies smtp_tls_security_level.
 	d.Result, d.Source = NotFound, SourceDefault
 	d.because("no policy applies: Postfix uses its smtp_tls_security_level")
+	return d
+}
+
+// deadlinePassed answers TEMP because the answer deadline passed with facts unknown.
+func deadlinePassed(d *Decision) *Decision {
+	d.Result, d.Source = Temp, SourceDeadline
+	d.because("the answer deadline passed before %s's policy was known: TEMP, so Postfix retries later instead of getting a possibly weaker answer", d.Domain)
 	return d
 }
 

@@ -1,6 +1,10 @@
 package policy
 
-import "github.com/mailtls/mailtls/config"
+import (
+	"time"
+
+	"github.com/mailtls/mailtls/config"
+)
 
 // Profile is the runtime form of a configured profile: what differs per socketmap map name.
 type Profile struct {
@@ -18,6 +22,8 @@ type Profile struct {
 	// DANELookupFailureTemp answers TEMP instead of "dane" when a secure-MX domain's host
 	// lookups failed and no host is proven DANE (conformance.md §3).
 	DANELookupFailureTemp bool
+	// AnswerDeadline bounds one answer; 0 = the caller's context alone.
+	AnswerDeadline time.Duration
 	// ReportOnly answers NOTFOUND for every key while recording what mailtls would have
 	// answered (Decision.Would): a dry run before enforcing.
 	ReportOnly bool
@@ -33,6 +39,7 @@ func ProfileFromConfig(name string, p config.Profile) *Profile {
 		DANERequired:          p.DANE == "required",
 		DANELookupFailureTemp: p.DANELookupFailure == "temp",
 		ReportOnly:            p.ReportOnly,
+		AnswerDeadline:        p.AnswerDeadline.D(),
 	}
 }
 

@@ -132,10 +132,6 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsState) {
 // MTA-STS decided it; otherwise the next stage answers.
 func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 	now := e.now()
-	if st == nil {
-		d.because("MTA-STS lookup for %s did not finish in time: continuing without a policy", d.Domain)
-		return false
-	}
 	e.explainSTS(d, st, now)
 	if !st.usable(now) {
 		return false

@@ -273,16 +273,16 @@ func TestDNSTimeoutBounded(t *testing.T) {
 	}
 }
 
-// A caller whose deadline passes while the shared lookup runs gets an answer at its
-// deadline; the shared work continues and serves the next lookup.
+// A caller whose deadline passes while the shared lookup runs gets TEMP at its deadline
+// (never a possibly weaker answer); the shared work continues and serves the next lookup.
 func TestCallerDeadline(t *testing.T) {
 	h := newHarness(t, nil)
 	h.sts("example.com", "1", policyText("enforce", 86400, "mx.example.com"))
 	h.fetch.delay = 500 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if d := h.eng.Resolve(ctx, plain, "example.com"); d.Result != NotFound {
-		t.Errorf("deadline passed: got %q", d.PostfixReply())
+	if d := h.eng.Resolve(ctx, plain, "example.com"); d.Result != Temp || d.Source != SourceDeadline {
+		t.Errorf("deadline passed with the policy unknown: got %q (%s), want TEMP", d.PostfixReply(), d.Source)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for h.fetch.count("example.com") < 1 || h.resolve(plain, "example.com").Result != OK {
