@@ -27,6 +27,9 @@ type Parts struct {
 	Resolver *dnsclient.Client
 	Backend  cache.Backend // nil when the store is off
 	Profiles map[string]*policy.Profile
+	// StoreError is why the persistent store could not be opened (the daemon then serves
+	// from memory only), or nil.
+	StoreError error
 	// DANEError is why the DANE stage is off (the resolver failed the validation check),
 	// or nil when it is on.
 	DANEError error
@@ -34,13 +37,26 @@ type Parts struct {
 
 // Build creates the engine and its dependencies from cfg. With persist false the
 // persistent store is not opened (the CLI's one-off queries must not compete with a
-// running daemon for it).
+// running daemon for it); with persist true a store that cannot be opened is an error.
 func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
-	return build(cfg, log, persist, nil)
+	mode := storeOff
+	if persist {
+		mode = storeRequired
+	}
+	return build(cfg, log, mode, nil)
 }
 
+// storeMode says whether build opens the persistent store and what a failure means.
+type storeMode int
+
+const (
+	storeOff        storeMode = iota
+	storeRequired             // failure is an error (CLI working on the store file)
+	storeBestEffort           // failure is logged; the daemon serves from memory (StoreError)
+)
+
 // build is Build with the daemon's metrics hooked into the resolver and the engine.
-func build(cfg *config.Config, log *slog.Logger, persist bool, m *metrics) (*Parts, error) {
+func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*Parts, error) {
 	servers := cfg.Resolver.Servers
 	if len(servers) == 0 {
 		var err error
@@ -73,15 +89,19 @@ func build(cfg *config.Config, log *slog.Logger, persist bool, m *metrics) (*Par
 		UserAgent: "mailtls/" + Version(),
 	})
 	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg)}
-	if persist && cfg.Cache.Store == "sqlite" {
-		if err := os.MkdirAll(cfg.StateDirPath(), 0o700); err != nil {
-			return nil, fmt.Errorf("state directory: %w", err)
+	if mode != storeOff && cfg.Cache.Store == "sqlite" {
+		st, err := openStore(cfg, log)
+		switch {
+		case err == nil:
+			p.Backend = st
+		case mode == storeBestEffort:
+			// A read-only or full state directory must not stop mail: serve from memory,
+			// and say so in the log and on /healthz.
+			p.StoreError = err
+			log.Error("cache store unavailable: serving from memory only, nothing survives a restart", "err", err)
+		default:
+			return nil, err
 		}
-		st, err := sqlitestore.Open(cfg.CachePath(), sqlitestore.Options{Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("cache store %s: %w", cfg.CachePath(), err)
-		}
-		p.Backend = st
 	}
 	overrides, err := policy.OverridesFromConfig(cfg.Overrides)
 	if err != nil {
@@ -140,6 +160,17 @@ func checkValidation(dc *dnsclient.Client, cfg *config.Config) error {
 		return fmt.Errorf("resolver validation check: %w", err)
 	}
 	return nil
+}
+
+func openStore(cfg *config.Config, log *slog.Logger) (*sqlitestore.Store, error) {
+	if err := os.MkdirAll(cfg.StateDirPath(), 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	st, err := sqlitestore.Open(cfg.CachePath(), sqlitestore.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("cache store %s: %w", cfg.CachePath(), err)
+	}
+	return st, nil
 }
 
 // loadASN opens the IP-to-ASN database and builds the ASN rules; nil when none are set.

@@ -40,7 +40,7 @@ type Daemon struct {
 // New builds a daemon from cfg; nothing listens until Run.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	m := newMetrics()
-	parts, err := build(cfg, log, true, m)
+	parts, err := build(cfg, log, storeBestEffort, m)
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +136,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		lns = append(lns, ln)
 	}
+	// The control socket is for the CLI; without it (e.g. a read-only state directory)
+	// mail is still answered.
 	ctl, err := listenControl(d.cfg.ControlPath())
 	if err != nil {
-		closeAll()
-		return err
+		d.log.Error("control socket unavailable: mailtls query/cache will work in-process only", "err", err)
 	}
 	httpSrv := &http.Server{Handler: controlHandler(d, d.log), ReadHeaderTimeout: 10 * time.Second}
 	var metricsSrv *http.Server
@@ -147,7 +148,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		mln, err := net.Listen("tcp", d.cfg.Metrics.Listen)
 		if err != nil {
 			closeAll()
-			ctl.Close()
+			if ctl != nil {
+				ctl.Close()
+			}
 			return fmt.Errorf("metrics listener: %w", err)
 		}
 		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth), ReadHeaderTimeout: 10 * time.Second}
@@ -164,7 +167,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		})
 	}
-	wg.Go(func() { _ = httpSrv.Serve(ctl) })
+	if ctl != nil {
+		wg.Go(func() { _ = httpSrv.Serve(ctl) })
+	}
 	refreshCtx, stopRefresh := context.WithCancel(context.Background())
 	wg.Go(func() { d.parts.Engine.Run(refreshCtx, 30*time.Second) })
 	d.ready.Store(true)
@@ -196,6 +201,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // storeHealth is the persistent store's last write error (nil when healthy or absent).
 func (d *Daemon) storeHealth() error {
+	if d.parts.StoreError != nil {
+		return d.parts.StoreError
+	}
 	if d.parts.Backend == nil {
 		return nil
 	}

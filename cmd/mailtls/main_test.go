@@ -69,8 +69,14 @@ func (s *syncBuffer) String() string {
 
 func startDaemon(t *testing.T, bin, cfgPath, addr string) *daemonProc {
 	t.Helper()
+	return startProc(t, addr, bin, "serve", "-config", cfgPath)
+}
+
+// startProc runs argv (a mailtls serve, possibly wrapped) and waits until addr listens.
+func startProc(t *testing.T, addr string, argv ...string) *daemonProc {
+	t.Helper()
 	p := &daemonProc{addr: addr, logs: &syncBuffer{}}
-	p.cmd = exec.Command(bin, "serve", "-config", cfgPath)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
