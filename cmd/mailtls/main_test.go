@@ -398,3 +398,41 @@ func TestKillDuringPersistence(t *testing.T) {
 	}
 	t.Logf("%d of %d domains answered from the store after kill -9", persisted, n)
 }
+
+// Issue 7: SIGTERM lets in-flight requests finish — a cold lookup waiting on a slow policy
+// host still gets its answer — and then the daemon exits cleanly.
+func TestSIGTERMDrains(t *testing.T) {
+	l := lab.New(t)
+	l.STS("slow.example", "1", lab.Policy("enforce", 86400, "mx.slow.example"))
+	l.SetDelay("slow.example", 1500*time.Millisecond)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	p := startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
+
+	got := make(chan string, 1)
+	go func() { got <- query(t, addr, "postfix", "slow.example") }()
+	time.Sleep(400 * time.Millisecond) // the request is in flight, waiting on the host
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case r := <-got:
+		if r != "OK secure match=mx.slow.example servername=hostname" {
+			t.Errorf("in-flight request during shutdown: %q", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("in-flight request never answered after SIGTERM")
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("daemon exit after SIGTERM: %v\n%s", err, p.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not exit after SIGTERM")
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("still accepting connections after shutdown")
+	}
+}

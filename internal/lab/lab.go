@@ -43,6 +43,7 @@ type Hosts struct {
 	srv     *http.Server
 	mu      sync.Mutex
 	bodies  map[string]string // policy host name → body
+	delays  map[string]time.Duration
 	fetches map[string]int
 	certs   map[string]*tls.Certificate
 }
@@ -85,7 +86,7 @@ func NewHosts(t testing.TB) *Hosts {
 	t.Helper()
 	testenv.Root(t, "policy hosts listen on port 443 of a loopback address")
 	l := &Hosts{t: t, CA: testpki.NewCA(t, "mailtls lab CA"),
-		bodies: map[string]string{}, fetches: map[string]int{}, certs: map[string]*tls.Certificate{}}
+		bodies: map[string]string{}, delays: map[string]time.Duration{}, fetches: map[string]int{}, certs: map[string]*tls.Certificate{}}
 	l.CAFile = l.CA.WriteFile(t, t.TempDir())
 	var err error
 	for range 20 {
@@ -123,6 +124,13 @@ func (l *Hosts) SetPolicy(domain, body string) {
 	l.mu.Unlock()
 }
 
+// SetDelay makes domain's policy host wait d before answering (a slow host).
+func (l *Hosts) SetDelay(domain string, d time.Duration) {
+	l.mu.Lock()
+	l.delays["mta-sts."+domain] = d
+	l.mu.Unlock()
+}
+
 // Fetches is how many times domain's policy was requested.
 func (l *Hosts) Fetches(domain string) int {
 	l.mu.Lock()
@@ -152,7 +160,15 @@ func (l *Hosts) serve(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	l.fetches[host]++
 	body, ok := l.bodies[host]
+	delay := l.delays[host]
 	l.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if !ok || body == "" || r.URL.Path != "/.well-known/mta-sts.txt" {
 		http.NotFound(w, r)
 		return
