@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -240,22 +241,22 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 	err := e.opt.Backend.Range(ctx, "", func(ent cache.Entry) bool {
 		switch ent.Kind {
 		case kindSTS:
-			var st stsState
-			if err := json.Unmarshal(ent.Value, &st); err != nil || st.Domain != ent.Key {
+			st, err := decodeState(ent, func(s *stsState) string { return s.Domain })
+			if err != nil {
 				e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 				return true
 			}
 			en := &stsEntry{}
-			en.state.Store(&st)
+			en.state.Store(st)
 			e.sts.Set(ent.Key, en)
 		case kindDANE:
-			var st daneState
-			if err := json.Unmarshal(ent.Value, &st); err != nil || st.Domain != ent.Key {
+			st, err := decodeState(ent, func(s *daneState) string { return s.Domain })
+			if err != nil {
 				e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 				return true
 			}
 			en := &daneEntry{}
-			en.state.Store(&st)
+			en.state.Store(st)
 			e.dane.Set(ent.Key, en)
 		default:
 			return true
@@ -264,6 +265,44 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		return true
 	})
 	return n, err
+}
+
+// decodeState reads a persisted state; one that does not parse, or names another domain
+// than its key, is refused.
+func decodeState[S any](ent cache.Entry, domainOf func(*S) string) (*S, error) {
+	var st S
+	if err := json.Unmarshal(ent.Value, &st); err != nil {
+		return nil, err
+	}
+	if d := domainOf(&st); d != ent.Key {
+		return nil, fmt.Errorf("entry for %q holds state of %q", ent.Key, d)
+	}
+	return &st, nil
+}
+
+// stsEntryFor returns domain's hot-store slot; on a miss it looks in the persistent store
+// (an entry evicted from memory by churn is still on disk) before the caller goes to the
+// network. Hits cost no disk access.
+func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
+	if en, ok := e.sts.Get(domain); ok {
+		return en, true
+	}
+	if e.opt.Backend == nil {
+		return nil, false
+	}
+	ent, ok, err := e.opt.Backend.Get(context.Background(), kindSTS, domain)
+	if err != nil || !ok {
+		return nil, false
+	}
+	st, err := decodeState(ent, func(s *stsState) string { return s.Domain })
+	if err != nil {
+		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindSTS, "domain", domain, "err", err)
+		return nil, false
+	}
+	en := &stsEntry{}
+	en.state.Store(st)
+	e.sts.Set(domain, en)
+	return en, true
 }
 
 // publish makes st the domain's current state and queues it for the persistent store.

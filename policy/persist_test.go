@@ -2,11 +2,15 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mailtls/mailtls/cache/sqlitestore"
+	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/dnstest"
 )
 
 // Issue 2: a restarted engine loads the persistent store and answers known domains at
@@ -57,5 +61,39 @@ func TestRestartAnswersFromStore(t *testing.T) {
 	}
 	if h.fetch.count("example.com") != fetches {
 		t.Error("the restarted engine fetched instead of using the store")
+	}
+}
+
+// A policy evicted from the bounded hot store by churn (many never-seen names) is read back
+// from the persistent store on the next lookup, so churn cannot push a domain back to
+// first contact: under a DNS fault it still answers with its policy. (Found by the soak run.)
+func TestEvictedPolicyComesBackFromStore(t *testing.T) {
+	store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "cache.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := newHarness(t, store)
+	dc, err := dnsclient.New(dnsclient.Config{Servers: []string{h.dns.Addr}, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng, err = New(Options{Resolver: dc, Fetcher: h.fetch, Backend: store, Now: h.clock.Now, MaxEntries: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sts("example.com", "1", policyText("enforce", 86400, "mx.example.com"))
+	h.resolve(plain, "example.com")
+	store.Flush(context.Background())
+	for i := range 2000 {
+		h.resolve(plain, fmt.Sprintf("churn%d.example", i))
+	}
+	if _, ok := h.eng.sts.Get("example.com"); ok {
+		t.Skip("the policy survived the churn in memory; nothing to test on this run")
+	}
+	h.dns.SetMode("_mta-sts.example.com.", 0, dnstest.Timeout)
+	h.fetch.setDown("example.com", true)
+	if d := h.resolve(plain, "example.com"); d.PostfixReply() != "OK secure match=mx.example.com servername=hostname" {
+		t.Errorf("evicted policy under a DNS fault: %q, want it read back from the store", d.PostfixReply())
 	}
 }

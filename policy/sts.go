@@ -12,7 +12,7 @@ import (
 // stsCached returns domain's MTA-STS state when the hot store can answer with it at now
 // (no disk, no network), and records the use for the background refresher.
 func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
-	en, ok := e.sts.Get(domain)
+	en, ok := e.stsEntryFor(domain)
 	if !ok {
 		return nil, false
 	}
@@ -65,7 +65,7 @@ func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *sts
 // for it. A failed lookup or fetch never discards a policy that has not expired.
 func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	st := &stsState{Domain: domain}
-	if en, ok := e.sts.Get(domain); ok {
+	if en, ok := e.stsEntryFor(domain); ok {
 		*st = *en.state.Load()
 	}
 	now := e.now()
