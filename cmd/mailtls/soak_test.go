@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailtls/mailtls/internal/dnstest"
+	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/socketmap"
+)
+
+// TestSoak is the bounded load run of the hardening issue, opt-in because it takes as long
+// as it is told to:
+//
+//	MAILTLS_SOAK=10m go test -count=1 -timeout 30m -run TestSoak -v ./cmd/mailtls
+//
+// It drives the daemon binary at a steady rate from 8 connections with a hot set of MTA-STS,
+// DANE and no-policy domains plus a stream of never-seen names (churn, against a hot store
+// bounded to 20 000 entries), and injects a fault every 30 s in turn: DNS timing out for a
+// slice of domains, DNS answering garbage, policy hosts stalling, invalid policies served.
+// Every 10 s it samples the daemon's /metrics (goroutines, RSS, Go heap). It fails when a
+// cached enforce domain is ever answered with anything but its policy, when any answer is
+// PERM, or when goroutines or memory in the last third of the run exceed the middle third
+// by more than the stated margins. Figures are printed for BENCHMARKS.md.
+func TestSoak(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv("MAILTLS_SOAK"))
+	if err != nil || d <= 0 {
+		t.Skip("soak run is opt-in: MAILTLS_SOAK=10m")
+	}
+	const (
+		rate  = 1500 // requests per second, all connections together
+		conns = 8
+		nSTS  = 500
+		nDANE = 200
+		nNone = 500
+	)
+	l := lab.New(t)
+	for i := range nSTS {
+		l.STS(fmt.Sprintf("sts%d.example", i), "1", lab.Policy("enforce", 86400, fmt.Sprintf("mx.sts%d.example", i)))
+	}
+	for i := range nDANE {
+		dd := fmt.Sprintf("dane%d.example", i)
+		l.DNS.Add(dd+". 300 IN MX 10 mx."+dd+".", "mx."+dd+". 300 IN A 192.0.2.1",
+			"_25._tcp.mx."+dd+". 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	}
+	for i := range nNone {
+		l.DNS.Add(fmt.Sprintf("none%d.example. 300 IN A 192.0.2.2", i))
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr, metrics := freeAddr(t), freeAddr(t)
+	cfg := strings.Replace(l.Config("", addr, dir), "log: {level: debug}", "log: {level: warn}", 1) + fmt.Sprintf("metrics: {listen: %q}\ncache: {max_entries: 20000}\n", metrics)
+	daemon := startDaemon(t, bin, writeConfig(t, dir, cfg), addr)
+
+	// Warm the hot set, so the enforce domains are cached before any fault.
+	for i := range nSTS {
+		query(t, addr, "postfix", fmt.Sprintf("sts%d.example", i))
+	}
+
+	var total, perm, wrong, churn atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			r := socketmap.NewReader(bufio.NewReader(c), 100000)
+			tick := time.NewTicker(time.Second * conns / rate)
+			defer tick.Stop()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				var key, want string
+				switch x := rand.IntN(10); {
+				case x < 4:
+					i := rand.IntN(nSTS)
+					key, want = fmt.Sprintf("sts%d.example", i), fmt.Sprintf("OK secure match=mx.sts%d.example servername=hostname", i)
+				case x < 6:
+					key = fmt.Sprintf("dane%d.example", rand.IntN(nDANE))
+				case x < 8:
+					key = fmt.Sprintf("none%d.example", rand.IntN(nNone))
+				default:
+					key = fmt.Sprintf("churn%d-%d.example", w, n) // never seen before
+					churn.Add(1)
+				}
+				c.SetDeadline(time.Now().Add(60 * time.Second))
+				if _, err := c.Write(socketmap.AppendNetstring(nil, []byte("postfix "+key))); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+				reply, err := r.Next()
+				if err != nil {
+					t.Errorf("read: %v", err)
+					return
+				}
+				total.Add(1)
+				if strings.HasPrefix(string(reply), "PERM") {
+					perm.Add(1)
+				}
+				if want != "" && string(reply) != want {
+					if wrong.Add(1) <= 5 {
+						t.Errorf("%s answered %q, want its cached policy", key, reply)
+					}
+				}
+			}
+		})
+	}
+
+	// Faults, one every 30 s in turn, each lasting 10 s.
+	faults := []struct {
+		name    string
+		on, off func()
+	}{
+		{"DNS timeouts for 50 STS domains", func() {
+			for i := range 50 {
+				l.DNS.SetMode(fmt.Sprintf("_mta-sts.sts%d.example.", i), 0, dnstest.Timeout)
+			}
+		}, func() {
+			for i := range 50 {
+				l.DNS.SetMode(fmt.Sprintf("_mta-sts.sts%d.example.", i), 0, dnstest.Secure)
+			}
+		}},
+		{"DNS answers garbage", func() {
+			l.DNS.SetHandler(func(w dns.ResponseWriter, r *dns.Msg) bool { w.Write([]byte{1, 2, 3}); return true })
+		}, func() { l.DNS.SetHandler(nil) }},
+		{"policy hosts stall", func() {
+			for i := range 50 {
+				l.SetDelay(fmt.Sprintf("sts%d.example", i), 30*time.Second)
+			}
+		}, func() {
+			for i := range 50 {
+				l.SetDelay(fmt.Sprintf("sts%d.example", i), 0)
+			}
+		}},
+		{"invalid policies served", func() {
+			for i := range 50 {
+				l.SetPolicy(fmt.Sprintf("sts%d.example", i), "version: STSv1\nmode: bogus\n")
+			}
+		}, func() {
+			for i := range 50 {
+				l.SetPolicy(fmt.Sprintf("sts%d.example", i), lab.Policy("enforce", 86400, fmt.Sprintf("mx.sts%d.example", i)))
+			}
+		}},
+	}
+	type sample struct {
+		at                    time.Duration
+		goroutines, rss, heap float64
+		total                 int64
+	}
+	var samples []sample
+	start := time.Now()
+	for el := time.Duration(0); el < d; el = time.Since(start) {
+		slot := int(el / (30 * time.Second))
+		f := faults[slot%len(faults)]
+		t.Logf("%v: fault: %s", el.Round(time.Second), f.name)
+		f.on()
+		time.Sleep(10 * time.Second)
+		f.off()
+		for range 2 {
+			time.Sleep(10 * time.Second)
+			m := scrape(t, metrics)
+			samples = append(samples, sample{time.Since(start), m["go_goroutines"], m["process_resident_memory_bytes"], m["go_memstats_heap_inuse_bytes"], total.Load()})
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if os.Getenv("MAILTLS_SOAK_DUMP") != "" {
+		daemon.cmd.Process.Signal(syscall.SIGQUIT) // goroutine dump into the daemon log
+		time.Sleep(time.Second)
+		os.WriteFile(os.Getenv("MAILTLS_SOAK_DUMP"), []byte(daemon.logs.String()), 0o644)
+	}
+
+	t.Logf("soak %v at %d req/s target, %d connections: %d answers (%.0f/s), %d never-seen names, %d PERM, %d wrong enforce answers",
+		time.Since(start).Round(time.Second), rate, conns, total.Load(), float64(total.Load())/time.Since(start).Seconds(), churn.Load(), perm.Load(), wrong.Load())
+	t.Logf("%8s %10s %10s %10s %10s", "t", "goroutines", "RSS MB", "heap MB", "answers")
+	for _, s := range samples {
+		t.Logf("%8s %10.0f %10.1f %10.1f %10d", s.at.Round(time.Second), s.goroutines, s.rss/1e6, s.heap/1e6, s.total)
+	}
+	if perm.Load() > 0 || wrong.Load() > 0 {
+		t.Errorf("%d PERM and %d wrong enforce answers", perm.Load(), wrong.Load())
+	}
+	if len(samples) >= 6 {
+		third := len(samples) / 3
+		peak := func(ss []sample, f func(sample) float64) float64 {
+			m := 0.0
+			for _, s := range ss {
+				m = max(m, f(s))
+			}
+			return m
+		}
+		mid, last := samples[third:2*third], samples[2*third:]
+		for _, c := range []struct {
+			name   string
+			f      func(sample) float64
+			factor float64
+			slack  float64
+		}{
+			{"goroutines", func(s sample) float64 { return s.goroutines }, 1.10, 20},
+			{"RSS", func(s sample) float64 { return s.rss }, 1.15, 8e6},
+			{"heap", func(s sample) float64 { return s.heap }, 1.20, 8e6},
+		} {
+			if pl, pm := peak(last, c.f), peak(mid, c.f); pl > pm*c.factor+c.slack {
+				t.Errorf("%s grew: last third peak %.0f, middle third peak %.0f", c.name, pl, pm)
+			}
+		}
+	}
+}
+
+// scrape reads the untyped and gauge values of a Prometheus text page.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "#") || strings.Contains(line, "{") {
+			continue
+		}
+		if f := strings.Fields(line); len(f) == 2 {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				out[f[0]] = v
+			}
+		}
+	}
+	return out
+}
