@@ -33,6 +33,8 @@ type Parts struct {
 	// DANEError is why the DANE stage is off (the resolver failed the validation check),
 	// or nil when it is on.
 	DANEError error
+	// DANE is the evaluator the stage uses when the resolver validates.
+	DANE *dane.Evaluator
 }
 
 // Build creates the engine and its dependencies from cfg. With persist false the
@@ -111,6 +113,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 	if err != nil {
 		return nil, err
 	}
+	p.DANE = &dane.Evaluator{Resolver: dc, Port: 25, MaxHosts: 10}
 	var daneEval policy.DANEEvaluator
 	if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
 		for name, prof := range p.Profiles {
@@ -121,7 +124,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		log.Error("DANE DISABLED: the resolver failed the DNSSEC validation check; answers fall back to MTA-STS only",
 			"servers", servers, "err", p.DANEError)
 	} else {
-		daneEval = &dane.Evaluator{Resolver: dc, Port: 25, MaxHosts: 10}
+		daneEval = p.DANE
 	}
 	if m != nil {
 		m.validating.Set(map[bool]float64{true: 1, false: 0}[p.DANEError == nil])

@@ -172,6 +172,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	refreshCtx, stopRefresh := context.WithCancel(context.Background())
 	wg.Go(func() { d.parts.Engine.Run(refreshCtx, 30*time.Second) })
+	wg.Go(func() { d.watchValidation(refreshCtx, time.Minute, 10*time.Minute) })
 	d.ready.Store(true)
 	d.log.Info("mailtls started", "version", Version(), "config", cfgName(d.cfg), "profiles", len(d.parts.Profiles))
 
@@ -197,6 +198,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("stopped")
 	return nil
+}
+
+// watchValidation repeats the resolver's DNSSEC validation check — every whileOff while
+// DANE is off (the resolver may come up after mailtls, e.g. at boot), every whileOn while
+// it is on (the resolver may stop validating) — and switches the DANE stage to match,
+// logging each change.
+func (d *Daemon) watchValidation(ctx context.Context, whileOff, whileOn time.Duration) {
+	for {
+		every := whileOn
+		if !d.parts.Engine.DANEEnabled() {
+			every = whileOff
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		err := checkValidation(d.parts.Resolver, d.cfg)
+		switch on := d.parts.Engine.DANEEnabled(); {
+		case err == nil && !on:
+			d.parts.Engine.SetDANE(d.parts.DANE, "")
+			d.metrics.validating.Set(1)
+			d.log.Info("DANE ENABLED: the resolver now passes the DNSSEC validation check")
+		case err != nil && on:
+			d.parts.Engine.SetDANE(nil, err.Error())
+			d.metrics.validating.Set(0)
+			d.log.Error("DANE DISABLED: the resolver no longer passes the DNSSEC validation check; answers fall back to MTA-STS only", "err", err)
+		}
+	}
 }
 
 // storeHealth is the persistent store's last write error (nil when healthy or absent).

@@ -50,7 +50,7 @@ func (f *fakeDANE) count() int {
 func newDANEHarness(t *testing.T, outcomes map[string]dane.Outcome) (*harness, *fakeDANE) {
 	h := newHarness(t, nil)
 	fd := &fakeDANE{outcomes: outcomes, ttl: 300}
-	h.eng.opt.DANE = fd
+	h.eng.SetDANE(fd, "")
 	return h, fd
 }
 

@@ -54,11 +54,11 @@ func (e *Engine) daneCached(domain string, now time.Time) (*daneState, bool) {
 
 // refreshDANE evaluates domain once for all concurrent callers (bounded like an MTA-STS
 // refresh); a caller whose ctx ends first gets the outcome known so far, or nil.
-func (e *Engine) refreshDANE(ctx context.Context, domain string) *daneState {
+func (e *Engine) refreshDANE(ctx context.Context, domain string, ev DANEEvaluator) *daneState {
 	ch := e.flight.DoChan("dane:"+domain, func() (any, error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+5*time.Second)
 		defer cancel()
-		return e.doRefreshDANE(wctx, domain), nil
+		return e.doRefreshDANE(wctx, domain, ev), nil
 	})
 	select {
 	case r := <-ch:
@@ -71,10 +71,10 @@ func (e *Engine) refreshDANE(ctx context.Context, domain string) *daneState {
 	}
 }
 
-func (e *Engine) doRefreshDANE(ctx context.Context, domain string) *daneState {
+func (e *Engine) doRefreshDANE(ctx context.Context, domain string, ev DANEEvaluator) *daneState {
 	now := e.now()
 	st := &daneState{Domain: domain, Checked: now}
-	res, err := e.opt.DANE.Evaluate(ctx, domain)
+	res, err := ev.Evaluate(ctx, domain)
 	if err != nil {
 		st.Outcome = dane.TempFail
 		st.Reasons = []string{"DANE evaluation failed: " + err.Error()}

@@ -55,6 +55,7 @@ type Options struct {
 type Engine struct {
 	opt       Options
 	overrides atomic.Pointer[Overrides]
+	daneSlot  atomic.Pointer[daneSlot]
 	asnRules  atomic.Pointer[ASNRules]
 	mx        *cache.Memory[*mxState]
 	sts       *cache.Memory[*stsEntry]
@@ -97,13 +98,26 @@ func New(opt Options) (*Engine, error) {
 	def(&opt.DNSRetry, time.Minute)
 	e := &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}
 	e.overrides.Store(opt.Overrides)
+	e.SetDANE(opt.DANE, opt.DANEOffReason)
 	e.asnRules.Store(opt.ASN)
 	e.mx = cache.NewMemory[*mxState](opt.MaxEntries)
 	return e, nil
 }
 
+// daneSlot is the DANE stage as configured now: an evaluator, or why there is none.
+type daneSlot struct {
+	ev  DANEEvaluator
+	off string
+}
+
 // DANEEnabled reports whether the engine has a DANE stage.
-func (e *Engine) DANEEnabled() bool { return e.opt.DANE != nil }
+func (e *Engine) DANEEnabled() bool { return e.daneSlot.Load().ev != nil }
+
+// SetDANE switches the DANE stage on (ev non-nil) or off with the reason why, atomically:
+// the daemon re-checks the resolver's validation and follows it.
+func (e *Engine) SetDANE(ev DANEEvaluator, offReason string) {
+	e.daneSlot.Store(&daneSlot{ev: ev, off: offReason})
+}
 
 // Resolve decides the policy for one Postfix next-hop under profile p, following the
 // evaluation order of conformance.md §2.
@@ -123,12 +137,14 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 		return e.reportOnly(d, p, r.ReportOnly)
 	}
 
-	f := e.facts(ctx, domain, p.DANE && e.opt.DANE != nil)
+	slot := e.daneSlot.Load()
+	wantDANE := p.DANE && slot.ev != nil
+	f := e.facts(ctx, domain, wantDANE, slot.ev)
 	d.CacheHit = f.hit
 	if !p.DANE {
 		d.because("DANE stage off in profile %s", p.Name)
-	} else if e.opt.DANE == nil {
-		why := e.opt.DANEOffReason
+	} else if slot.ev == nil {
+		why := slot.off
 		if why == "" {
 			why = "no DANE evaluator configured"
 		}
@@ -137,7 +153,6 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 
 	// The answer deadline passed before a fact was known: TEMP, so Postfix retries later,
 	// rather than an answer that could be weaker than the domain's policy.
-	wantDANE := p.DANE && e.opt.DANE != nil
 	if (wantDANE && f.dane == nil) || f.sts == nil {
 		return deadlinePassed(d)
 	}
@@ -198,7 +213,7 @@ type facts struct {
 // facts gathers the MTA-STS and (if wanted) DANE facts. What the hot store holds fresh is
 // used as is, with no goroutine, disk or network; on a miss of both, the DANE and MTA-STS
 // lookups run in parallel, so a cold answer costs the slower chain, not the sum (issue 3).
-func (e *Engine) facts(ctx context.Context, domain string, wantDANE bool) facts {
+func (e *Engine) facts(ctx context.Context, domain string, wantDANE bool, ev DANEEvaluator) facts {
 	now := e.now()
 	var f facts
 	sts, stsOK := e.stsCached(domain, now)
@@ -215,14 +230,14 @@ func (e *Engine) facts(ctx context.Context, domain string, wantDANE bool) facts 
 	switch {
 	case stsOK && daneOK:
 	case stsOK:
-		f.dane = e.refreshDANE(ctx, domain)
+		f.dane = e.refreshDANE(ctx, domain, ev)
 	case daneOK:
 		f.sts = e.refreshSTS(ctx, domain, false)
 	default:
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			f.dane = e.refreshDANE(ctx, domain)
+			f.dane = e.refreshDANE(ctx, domain, ev)
 		}()
 		f.sts = e.refreshSTS(ctx, domain, false)
 		<-done

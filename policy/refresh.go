@@ -44,7 +44,8 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 		}
 		return true
 	})
-	if e.opt.DANE != nil {
+	ev := e.daneSlot.Load().ev
+	if ev != nil {
 		e.dane.Range(func(domain string, en *daneEntry) bool {
 			// Re-evaluate a domain in use at 90% of its TTL, before lookups would wait.
 			st := en.state.Load()
@@ -61,7 +62,7 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 		wg.Go(func() {
 			for j := range work {
 				if j.dane {
-					e.refreshDANE(ctx, j.domain)
+					e.refreshDANE(ctx, j.domain, ev)
 				} else {
 					e.refreshSTS(ctx, j.domain, j.force)
 				}
