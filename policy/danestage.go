@@ -19,7 +19,8 @@ func (e *Engine) applyDANE(d *Decision, p *Profile, st *daneState, sts *stsState
 	switch st.Outcome {
 	case dane.TempFail:
 		d.Result, d.Source, d.Expires = Temp, SourceDANE, st.Expires
-		d.because("MX lookup for %s failed: the servers cannot be determined securely, so delivery waits (RFC 7672 §2.1.2)", d.Domain)
+		d.Message = "MX lookup for " + d.Domain + " failed: the servers cannot be determined securely (RFC 7672 §2.1.2)"
+		d.because("%s, so delivery waits", d.Message)
 		return true
 	case dane.NoMail:
 		d.Result, d.Source, d.Expires = NotFound, SourceDANE, st.Expires
@@ -32,6 +33,7 @@ func (e *Engine) applyDANE(d *Decision, p *Profile, st *daneState, sts *stsState
 	case dane.LookupFailed:
 		if p.DANELookupFailureTemp {
 			d.Result, d.Source, d.Expires = Temp, SourceDANE, st.Expires
+			d.Message = "DANE lookup for an MX host of " + d.Domain + " failed"
 			d.because("a secure MX host's address or TLSA lookup failed and profile %s answers such failures with TEMP", p.Name)
 			return true
 		}

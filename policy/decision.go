@@ -45,6 +45,8 @@ type Decision struct {
 	Match      []string `json:"match,omitempty"`      // Postfix match= patterns (colon-joined in the answer)
 	Servername string   `json:"servername,omitempty"` // Postfix servername= (MTA-STS: "hostname")
 	Source     Source   `json:"source"`
+	// Message is the text of a TEMP or PERM answer.
+	Message string `json:"message,omitempty"`
 
 	// STS describes the MTA-STS policy behind an answer, for the TLSRPT attributes of
 	// Postfix ≥ 3.10 and for explanations. Nil when no policy applies.

@@ -181,6 +181,7 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 // deadlinePassed answers TEMP because the answer deadline passed with facts unknown.
 func deadlinePassed(d *Decision) *Decision {
 	d.Result, d.Source = Temp, SourceDeadline
+	d.Message = "policy lookup for " + d.Domain + " did not finish in time"
 	d.because("the answer deadline passed before %s's policy was known: TEMP, so Postfix retries later instead of getting a possibly weaker answer", d.Domain)
 	return d
 }

@@ -39,9 +39,9 @@ func (d *Decision) PostfixReply() string {
 		}
 		return b.String()
 	case Temp, Perm:
-		msg := "policy lookup failed"
-		if n := len(d.Reasons); n > 0 {
-			msg = d.Reasons[n-1]
+		msg := d.Message
+		if msg == "" {
+			msg = "policy lookup failed"
 		}
 		return string(d.Result) + " " + oneLine(msg)
 	default:

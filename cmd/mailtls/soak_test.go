@@ -35,7 +35,8 @@ import (
 // Every 10 s it samples the daemon's /metrics (goroutines, RSS, Go heap). It fails when a
 // cached enforce domain is ever answered with anything but its policy, when any answer is
 // PERM, or when goroutines or memory in the last third of the run exceed the middle third
-// by more than the stated margins. Figures are printed for BENCHMARKS.md.
+// by more than the stated margins. TEMP is accepted for an enforce domain (a DNS fault on
+// its MX lookup defers delivery, RFC 7672 §2.1.2); NOTFOUND or another OK is not. Figures are printed for BENCHMARKS.md.
 func TestSoak(t *testing.T) {
 	d, err := time.ParseDuration(os.Getenv("MAILTLS_SOAK"))
 	if err != nil || d <= 0 {
@@ -118,7 +119,9 @@ func TestSoak(t *testing.T) {
 				if strings.HasPrefix(string(reply), "PERM") {
 					perm.Add(1)
 				}
-				if want != "" && string(reply) != want {
+				// TEMP is allowed (a DNS fault on the MX lookup defers, RFC 7672 §2.1.2);
+				// NOTFOUND or any other OK would be weaker than the cached policy.
+				if want != "" && string(reply) != want && !strings.HasPrefix(string(reply), "TEMP ") {
 					if wrong.Add(1) <= 5 {
 						t.Errorf("%s answered %q, want its cached policy", key, reply)
 					}
