@@ -1,13 +1,11 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,35 +16,7 @@ import (
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/internal/lab"
 	"github.com/mailtls/mailtls/policy"
-	"github.com/mailtls/mailtls/socketmap"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// ask sends one socketmap request on a new connection.
-func ask(t *testing.T, addr, name, key string) string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	c.Write(socketmap.AppendNetstring(nil, []byte(name+" "+key)))
-	r, err := socketmap.NewReader(bufio.NewReader(c), 100000).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(r)
-}
 
 // opsLab is a daemon on the lab with a domain for every answer source, the audit log and
 // the metrics endpoint on.
@@ -71,7 +41,7 @@ func startOpsLab(t *testing.T, extra string) *opsLab {
 	if err := os.WriteFile(asnDB, []byte("192.0.2.16\t192.0.2.31\t64500\tZZ\tTEST\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := &opsLab{addr: freeAddr(t), metrics: freeAddr(t), audit: filepath.Join(dir, "audit.log")}
+	o := &opsLab{addr: lab.FreeAddr(t), metrics: lab.FreeAddr(t), audit: filepath.Join(dir, "audit.log")}
 	yaml := l.Config("", o.addr, dir) + fmt.Sprintf(`
 audit: {file: %s}
 metrics: {listen: "%s"}
@@ -140,11 +110,11 @@ var sourceCases = []struct{ profile, key, source, answer string }{
 func TestMetricsPerSource(t *testing.T) {
 	o := startOpsLab(t, "")
 	for _, c := range sourceCases {
-		if got := ask(t, o.addr, c.profile, c.key); got != c.answer {
+		if got := lab.Query(t, o.addr, c.profile, c.key); got != c.answer {
 			t.Fatalf("%s %s: %q, want %q", c.profile, c.key, got, c.answer)
 		}
 	}
-	ask(t, o.addr, "postfix", "sts.example") // a cache hit
+	lab.Query(t, o.addr, "postfix", "sts.example") // a cache hit
 	code, body := o.scrape(t, "/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
@@ -179,7 +149,7 @@ func TestMetricsPerSource(t *testing.T) {
 func TestAuditLinePerSource(t *testing.T) {
 	o := startOpsLab(t, "")
 	for _, c := range sourceCases {
-		ask(t, o.addr, c.profile, c.key)
+		lab.Query(t, o.addr, c.profile, c.key)
 	}
 	data, err := os.ReadFile(o.audit)
 	if err != nil {

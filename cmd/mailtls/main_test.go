@@ -31,17 +31,6 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// freeAddr returns a loopback TCP address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // daemonProc is a mailtls serve process.
 type daemonProc struct {
 	cmd  *exec.Cmd
@@ -102,25 +91,6 @@ func startProc(t *testing.T, addr string, argv ...string) *daemonProc {
 	}
 }
 
-// query sends one socketmap request and returns the reply payload.
-func query(t *testing.T, addr, name, key string) string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(socketmap.AppendNetstring(nil, []byte(name+" "+key))); err != nil {
-		t.Fatal(err)
-	}
-	reply, err := socketmap.NewReader(bufio.NewReader(c), 100000).Next()
-	if err != nil {
-		t.Fatalf("reading reply: %v", err)
-	}
-	return string(reply)
-}
-
 func writeConfig(t *testing.T, dir, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, "mailtls.yaml")
@@ -137,11 +107,11 @@ func TestRestartServesFromStore(t *testing.T) {
 	l.STS("example.com", "20261101", lab.Policy("enforce", 86400, "mx1.example.com", "*.example.net"))
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lab.FreeAddr(t)
 	p := startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
 
 	want := "OK secure match=mx1.example.com:.example.net servername=hostname"
-	if got := query(t, addr, "postfix", "example.com"); got != want {
+	if got := lab.Query(t, addr, "postfix", "example.com"); got != want {
 		t.Fatalf("first answer %q, want %q", got, want)
 	}
 	// Write-behind: wait until the store has the entry (flush interval 1 s), then kill -9.
@@ -151,11 +121,11 @@ func TestRestartServesFromStore(t *testing.T) {
 
 	// No network: the resolver address is a closed port and the policy host is down.
 	l.Stop()
-	dead := freeAddr(t)
-	addr2 := freeAddr(t)
+	dead := lab.FreeAddr(t)
+	addr2 := lab.FreeAddr(t)
 	startDaemon(t, bin, writeConfig(t, dir, l.Config(dead, addr2, dir)), addr2)
 	start := time.Now()
-	if got := query(t, addr2, "postfix", "example.com"); got != want {
+	if got := lab.Query(t, addr2, "postfix", "example.com"); got != want {
 		t.Errorf("after restart %q, want %q", got, want)
 	}
 	if el := time.Since(start); el > 2*time.Second {
@@ -172,7 +142,7 @@ func TestPostmap(t *testing.T) {
 	l.DNS.Add("nopolicy.example. 300 IN A 192.0.2.1")
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lab.FreeAddr(t)
 	startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
 
 	// postmap reads main.cf from -c; an empty one keeps it off the system configuration.
@@ -218,10 +188,10 @@ func TestSocketmapProtocol(t *testing.T) {
 	l.STS("example.com", "1", lab.Policy("enforce", 86400, "mx.example.com"))
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lab.FreeAddr(t)
 	startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
 
-	if got := query(t, addr, "nosuchmap", "example.com"); !strings.HasPrefix(got, "PERM ") {
+	if got := lab.Query(t, addr, "nosuchmap", "example.com"); !strings.HasPrefix(got, "PERM ") {
 		t.Errorf("unknown map name: %q, want PERM", got)
 	}
 
@@ -262,7 +232,7 @@ func TestSocketmapProtocol(t *testing.T) {
 	if _, err := r2.Next(); err == nil {
 		t.Error("connection stayed open after broken framing")
 	}
-	if got := query(t, addr, "postfix", "example.com"); !strings.HasPrefix(got, "OK secure") {
+	if got := lab.Query(t, addr, "postfix", "example.com"); !strings.HasPrefix(got, "OK secure") {
 		t.Errorf("daemon after a broken request: %q", got)
 	}
 }
@@ -274,7 +244,7 @@ func TestReload(t *testing.T) {
 	l.STS("x.example", "1", lab.Policy("enforce", 86400, "mx.x.example"))
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lab.FreeAddr(t)
 	base := l.Config("", addr, dir)
 	cfgPath := writeConfig(t, dir, base)
 	p := startDaemon(t, bin, cfgPath, addr)
@@ -338,7 +308,7 @@ func TestKillDuringPersistence(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lab.FreeAddr(t)
 	p := startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
 
 	// Query continuously from 4 connections; kill -9 mid-stream, between flushes.
@@ -375,11 +345,11 @@ func TestKillDuringPersistence(t *testing.T) {
 	wg.Wait()
 
 	l.Stop()
-	addr2 := freeAddr(t)
-	p2 := startDaemon(t, bin, writeConfig(t, dir, l.Config(freeAddr(t), addr2, dir)), addr2)
+	addr2 := lab.FreeAddr(t)
+	p2 := startDaemon(t, bin, writeConfig(t, dir, l.Config(lab.FreeAddr(t), addr2, dir)), addr2)
 	persisted := 0
 	for i := range n {
-		got := query(t, addr2, "postfix", fmt.Sprintf("d%d.example", i))
+		got := lab.Query(t, addr2, "postfix", fmt.Sprintf("d%d.example", i))
 		switch got {
 		case fmt.Sprintf("OK secure match=mx.d%d.example servername=hostname", i):
 			persisted++
@@ -407,11 +377,11 @@ func TestSIGTERMDrains(t *testing.T) {
 	l.SetDelay("slow.example", 1500*time.Millisecond)
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lab.FreeAddr(t)
 	p := startDaemon(t, bin, writeConfig(t, dir, l.Config("", addr, dir)), addr)
 
 	got := make(chan string, 1)
-	go func() { got <- query(t, addr, "postfix", "slow.example") }()
+	go func() { got <- lab.Query(t, addr, "postfix", "slow.example") }()
 	time.Sleep(400 * time.Millisecond) // the request is in flight, waiting on the host
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -63,13 +63,13 @@ func TestSoak(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr, metrics := freeAddr(t), freeAddr(t)
+	addr, metrics := lab.FreeAddr(t), lab.FreeAddr(t)
 	cfg := strings.Replace(l.Config("", addr, dir), "log: {level: debug}", "log: {level: warn}", 1) + fmt.Sprintf("metrics: {listen: %q}\ncache: {max_entries: 20000}\n", metrics)
 	daemon := startDaemon(t, bin, writeConfig(t, dir, cfg), addr)
 
 	// Warm the hot set, so the enforce domains are cached before any fault.
 	for i := range nSTS {
-		query(t, addr, "postfix", fmt.Sprintf("sts%d.example", i))
+		lab.Query(t, addr, "postfix", fmt.Sprintf("sts%d.example", i))
 	}
 
 	var total, perm, wrong, tempEnforce, churn atomic.Int64

@@ -40,14 +40,14 @@ func TestStateDirFaults(t *testing.T) {
 			dir := t.TempDir()
 			state := filepath.Join(dir, "state")
 			os.MkdirAll(state, 0o700)
-			addr, metrics := freeAddr(t), freeAddr(t)
+			addr, metrics := lab.FreeAddr(t), lab.FreeAddr(t)
 			cfg := writeConfig(t, dir, l.Config("", addr, state)+fmt.Sprintf("metrics: {listen: %q}\n", metrics))
 			script := strings.ReplaceAll(tt.mount, "$S", state) + " && exec " + bin + " serve -config " + cfg
 			p := startProc(t, addr, unshare, "-m", "--propagation", "private", "sh", "-c", script)
 
 			for i := range n {
 				want := fmt.Sprintf("OK secure match=mx.s%d.example servername=hostname", i)
-				if got := query(t, addr, "postfix", fmt.Sprintf("s%d.example", i)); got != want {
+				if got := lab.Query(t, addr, "postfix", fmt.Sprintf("s%d.example", i)); got != want {
 					t.Fatalf("s%d.example: %q, want %q", i, got, want)
 				}
 			}
@@ -71,7 +71,7 @@ func TestStateDirFaults(t *testing.T) {
 				t.Errorf("log does not say %q:\n%s", tt.logWant, p.logs)
 			}
 			// Still answering from memory.
-			if got := query(t, addr, "postfix", "s0.example"); !strings.HasPrefix(got, "OK secure") {
+			if got := lab.Query(t, addr, "postfix", "s0.example"); !strings.HasPrefix(got, "OK secure") {
 				t.Errorf("after the store failed: %q", got)
 			}
 		})
