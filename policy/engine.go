@@ -154,7 +154,7 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 	// The answer deadline passed before a fact was known: TEMP, so Postfix retries later,
 	// rather than an answer that could be weaker than the domain's policy.
 	if (wantDANE && f.dane == nil) || f.sts == nil {
-		return deadlinePassed(d)
+		return e.reportOnly(deadlinePassed(d), p, false)
 	}
 
 	// 2. DANE: a usable DANE answer wins over MTA-STS (RFC 8461 §2).

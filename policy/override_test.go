@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dane"
@@ -77,5 +79,19 @@ func TestReportOnly(t *testing.T) {
 	}
 	if d := h.resolve(plain, "sts.example"); d.Result != OK || d.Would != nil {
 		t.Errorf("enforcing profile after a dry run: %q would=%+v", d.PostfixReply(), d.Would)
+	}
+}
+
+// A report-only profile never affects delivery: even a TEMP (answer deadline passed) is
+// answered NOTFOUND and recorded as what would have been answered.
+func TestReportOnlyNeverDefers(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts("slow.example", "1", policyText("enforce", 86400, "mx.slow.example"))
+	h.fetch.delay = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	d := h.eng.Resolve(ctx, &Profile{Name: "dry", ReportOnly: true}, "slow.example")
+	if d.PostfixReply() != "NOTFOUND " || d.Would == nil || d.Would.Source != SourceDeadline {
+		t.Errorf("report-only at the deadline: %q would=%+v", d.PostfixReply(), d.Would)
 	}
 }
