@@ -399,3 +399,59 @@ func TestOpenUncheckpointedWAL(t *testing.T) {
 		t.Error("entry found in the main file alone: the WAL test proves nothing")
 	}
 }
+
+// A full disk (SQLite's SQLITE_FULL, produced here with max_page_count, as
+// filling a real file system is not possible in a test) is reported as
+// ErrFull; a change of failure kind is logged again, a repeat is not.
+func TestStoreDiskFull(t *testing.T) {
+	logs := newLogCounter()
+	opts := manual()
+	opts.Logger = slog.New(logs)
+	s := openT(t, tempDB(t), opts)
+	ctx := context.Background()
+
+	setWritable(t, s, false)
+	s.Put(entry("sts", "first.example", "v", time.Time{}))
+	if err := s.Flush(ctx); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("Flush: %v, want ErrReadOnly", err)
+	}
+	setWritable(t, s, true)
+
+	var pages int
+	if err := s.w.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		s.Put(entry("sts", fmt.Sprintf("d%d.example", i), string(bytes.Repeat([]byte("x"), 500)), time.Time{}))
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.Flush(ctx); !errors.Is(err, ErrFull) {
+			t.Fatalf("Flush on a full database: %v, want ErrFull", err)
+		}
+	}
+	if err := s.Health(); !errors.Is(err, ErrFull) || errors.Is(err, ErrReadOnly) {
+		t.Errorf("Health = %v, want ErrFull only (the last error)", err)
+	}
+	if n := logs.count(slog.LevelError); n != 2 {
+		t.Errorf("%d error logs (read-only, then full twice), want 2", n)
+	}
+	if _, ok := mustGet(t, s, "sts", "d199.example"); !ok {
+		t.Error("pending entry not visible while the disk is full")
+	}
+
+	if _, err := s.w.Exec("PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after space was freed: %v", err)
+	}
+	if err := s.Health(); err != nil {
+		t.Errorf("Health after recovery: %v", err)
+	}
+	if got := collect(t, s, "sts"); len(got) != 201 {
+		t.Errorf("stored %d entries after recovery, want 201", len(got))
+	}
+}
