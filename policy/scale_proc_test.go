@@ -1,0 +1,112 @@
+package policy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailtls/mailtls/socketmap"
+)
+
+// Helpers that look at another process: its memory in /proc, its Prometheus series and
+// its socketmap answers.
+
+// procMem is a process's resident memory from /proc/PID/status, in bytes.
+type procMem struct {
+	RSS, HWM int64 // VmRSS now, VmHWM the peak
+}
+
+func readProcMem(pid int) (procMem, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procMem{}, err
+	}
+	var m procMem
+	for line := range strings.Lines(string(b)) {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest) // "123456 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			m.RSS = kb << 10
+		case "VmHWM":
+			m.HWM = kb << 10
+		}
+	}
+	if m.RSS == 0 {
+		return m, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	return m, nil
+}
+
+// scrapeMetrics reads a Prometheus text exposition into series → value, the series
+// written as in the exposition (name{labels}).
+func scrapeMetrics(url string) (map[string]float64, error) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return parseMetrics(resp.Body)
+}
+
+func parseMetrics(r io.Reader) (map[string]float64, error) {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
+}
+
+// socketmapQuery sends one request "name key" on a new connection, as Postfix does, and
+// returns the reply payload; unlike lab.Query it reports failures instead of ending the
+// test, for polling a daemon that is still starting.
+func socketmapQuery(addr, name, key string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write(socketmap.AppendNetstring(nil, []byte(name+" "+key))); err != nil {
+		return "", err
+	}
+	reply, err := socketmap.NewReader(bufio.NewReader(c), 100000).Next()
+	if err != nil {
+		return "", err
+	}
+	return string(reply), nil
+}

@@ -1,0 +1,246 @@
+package policy
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The scale measurement (issue: 1,000,000 cached policies in ≤ 400 MB RSS, warm restart in
+// ≤ 5 s). It generates a store of MAILTLS_SCALE domains (default 5000) through the engine's
+// own write path, then starts the real daemon (`mailtls serve`, built from ./cmd/mailtls)
+// on it with a dead resolver and times process start → first correct socketmap answer, and
+// reads its memory. At the default size it is a correctness test: every entry loads and a
+// sample answers from the hot store. Figures are logged (go test -v), never asserted.
+//
+//	MAILTLS_SCALE=1000000 go test ./policy -run '^TestScaleWarmRestart$' -v -timeout 30m
+//
+// MAILTLS_SCALE_DIR keeps the store in that directory (default: a temporary one), and
+// MAILTLS_SCALE_REUSE=1 reuses a store already there instead of generating it.
+// MAILTLS_SCALE_PROFILE=DIR makes the in-process load (scaleChild) write cpu.pprof and
+// heap.pprof there.
+func TestScaleWarmRestart(t *testing.T) {
+	n := 5000
+	if s := os.Getenv("MAILTLS_SCALE"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 10 {
+			t.Fatalf("MAILTLS_SCALE=%q: want a number of domains ≥ 10", s)
+		}
+		n = v
+	}
+	dir := os.Getenv("MAILTLS_SCALE_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, "cache.db")
+	if _, err := os.Stat(path); err == nil && os.Getenv("MAILTLS_SCALE_REUSE") == "1" {
+		t.Logf("reusing the store %s (generated for MAILTLS_SCALE=%d?)", path, n)
+	} else {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(path + suffix)
+		}
+		start := time.Now()
+		generateScaleStore(t, path, n)
+		t.Logf("generated %d domains (%d policies, %d negative) in %s", n, n-countNegative(n), countNegative(n), time.Since(start).Round(time.Millisecond))
+	}
+	size := fileSize(path) + fileSize(path+"-wal")
+	t.Logf("store %s: %.1f MB (%d bytes/domain)", path, mb(size), size/int64(n))
+
+	bin := buildMailtls(t)
+	d := startScaleDaemon(t, bin, dir)
+	t.Logf("warm restart: process start → first cached answer in %s (store %s, %d domains)",
+		d.ready.Round(time.Millisecond), path, n)
+	t.Logf("daemon memory at first answer: VmRSS %.1f MB, VmHWM %.1f MB", mb(d.memReady.RSS), mb(d.memReady.HWM))
+
+	// Every loaded domain counts, and a sample spread over the store answers from memory.
+	if !strings.Contains(d.logs.String(), "domains="+strconv.Itoa(n)+" ") {
+		t.Errorf("the daemon did not report loading %d domains:\n%s", n, d.logs)
+	}
+	sample := scaleSample(n, 500)
+	for _, i := range sample {
+		got, err := socketmapQuery(d.addr, "postfix", scaleDomain(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := scaleReply(i); got != want {
+			t.Errorf("%s: %q, want %q", scaleDomain(i), got, want)
+		}
+	}
+	m, err := scrapeMetrics("http://" + d.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, misses := m[`mailtls_cache_lookups_total{result="hit"}`], m[`mailtls_cache_lookups_total{result="miss"}`]
+	if misses != 0 || int(hits) != len(sample)+1 {
+		t.Errorf("cache lookups: %v hits, %v misses; want %d hits and no miss", hits, misses, len(sample)+1)
+	}
+	mem, err := readProcMem(d.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("daemon after %d queries: VmRSS %.1f MB (%d bytes/domain), VmHWM %.1f MB; Go heap in use %.1f MB, live at last GC ≈ %.1f MB (next_gc/2), %v GCs",
+		len(sample)+1, mb(mem.RSS), mem.RSS/int64(n), mb(mem.HWM), mb(int64(m["go_memstats_heap_inuse_bytes"])),
+		mb(int64(m["go_memstats_next_gc_bytes"]/2)), m["go_gc_duration_seconds_count"])
+
+	c := runScaleChild(t, path, n)
+	t.Logf("in-process load (test binary, same code as the daemon's): open %s, Load %s; after GC: HeapInuse %.1f MB (%d bytes/domain), VmRSS %.1f MB, VmHWM %.1f MB",
+		c.Open.Round(time.Millisecond), c.Load.Round(time.Millisecond), mb(c.HeapInuse), c.HeapInuse/int64(n), mb(c.RSS), mb(c.HWM))
+}
+
+func countNegative(n int) int {
+	k := 0
+	for i := range n {
+		if scaleNegative(i) {
+			k++
+		}
+	}
+	return k
+}
+
+// scaleSample picks k domain indices spread over [0, n), the first and last included.
+func scaleSample(n, k int) []int {
+	k = min(k, n)
+	out := make([]int, 0, k)
+	for j := range k {
+		out = append(out, j*(n-1)/max(k-1, 1))
+	}
+	return out
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// buildMailtls compiles the daemon into a temporary directory.
+func buildMailtls(t *testing.T) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "mailtls")
+	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/mailtls/mailtls/cmd/mailtls").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// scaleDaemon is a mailtls serve process started on the scale store.
+type scaleDaemon struct {
+	cmd      *exec.Cmd
+	addr     string // socketmap
+	metrics  string // /metrics listener
+	logs     *lockedBuffer
+	ready    time.Duration // process start → first correct answer
+	memReady procMem       // memory at that moment
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startScaleDaemon runs mailtls serve on the store in dir, with DNS going to a closed
+// loopback port (so only the store can answer), and polls the socketmap listener with the
+// first domain's query until the correct answer comes back.
+func startScaleDaemon(t *testing.T, bin, dir string) *scaleDaemon {
+	t.Helper()
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.LocalAddr().String()
+	dead.Close()
+	d := &scaleDaemon{addr: freeTCPAddr(t), metrics: freeTCPAddr(t), logs: &lockedBuffer{}}
+	cfg := fmt.Sprintf(`state_dir: %s
+log: {level: info}
+resolver: {servers: ["%s"], timeout: 200ms}
+cache: {max_entries: 2000000}
+metrics: {listen: "%s"}
+listen:
+  socketmap: [{tcp: "%s"}]
+`, dir, deadAddr, d.metrics, d.addr)
+	cfgPath := filepath.Join(t.TempDir(), "mailtls.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, "serve", "-config", cfgPath)
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	start := time.Now()
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		d.cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-exited
+		if t.Failed() || testing.Verbose() {
+			t.Logf("daemon log:\n%s", d.logs)
+		}
+	})
+	want := scaleReply(0)
+	deadline := start.Add(5 * time.Minute)
+	for {
+		got, err := socketmapQuery(d.addr, "postfix", scaleDomain(0))
+		if err == nil {
+			d.ready = time.Since(start)
+			if d.memReady, err = readProcMem(d.cmd.Process.Pid); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("first answer %q, want %q", got, want)
+			}
+			return d
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the daemon exited: %v\n%s", d.cmd.ProcessState, d.logs)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not answer: %v\n%s", err, d.logs)
+		}
+	}
+}
+
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
