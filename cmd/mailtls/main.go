@@ -6,6 +6,7 @@
 //	mailtls query DOMAIN [flags]          resolve one next-hop and explain the answer
 //	mailtls cache list|show|purge         inspect or clear the policy cache
 //	mailtls config check FILE | default   validate a configuration, print the default
+//	mailtls bench load|null               load-test socketmap servers (BENCHMARKS.md)
 //	mailtls version
 package main
 
@@ -27,6 +28,7 @@ Usage:
   mailtls cache purge DOMAIN | -all          forget a domain (or everything)
   mailtls config check FILE                  validate a configuration file
   mailtls config default                     print the embedded default configuration
+  mailtls bench load|null [flags]            load-test socketmap servers against the null server
   mailtls version                            print the version
 
 Run "mailtls COMMAND -h" for the flags of a command.
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCache(rest, stdout, stderr)
 	case "config":
 		return cmdConfig(rest, stdout, stderr)
+	case "bench":
+		return cmdBench(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mailtls", version())
 		return 0
