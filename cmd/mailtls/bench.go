@@ -321,4 +321,3 @@ func replySummary(m map[string]uint64) string {
 	}
 	return strings.Join(parts, " ")
 }
-
