@@ -1,0 +1,144 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/mailtls/mailtls/internal/dnstest"
+	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/internal/loadgen"
+)
+
+// mapName is the socketmap name sent with each key: mailtls's profile for plain Postfix
+// answers; the peer has no zone by that name and uses its default zone.
+const mapName = "postfix"
+
+// nullReply is the null server's answer, as long as a typical real one.
+const nullReply = "OK secure match=mx.sts-00001.example:.backup.sts-00001.example servername=hostname"
+
+// TestCompare runs the same cached load against the null server, postfix-mta-sts-resolver
+// and mailtls, and prints one table. See doc.go and scripts/compare.sh.
+func TestCompare(t *testing.T) {
+	if ok, why := enabled(); !ok {
+		t.Skip(why)
+	}
+	p, err := paramsFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := isolated(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p.peer); err != nil {
+		t.Fatalf("peer daemon: %v (scripts/compare.sh installs postfix-mta-sts-resolver)", err)
+	}
+
+	// The lab: DNS on 127.0.0.1:53 (the peer's resolver reads resolv.conf), policy hosts
+	// on port 443 of a loopback address, the workload published in both.
+	l := &lab.Lab{DNS: dnstest.NewAt(t, "127.0.0.1:53"), Hosts: lab.NewHosts(t)}
+	l.DNS.Add(lab.CheckSigned+" 300 IN A 127.0.0.1", lab.CheckBogus+" 300 IN A 127.0.0.1")
+	l.DNS.SetMode(lab.CheckBogus, 0, dnstest.Bogus)
+	w := newWorkload(p.domains)
+	w.publish(l)
+	all := w.all()
+
+	// Each target is a process of its own: the null server too (mailtls bench null, a
+	// socketmap server answering one fixed reply), so that none shares the load
+	// generator's process.
+	bin := mailtlsBinary(t, p.bin)
+	nullAddr, peerAddr, mailtlsAddr := listenAddr(t), listenAddr(t), listenAddr(t)
+	null := startProc(t, "null", nullAddr, nil, bin, "bench", "null", "-listen", nullAddr, "-reply", nullReply)
+	peer := startPeer(t, p.peer, peerAddr, l.CAFile, 4*len(all))
+	mailtls := startMailtls(t, bin, mailtlsAddr, l)
+	t.Logf("mailtls: %s; peer: %s; %d CPUs; %d MTA-STS domains, %d without a policy",
+		mailtlsVersion(bin), p.peer, runtime.NumCPU(), len(w.sts), len(w.none))
+
+	// Warm both daemons with every domain, then ask again and require the expected
+	// answer from both, so that the load measures the same work on each.
+	targets := []struct {
+		name, addr string
+		proc       *proc
+	}{{"peer", peerAddr, peer}, {"mailtls", mailtlsAddr, mailtls}}
+	for _, tg := range targets {
+		if _, err := askAll(tg.addr, mapName, names(all), 16); err != nil {
+			t.Fatalf("warming %s: %v\n%s", tg.name, err, tg.proc.tail())
+		}
+	}
+	var mismatches int
+	for _, tg := range targets {
+		got, err := askAll(tg.addr, mapName, names(all), 4)
+		if err != nil {
+			t.Fatalf("checking %s: %v\n%s", tg.name, err, tg.proc.tail())
+		}
+		for _, d := range all {
+			if a := parseAnswer(got[d.name]); !a.equal(d.want) {
+				if mismatches++; mismatches <= 20 {
+					t.Errorf("%s answered %s with %q, want %v", tg.name, d.name, got[d.name], d.want)
+				}
+			}
+		}
+	}
+	if mismatches > 0 {
+		t.Fatalf("%d answers differ from the expected ones; the load would not measure the same work", mismatches)
+	}
+	t.Logf("both daemons give the expected answer for all %d domains", len(all))
+
+	// The load: per connection count, null then peer then mailtls, so a drift in the
+	// machine affects all three alike. "mixed" cycles over every domain (the issue's
+	// workload); "policy" over the MTA-STS domains alone, which both daemons answer from
+	// their cache (the peer does not cache "no policy" and asks DNS each time).
+	loads := []struct {
+		name string
+		keys []string
+	}{{"mixed", names(all)}, {"policy", nil}}
+	for _, d := range all {
+		if d.want.kind == "OK" {
+			loads[1].keys = append(loads[1].keys, d.name)
+		}
+	}
+	addrs := map[string]string{"null": nullAddr, "peer": peerAddr, "mailtls": mailtlsAddr}
+	var rows []row
+	for _, ld := range loads {
+		for _, c := range p.conns {
+			for _, target := range []string{"null", "peer", "mailtls"} {
+				before := l.DNS.Queries()
+				res, err := loadgen.Run(context.Background(), loadgen.Config{Network: "tcp", Addr: addrs[target],
+					Map: mapName, Keys: ld.keys, Conns: c, Pipeline: 1, Duration: p.duration, Warmup: p.warmup})
+				if err != nil {
+					t.Fatalf("%s %s %d conns: %v", ld.name, target, c, err)
+				}
+				r := row{workload: ld.name, conns: c, target: target, rate: res.Rate, p50: res.P50, p99: res.P99,
+					max: res.Max, errors: res.Errors, replies: res.Replies, dnsQ: l.DNS.Queries() - before}
+				rows = append(rows, r)
+				t.Logf("%s %-7s %s", ld.name, target, res)
+				if res.Errors > 0 {
+					t.Errorf("%s %s %d conns: %d errors, last: %v", ld.name, target, c, res.Errors, res.LastError)
+				}
+				for _, p := range []*proc{null, peer, mailtls} {
+					p.alive(t)
+				}
+			}
+		}
+	}
+
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %d MTA-STS enforce domains + %d without a policy (%d NXDOMAIN), strict request→reply, %v measured after %v warm-up per point, %d CPUs\n",
+		len(w.sts), len(w.none), len(w.none)/20, p.duration, p.warmup, runtime.NumCPU())
+	writeTable(&b, rows)
+	fmt.Fprintln(&b)
+	for _, ld := range loads {
+		for _, v := range verdicts(rows, ld.name, p.conns) {
+			fmt.Fprintln(&b, v)
+		}
+	}
+	t.Log("\n" + b.String())
+	if p.out != "" {
+		if err := os.WriteFile(p.out, b.Bytes(), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
