@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH):/usr/sbin:/sbin
 
-.PHONY: build test unit e2e deps fuzz clean
+.PHONY: build test unit e2e deps fuzz bench compare clean
 
 build:
 	$(GO) build -o mailtls ./cmd/mailtls
@@ -31,6 +31,16 @@ deps:
 FUZZTIME ?= 60s
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
+
+# Go benchmarks of the engine, the socketmap server and the cold path (root: the lab's
+# policy host listens on :443). Figures and method: BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./policy ./socketmap ./cache/...
+
+# mailtls, postfix-mta-sts-resolver and the null server under the same load, in one run
+# (root: installs the peer's Debian package, uses a network namespace of its own).
+compare:
+	bash scripts/compare.sh
 
 clean:
 	rm -f mailtls
