@@ -42,6 +42,7 @@ fi
 work=$(mktemp -d /tmp/mailtls-compare.XXXXXX)
 ns="mailtls-cmp-$$"
 cleanup() {
+  set +e # every step runs, whatever failed before
   ip netns pids "$ns" 2>/dev/null | while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "/etc/netns/$ns" "$work"
