@@ -91,6 +91,26 @@ func (m *Memory[V]) Set(key string, v V) {
 	s.mu.Unlock()
 }
 
+// SetIfAbsent stores v for key unless key is present, and reports whether it stored it.
+// A warm start uses it so that an entry read from disk never replaces one the engine
+// published meanwhile. Like Set, it may evict an arbitrary entry of a full shard.
+func (m *Memory[V]) SetIfAbsent(key string, v V) bool {
+	s := m.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, exists := s.m[key]; exists {
+		return false
+	}
+	if s.max > 0 && len(s.m) >= s.max {
+		for k := range s.m {
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[key] = v
+	return true
+}
+
 // Delete removes key, if present.
 func (m *Memory[V]) Delete(key string) {
 	s := m.shard(key)

@@ -23,6 +23,8 @@ func TestMemoryGetSetDelete(t *testing.T) {
 		{"delete removes", func(m *Memory[int]) { m.Set("example.com", 1); m.Delete("example.com") }, "example.com", 0, false, 0},
 		{"delete of a missing key is harmless", func(m *Memory[int]) { m.Set("a.example", 1); m.Delete("example.com") }, "a.example", 1, true, 1},
 		{"empty key is a key", func(m *Memory[int]) { m.Set("", 7) }, "", 7, true, 1},
+		{"set if absent stores a new key", func(m *Memory[int]) { m.SetIfAbsent("example.com", 3) }, "example.com", 3, true, 1},
+		{"set if absent keeps the present value", func(m *Memory[int]) { m.Set("example.com", 1); m.SetIfAbsent("example.com", 3) }, "example.com", 1, true, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,6 +40,32 @@ func TestMemoryGetSetDelete(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMemorySetIfAbsentReports(t *testing.T) {
+	m := NewMemory[int](0)
+	if !m.SetIfAbsent("example.com", 1) {
+		t.Error("first SetIfAbsent reported the key present")
+	}
+	if m.SetIfAbsent("example.com", 2) {
+		t.Error("second SetIfAbsent reported storing")
+	}
+}
+
+// SetIfAbsent keeps the bound exact, as Set does.
+func TestMemorySetIfAbsentBound(t *testing.T) {
+	for _, max := range []int{1, 3, 64, 100} {
+		m := NewMemory[int](max)
+		for i := range 10 * max {
+			m.SetIfAbsent(strconv.Itoa(i), i)
+			if m.Len() > max {
+				t.Fatalf("max=%d: Len = %d after %d inserts", max, m.Len(), i+1)
+			}
+		}
+		if m.Len() != max {
+			t.Errorf("max=%d: Len = %d after filling, want %d", max, m.Len(), max)
+		}
 	}
 }
 
