@@ -82,12 +82,14 @@ func (a *auditLog) record(d *policy.Decision, reply string, latency time.Duratio
 	l := auditLine{
 		Time: time.Now().UTC(), Profile: d.Profile, Key: d.Key, Domain: d.Domain, Answer: reply,
 		Source: d.Source, Would: d.Would, CacheHit: d.CacheHit,
-		LatencyMS: float64(latency.Microseconds()) / 1000, Reasons: d.Reasons,
+		LatencyMS: float64(latency.Microseconds()) / 1000,
 	}
-	if a.cfg.HashDomains {
+	if !a.cfg.HashDomains {
+		l.Reasons = d.Reasons() // rendered only here: the lookup itself formats none
+	} else {
 		// Keyed hashes let an operator correlate lines and look up a known domain
 		// without the log disclosing where mail goes; reasons name hosts, so they go.
-		l.Key, l.Domain, l.Reasons, l.Hashed = a.hash(d.Key), a.hash(d.Domain), nil, true
+		l.Key, l.Domain, l.Hashed = a.hash(d.Key), a.hash(d.Domain), true
 		l.Answer = redactReply(l.Answer)
 		if l.Would != nil {
 			w := *l.Would

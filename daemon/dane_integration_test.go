@@ -108,7 +108,7 @@ profiles:
 			if tt.domain == "daneonly.lab.test" {
 				// mailtls query --explain: the DANE reasoning per MX host, with addresses,
 				// their DNSSEC state and the TLSA records judged usable or not.
-				all := strings.Join(d.Reasons, "\n")
+				all := strings.Join(d.Reasons(), "\n")
 				for _, want := range []string{"mx.daneonly.lab.test", "127.0.0.10", "secure", "3 1 1", "usable", "DANE takes precedence"} {
 					if !strings.Contains(all, want) {
 						t.Errorf("explanation lacks %q:\n%s", want, all)
@@ -116,7 +116,7 @@ profiles:
 				}
 			}
 			if t.Failed() || testing.Verbose() {
-				for _, r := range d.Reasons {
+				for _, r := range d.Reasons() {
 					t.Log(r)
 				}
 			}

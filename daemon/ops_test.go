@@ -181,8 +181,8 @@ func TestAuditHashed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &policy.Decision{Key: "[mx.secret.example]:25", Domain: "mx.secret.example", Profile: "postfix", Source: policy.SourceMTASTS,
-		Reasons: []string{"TXT _mta-sts.mx.secret.example ..."}}
+	d := &policy.Decision{Key: "[mx.secret.example]:25", Domain: "mx.secret.example", Profile: "postfix", Source: policy.SourceMTASTS}
+	d.SetReasons([]string{"TXT _mta-sts.mx.secret.example ..."})
 	for range 2 {
 		if err := a.record(d, "OK secure match=mx.secret.example servername=hostname", time.Millisecond); err != nil {
 			t.Fatal(err)

@@ -41,7 +41,7 @@ func TestPolicyHostAddressGuard(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 		if tt.want == "NOTFOUND " {
-			all := strings.Join(d.Reasons, "\n")
+			all := strings.Join(d.Reasons(), "\n")
 			if !strings.Contains(all, "sts-policy-fetch-error") || !strings.Contains(all, "is loopback") {
 				t.Errorf("%s: the refusal is not reported as a fetch error with its reason:\n%s", tt.name, all)
 			}

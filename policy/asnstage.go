@@ -20,6 +20,8 @@ import (
 type ASNRules struct {
 	DB    asn.DB
 	Rules []ASNRule
+
+	hostname []string // {"hostname"}, the match list of verify and secure answers
 }
 
 // ASNRule requires at least Level for domains whose every MX address is in ASNs.
@@ -31,7 +33,7 @@ type ASNRule struct {
 
 // ASNRulesFromConfig builds the rules over db.
 func ASNRulesFromConfig(db asn.DB, rules []config.ASNRule) *ASNRules {
-	rs := &ASNRules{DB: db}
+	rs := &ASNRules{DB: db, hostname: []string{"hostname"}}
 	for _, r := range rules {
 		set := map[uint32]bool{}
 		for _, a := range r.ASNs {
@@ -44,7 +46,15 @@ func ASNRulesFromConfig(db asn.DB, rules []config.ASNRule) *ASNRules {
 
 // asnRank orders the levels an ASN rule can require.
 func asnRank(level string) int {
-	return map[string]int{"encrypt": 1, "verify": 2, "secure": 3}[level]
+	switch level {
+	case "encrypt":
+		return 1
+	case "verify":
+		return 2
+	case "secure":
+		return 3
+	}
+	return 0
 }
 
 // mxState is the addresses of one domain's MX hosts, cached for the bounded minimum TTL.
@@ -75,39 +85,60 @@ func (e *Engine) applyASN(ctx context.Context, d *Decision) bool {
 		deadlinePassed(d) // a rule might have required more than the default
 		return true
 	}
+	d.why.mx, d.why.asn = st, rs
 	if len(st.Addrs) == 0 {
 		if st.Err != "" {
-			d.because("ASN rules: MX addresses unknown (%s)", st.Err)
+			d.why.asnStep = asnUnknown
 		}
 		return false
 	}
-	asns := make([]uint32, len(st.Addrs))
+	// The AS numbers of a usual MX set fit on the stack.
+	asns := make([]uint32, 0, 4*mxMaxHosts)
 	for i, ip := range st.Addrs {
 		a, ok := rs.DB.ASN(ip)
 		if !ok {
-			d.because("ASN rules: %s has no AS in the database; no rule applies", ip)
+			d.why.asnStep, d.why.asnAddr = asnNoAS, i
 			return false
 		}
-		asns[i] = a
+		asns = append(asns, a)
 	}
 	var best *ASNRule
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
-		if !slices.ContainsFunc(asns, func(a uint32) bool { return !r.ASNs[a] }) && (best == nil || asnRank(r.Level) > asnRank(best.Level)) {
+		if covers(r, asns) && (best == nil || asnRank(r.Level) > asnRank(best.Level)) {
 			best = r
 		}
 	}
 	if best == nil {
-		d.because("ASN rules: MX addresses %s in AS %v: no rule covers them all", addrList(st.Addrs), asns)
+		d.why.asnStep = asnUncovered
 		return false
 	}
 	d.Result, d.Level, d.Source = OK, best.Level, SourceASN
 	if best.Level != "encrypt" {
-		d.Match = []string{"hostname"} // the certificate must name the MX host
+		d.Match = hostnameMatch(rs) // the certificate must name the MX host
 	}
 	d.Expires = st.Expires
-	d.because("ASN rule %s: every MX address (%s of %s) is in AS %v: at least %s", best.Name, addrList(st.Addrs), strings.Join(st.Hosts, ", "), asns, best.Level)
+	d.why.asnStep, d.why.asnRule = asnMatched, best
 	return true
+}
+
+// covers reports whether every one of asns is in r's networks.
+func covers(r *ASNRule, asns []uint32) bool {
+	for _, a := range asns {
+		if !r.ASNs[a] {
+			return false
+		}
+	}
+	return true
+}
+
+// hostnameMatch is the match list of a verify or secure ASN answer, shared by every
+// answer of rs when ASNRulesFromConfig built it.
+func hostnameMatch(rs *ASNRules) []string {
+	if rs.hostname != nil {
+		return rs.hostname
+	}
+	return []string{"hostname"}
 }
 
 // mxFacts returns the domain's MX host addresses, from the hot store or looked up once for

@@ -50,7 +50,7 @@ func TestASNRules(t *testing.T) {
 	for _, tt := range tests {
 		d := h.resolve(plain, tt.domain)
 		if got := d.PostfixReply(); got != tt.want || d.Source != tt.source {
-			t.Errorf("%s: %q (%s), want %q (%s)\n%q", tt.name, got, d.Source, tt.want, tt.source, d.Reasons)
+			t.Errorf("%s: %q (%s), want %q (%s)\n%q", tt.name, got, d.Source, tt.want, tt.source, d.Reasons())
 		}
 	}
 	// Cached: a second lookup asks no more MX questions.

@@ -94,7 +94,7 @@ func TestDANEStage(t *testing.T) {
 					t.Errorf("got %q, want TEMP with its own reason", got)
 				}
 			} else if got != tt.want {
-				t.Errorf("got %q, want %q\nreasons: %q", got, tt.want, d.Reasons)
+				t.Errorf("got %q, want %q\nreasons: %q", got, tt.want, d.Reasons())
 			}
 			if d.Source != tt.source {
 				t.Errorf("source %s, want %s", d.Source, tt.source)

@@ -1,9 +1,6 @@
 package policy
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Result is the kind of answer, as Postfix's socketmap protocol names them.
 type Result string
@@ -42,14 +39,15 @@ type Decision struct {
 
 	Result     Result   `json:"result"`
 	Level      string   `json:"level,omitempty"`      // Postfix TLS security level when Result is OK: secure, dane, dane-only, …
-	Match      []string `json:"match,omitempty"`      // Postfix match= patterns (colon-joined in the answer)
+	Match      []string `json:"match,omitempty"`      // Postfix match= patterns (colon-joined in the answer); shared, read-only
 	Servername string   `json:"servername,omitempty"` // Postfix servername= (MTA-STS: "hostname")
 	Source     Source   `json:"source"`
 	// Message is the text of a TEMP or PERM answer.
 	Message string `json:"message,omitempty"`
 
 	// STS describes the MTA-STS policy behind an answer, for the TLSRPT attributes of
-	// Postfix ≥ 3.10 and for explanations. Nil when no policy applies.
+	// Postfix ≥ 3.10 and for explanations. Nil when no policy applies. Shared with the
+	// engine's cache, like Match and Would: read, never modify.
 	STS *STSPolicy `json:"sts,omitempty"`
 
 	// Would is set on report-only answers: the reply and source mailtls would have given.
@@ -58,7 +56,17 @@ type Decision struct {
 	TLSRPT   bool      `json:"tlsrpt"`           // the profile wants TLSRPT attributes in the answer
 	Expires  time.Time `json:"expires,omitzero"` // until when the facts behind this answer are valid
 	CacheHit bool      `json:"cache_hit"`        // answered from the hot store without network work
-	Reasons  []string  `json:"reasons"`          // human-readable, in order: what was seen, fetched and decided
+
+	// why records what the decision rests on without formatting it; Reasons renders it.
+	why explanation
+	// text holds reasons given as text (decoded from JSON, or SetReasons); it wins over why.
+	text []string
+	// reply is the OK reply the engine rendered once for the facts behind this answer and
+	// reuses on every hit; "" when PostfixReply renders from the fields.
+	reply string
+	// would is what a report-only answer records in Would, rendered with reply; nil when
+	// reportOnly must build it.
+	would *Would
 }
 
 // STSPolicy is the MTA-STS policy a Decision rests on.
@@ -71,8 +79,22 @@ type STSPolicy struct {
 	Lines  []string `json:"lines"`   // the policy text, line by line (TLSRPT policy_string)
 }
 
-func (d *Decision) because(format string, args ...any) {
-	d.Reasons = append(d.Reasons, fmt.Sprintf(format, args...))
+// Reasons says for people, in order, what was seen, fetched and decided. The engine records
+// a decision's grounds compactly (explanation) and renders the text only here, for the
+// CLI's explanation, the control socket's JSON and the audit log, so that answering
+// Postfix formats nothing. Each call on an engine decision renders a new slice; a
+// decision with fixed text (SetReasons, decoded JSON) returns that text.
+func (d *Decision) Reasons() []string {
+	if d.text != nil {
+		return d.text
+	}
+	return d.why.render(d)
+}
+
+// SetReasons replaces d's reasons with fixed text, for a Decision built by hand.
+func (d *Decision) SetReasons(reasons []string) {
+	d.text = reasons
+	d.why = explanation{}
 }
 
 // Would is what a report-only decision would have answered.

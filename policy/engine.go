@@ -119,21 +119,32 @@ func (e *Engine) SetDANE(ev DANEEvaluator, offReason string) {
 }
 
 // Resolve decides the policy for one Postfix next-hop under profile p, following the
-// evaluation order of conformance.md §2.
+// evaluation order of conformance.md §2. It allocates the Decision; ResolveInto does not.
 func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision {
-	d := &Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
+	d := new(Decision)
+	e.ResolveInto(ctx, p, key, d)
+	return d
+}
+
+// ResolveInto is Resolve writing into d, which it overwrites entirely. A lookup the hot
+// store answers allocates nothing: the reasons are recorded, not formatted (Reasons renders
+// them), and the reply of a cached policy was rendered once when its state was published.
+func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
+	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
+	d.why.eng = e
 	domain, err := ParseNexthop(key)
 	if err != nil {
 		d.Result, d.Source = NotFound, SourceInput
-		d.because("%q is not looked up: %v", key, err)
-		return d
+		d.why.input = err
+		return
 	}
 	d.Domain = domain
 
 	// 1. Operator overrides, before anything is looked up.
 	if r := e.overrides.Load().Find(domain); r != nil {
 		applyOverride(d, r)
-		return e.reportOnly(d, p, r.ReportOnly)
+		e.reportOnly(d, p, r.ReportOnly)
+		return
 	}
 
 	slot := e.daneSlot.Load()
@@ -141,48 +152,50 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 	f := e.facts(ctx, domain, wantDANE, slot.ev)
 	d.CacheHit = f.hit
 	if !p.DANE {
-		d.because("DANE stage off in profile %s", p.Name)
+		d.why.daneNote = daneProfileOff
 	} else if slot.ev == nil {
-		why := slot.off
-		if why == "" {
-			why = "no DANE evaluator configured"
+		d.why.daneNote, d.why.daneOff = daneDisabled, slot.off
+		if slot.off == "" {
+			d.why.daneOff = "no DANE evaluator configured"
 		}
-		d.because("DANE stage DISABLED: %s", why)
 	}
 
 	// The answer deadline passed before a fact was known: TEMP, so Postfix retries later,
 	// rather than an answer that could be weaker than the domain's policy.
 	if (wantDANE && f.dane == nil) || f.sts == nil {
-		return e.reportOnly(deadlinePassed(d), p, false)
+		deadlinePassed(d)
+		e.reportOnly(d, p, false)
+		return
 	}
 
 	// 2. DANE: a usable DANE answer wins over MTA-STS (RFC 8461 §2).
 	if f.dane != nil && e.applyDANE(d, p, f.dane, f.sts) {
 		if f.sts != nil && f.sts.usable(e.now()) {
-			d.because("an MTA-STS policy (mode %s, id %s) is also published; DANE takes precedence (RFC 8461 §2)", f.sts.Policy.Mode, f.sts.PolicyID)
+			d.why.sts, d.why.stsStep = f.sts, stsAlso
 		}
-		return e.reportOnly(d, p, false)
+		e.reportOnly(d, p, false)
+		return
 	}
 	// 3. MTA-STS.
 	if e.applySTS(d, p, f.sts) {
-		return e.reportOnly(d, p, false)
+		e.reportOnly(d, p, false)
+		return
 	}
 	// ASN rules: a minimum level for domains hosted in listed networks.
 	if e.applyASN(ctx, d) {
-		return e.reportOnly(d, p, false)
+		e.reportOnly(d, p, false)
+		return
 	}
 	// 4. The profile's default: NOTFOUND, so Postfix applies smtp_tls_security_level.
 	d.Result, d.Source = NotFound, SourceDefault
-	d.because("no policy applies: Postfix uses its smtp_tls_security_level")
-	return d
+	d.why.noPolicy = true
 }
 
 // deadlinePassed answers TEMP because the answer deadline passed with facts unknown.
-func deadlinePassed(d *Decision) *Decision {
+func deadlinePassed(d *Decision) {
 	d.Result, d.Source = Temp, SourceDeadline
 	d.Message = "policy lookup for " + d.Domain + " did not finish in time"
-	d.because("the answer deadline passed before %s's policy was known: TEMP, so Postfix retries later instead of getting a possibly weaker answer", d.Domain)
-	return d
+	d.why.deadline = true
 }
 
 // SetOverrides replaces the operator rules atomically (configuration reload).
@@ -193,14 +206,17 @@ func (e *Engine) SetASNRules(r *ASNRules) { e.asnRules.Store(r) }
 
 // reportOnly turns d into a dry run when the profile or the rule asks for one: Postfix gets
 // NOTFOUND, and d records what it would have been told (gradual rollout).
-func (e *Engine) reportOnly(d *Decision, p *Profile, rule bool) *Decision {
+func (e *Engine) reportOnly(d *Decision, p *Profile, rule bool) {
 	if !p.ReportOnly && !rule {
-		return d
+		return
 	}
-	d.Would = &Would{Reply: d.PostfixReply(), Source: d.Source}
-	d.because("report-only: would have answered %q; answering NOTFOUND", d.Would.Reply)
+	d.Would = d.would
+	if d.Would == nil {
+		d.Would = &Would{Reply: d.PostfixReply(), Source: d.Source}
+	}
+	d.why.reportOnly = true
 	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", nil, SourceReportOnly
-	return d
+	d.reply, d.would = "", nil
 }
 
 // facts are the per-domain inputs of a decision.
@@ -234,13 +250,11 @@ func (e *Engine) facts(ctx context.Context, domain string, wantDANE bool, ev DAN
 	case daneOK:
 		f.sts = e.refreshSTS(ctx, domain, false)
 	default:
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			f.dane = e.refreshDANE(ctx, domain, ev)
-		}()
+		// The goroutine writes its own result (not f), so f stays on the caller's stack.
+		done := make(chan *daneState, 1)
+		go func() { done <- e.refreshDANE(ctx, domain, ev) }()
 		f.sts = e.refreshSTS(ctx, domain, false)
-		<-done
+		f.dane = <-done
 	}
 	return f
 }

@@ -54,7 +54,7 @@ func TestFaultsKeepCachedEnforce(t *testing.T) {
 			for range 3 {
 				h.clock.Advance(301 * time.Second)
 				if d := h.resolve(plain, "example.com"); d.PostfixReply() != want {
-					t.Fatalf("under the fault: %q, want the cached enforce policy\n%q", d.PostfixReply(), d.Reasons)
+					t.Fatalf("under the fault: %q, want the cached enforce policy\n%q", d.PostfixReply(), d.Reasons())
 				}
 			}
 			h.eng.RefreshDue(t.Context())

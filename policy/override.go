@@ -14,6 +14,11 @@ type Override struct {
 	Match        []string
 	Fingerprints []string
 	ReportOnly   bool
+
+	// Rendered by OverridesFromConfig; "" and nil in a rule built otherwise, whose
+	// answers are rendered per lookup.
+	reply string
+	would *Would
 }
 
 // Overrides finds the rule for a domain: an exact rule beats a suffix rule, and a longer
@@ -32,6 +37,7 @@ func OverridesFromConfig(rules []config.Override) (*Overrides, error) {
 			return nil, err
 		}
 		ov := &Override{Domain: dom, Level: r.Level, Match: r.Match, Fingerprints: r.Fingerprints, ReportOnly: r.ReportOnly}
+		ov.prepare()
 		if strings.HasPrefix(dom, ".") {
 			o.suffixes = append(o.suffixes, ov)
 		} else {
@@ -77,5 +83,15 @@ func applyOverride(d *Decision, r *Override) {
 	case "verify", "secure":
 		d.Match = r.Match
 	}
-	d.because("operator override %s: level %s", r.Domain, r.Level)
+	d.reply, d.would = r.reply, r.would
+	d.why.override = r
+}
+
+// prepare renders the rule's reply once (it depends on nothing but the rule), so answers
+// from it format nothing.
+func (r *Override) prepare() {
+	d := Decision{Key: r.Domain}
+	applyOverride(&d, r)
+	r.reply = d.PostfixReply()
+	r.would = &Would{Reply: r.reply, Source: SourceOverride}
 }

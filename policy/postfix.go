@@ -15,9 +15,20 @@ import (
 // With TLSRPT on (Postfix ≥ 3.10, TLSRPT_README), MTA-STS answers also carry
 // policy_type=sts, policy_domain, policy_ttl, one mx_host_pattern per policy mx and one
 // "{ policy_string = <line> }" per policy line.
+//
+// The engine renders the reply of a cached MTA-STS policy or an operator rule once and
+// hands it over with the decision, so answering from the hot store allocates nothing.
 func (d *Decision) PostfixReply() string {
 	switch d.Result {
 	case OK:
+		if d.reply != "" {
+			return d.reply
+		}
+		if len(d.Match) == 0 && d.Servername == "" && (!d.TLSRPT || d.STS == nil) {
+			if r := bareOK(d.Level); r != "" {
+				return r
+			}
+		}
 		var b strings.Builder
 		b.WriteString("OK ")
 		b.WriteString(d.Level)
@@ -47,6 +58,28 @@ func (d *Decision) PostfixReply() string {
 	default:
 		return "NOTFOUND "
 	}
+}
+
+// bareOK is the reply for a level without attributes, for the levels DANE, ASN rules
+// and overrides answer with (postconf(5) smtp_tls_policy_maps), without building it.
+func bareOK(level string) string {
+	switch level {
+	case "dane":
+		return "OK dane"
+	case "dane-only":
+		return "OK dane-only"
+	case "encrypt":
+		return "OK encrypt"
+	case "verify":
+		return "OK verify"
+	case "secure":
+		return "OK secure"
+	case "may":
+		return "OK may"
+	case "none":
+		return "OK none"
+	}
+	return ""
 }
 
 func writeTLSRPT(b *strings.Builder, p *STSPolicy) {

@@ -22,7 +22,7 @@ func TestPostfixReply(t *testing.T) {
 			" { policy_string = mx: *.example.net } { policy_string = max_age: 86400 }"},
 		{"dane-only carries no STS attributes", Decision{Result: OK, Level: "dane-only", TLSRPT: true}, "OK dane-only"},
 		{"notfound", Decision{Result: NotFound}, "NOTFOUND "},
-		{"temp keeps one line", Decision{Result: Temp, Message: "MX lookup failed:\nSERVFAIL", Reasons: []string{"x", "y"}}, "TEMP MX lookup failed: SERVFAIL"},
+		{"temp keeps one line", Decision{Result: Temp, Message: "MX lookup failed:\nSERVFAIL"}, "TEMP MX lookup failed: SERVFAIL"},
 	}
 	for _, tt := range tests {
 		if got := tt.d.PostfixReply(); got != tt.want {

@@ -132,63 +132,42 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsState) {
 // MTA-STS decided it; otherwise the next stage answers.
 func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 	now := e.now()
-	e.explainSTS(d, st, now)
-	if !st.usable(now) {
+	d.why.sts, d.why.stsUsable, d.why.stsStep = st, st.usable(now), stsUnusable
+	if !d.why.stsUsable {
 		return false
 	}
 	pol := st.Policy
+	step := stsEnforce
 	switch {
 	case pol.Mode == mtasts.ModeEnforce:
 	case pol.Mode == mtasts.ModeTesting && p.TestingAsEnforce:
-		d.because("profile %s treats testing policies as enforce", p.Name)
+		step = stsTestingForce
 	case pol.Mode == mtasts.ModeTesting:
-		d.because("policy mode testing: Postfix cannot verify without enforcing, so no policy is handed over (RFC 8461 §5)")
+		d.why.stsStep = stsTesting
 		return false
 	default:
-		d.because("policy mode %s: no policy applies", pol.Mode)
+		d.why.stsStep = stsOtherMode
 		return false
+	}
+	d.why.stsStep = step
+	a := e.stsAnswer(st)
+	v := 0
+	if d.TLSRPT {
+		v = 1
 	}
 	d.Result, d.Level, d.Source = OK, "secure", SourceMTASTS
 	d.Servername = "hostname"
-	for _, mx := range pol.MX {
-		d.Match = append(d.Match, postfixMatch(mx))
-	}
-	d.STS = &STSPolicy{Domain: st.Domain, ID: st.PolicyID, Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines}
+	d.Match, d.STS, d.reply, d.would = a.match, a.policy, a.reply[v], a.would[v]
 	d.Expires = st.Expires
-	d.because("answer: secure, the MX host must match %s and present a WebPKI-valid certificate (RFC 8461 §4)", strings.Join(pol.MX, ", "))
 	return true
 }
 
-// explainSTS adds what is known about the domain's MTA-STS to d's reasons.
-func (e *Engine) explainSTS(d *Decision, st *stsState, now time.Time) {
-	name := "_mta-sts." + st.Domain
-	if st.DNSError != "" {
-		d.because("TXT %s lookup failed at %s: %s (retried after %s)", name, stamp(st.DNSFailedAt), st.DNSError, e.opt.DNSRetry)
+// stsAnswer returns the rendered answer of st, from its hot-store slot when it has one.
+func (e *Engine) stsAnswer(st *stsState) *stsAnswer {
+	if en, ok := e.sts.Get(st.Domain); ok {
+		return en.answerFor(st)
 	}
-	if !st.TXTChecked.IsZero() {
-		if st.RecordID == "" {
-			d.because("no MTA-STS record at %s: %s (checked %s, cached %s)", name, st.TXTReason, stamp(st.TXTChecked), st.TXTTTL)
-		} else {
-			d.because("TXT %s: %q → id %s (checked %s, re-read after %s)", name, strings.Join(st.TXT, " | "), st.RecordID, stamp(st.TXTChecked), st.TXTTTL)
-		}
-	}
-	if st.Policy != nil {
-		state := "valid"
-		if !st.usable(now) {
-			state = "expired"
-		}
-		d.because("policy from %s fetched %s under id %s: mode %s, max_age %d, mx %s; %s until %s",
-			st.URL, stamp(st.Fetched), st.PolicyID, st.Policy.Mode, st.Policy.MaxAge, strings.Join(st.Policy.MX, " "), state, stamp(st.Expires))
-		if st.RecordID != "" && st.PolicyID != st.RecordID && st.usable(now) {
-			d.because("the record now carries id %s; the held policy stays in force until a new one is fetched (RFC 8461 §5.1)", st.RecordID)
-		}
-	}
-	if st.FailedID != "" {
-		d.because("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.opt.FailureRetry)))
-		if st.Policy == nil || !st.usable(now) {
-			d.because("no policy held: continuing as if the domain had none (RFC 8461 §3.3)")
-		}
-	}
+	return newSTSAnswer(st)
 }
 
 // postfixMatch writes an MTA-STS mx pattern in Postfix match= syntax: "*.example.com"

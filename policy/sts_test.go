@@ -64,7 +64,7 @@ func TestSTSAnswers(t *testing.T) {
 			tt.setup(h)
 			d := h.resolve(tt.profile, tt.key)
 			if got := d.PostfixReply(); got != tt.want {
-				t.Errorf("reply:\n got %q\nwant %q\nreasons: %q", got, tt.want, d.Reasons)
+				t.Errorf("reply:\n got %q\nwant %q\nreasons: %q", got, tt.want, d.Reasons())
 			}
 			if d.Source != tt.source {
 				t.Errorf("source = %s, want %s", d.Source, tt.source)
@@ -75,7 +75,7 @@ func TestSTSAnswers(t *testing.T) {
 			if tt.source == SourceInput && h.dns.Queries() != 0 {
 				t.Errorf("%d DNS queries for a key that must not be looked up", h.dns.Queries())
 			}
-			if len(d.Reasons) == 0 {
+			if len(d.Reasons()) == 0 {
 				t.Error("a decision without reasons")
 			}
 		})

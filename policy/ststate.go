@@ -53,9 +53,51 @@ func (s *stsState) storeUntil() time.Time {
 	return t
 }
 
-// stsEntry is one domain's slot in the hot store: the current state and when it was last
-// asked for (the refresher keeps recently used domains warm).
+// stsEntry is one domain's slot in the hot store: the current state, the answer rendered
+// from it, and when it was last asked for (the refresher keeps recently used domains warm).
 type stsEntry struct {
-	state atomic.Pointer[stsState]
-	used  atomic.Int64 // unix nanoseconds of the last lookup
+	state  atomic.Pointer[stsState]
+	answer atomic.Pointer[stsAnswer] // of an earlier or the current state; see answerFor
+	used   atomic.Int64              // unix nanoseconds of the last lookup
+}
+
+// stsAnswer is what a held policy answers (RFC 8461 §4 as Postfix takes it): the match
+// list, the policy description and the reply without and with TLSRPT attributes, rendered
+// once per published state and shared, read-only, by every decision it answers.
+type stsAnswer struct {
+	state  *stsState
+	match  []string
+	policy *STSPolicy
+	reply  [2]string // [0] plain, [1] with TLSRPT attributes (Profile.TLSRPT)
+	would  [2]*Would // the same replies for report-only decisions
+}
+
+// newSTSAnswer renders the answer of st, which holds a policy.
+func newSTSAnswer(st *stsState) *stsAnswer {
+	pol := st.Policy
+	a := &stsAnswer{state: st, match: make([]string, len(pol.MX))}
+	for i, mx := range pol.MX {
+		a.match[i] = postfixMatch(mx)
+	}
+	a.policy = &STSPolicy{Domain: st.Domain, ID: st.PolicyID, Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines}
+	for i, tlsrpt := range []bool{false, true} {
+		d := Decision{Result: OK, Level: "secure", Match: a.match, Servername: "hostname", STS: a.policy, TLSRPT: tlsrpt}
+		a.reply[i] = d.PostfixReply()
+		a.would[i] = &Would{Reply: a.reply[i], Source: SourceMTASTS}
+	}
+	return a
+}
+
+// answerFor returns the answer of st, rendering it on the first lookup after st was
+// published (by a refresh, or by Load). A state that is no longer current is answered
+// without being remembered.
+func (en *stsEntry) answerFor(st *stsState) *stsAnswer {
+	if a := en.answer.Load(); a != nil && a.state == st {
+		return a
+	}
+	a := newSTSAnswer(st)
+	if en.state.Load() == st {
+		en.answer.Store(a)
+	}
+	return a
 }

@@ -90,7 +90,7 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 	}
 	if *explain {
 		fmt.Fprintln(stdout, "  why:")
-		for _, r := range d.Reasons {
+		for _, r := range d.Reasons() {
 			fmt.Fprintf(stdout, "    - %s\n", r)
 		}
 	}
