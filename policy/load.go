@@ -4,45 +4,93 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mailtls/mailtls/cache"
+	"github.com/mailtls/mailtls/mtasts"
 )
+
+// loadBatch is how many stored entries Load hands to a decoding worker at a time.
+const loadBatch = 512
 
 // Load fills the hot store from the persistent one, so a restarted daemon answers known
 // domains at once, without network. Unreadable entries are skipped (and logged), never
-// served.
+// served. The store is read on one goroutine and the entries decoded on GOMAXPROCS
+// workers. An entry already in the hot store (published, or read back by a lookup, while
+// Load ran) is left as it is: it is as new as the stored one or newer.
+//
+// Loaded states are compacted: strings and policies that many domains share are stored
+// once (see compactor), and slices hold no spare capacity.
 func (e *Engine) Load(ctx context.Context) (int, error) {
 	if e.opt.Backend == nil {
 		return 0, nil
 	}
-	n := 0
+	var loaded atomic.Int64
+	batches := make(chan []cache.Entry, 2*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			c := newCompactor()
+			for b := range batches {
+				for _, ent := range b {
+					if e.loadEntry(ent, c) {
+						loaded.Add(1)
+					}
+				}
+			}
+		})
+	}
+	batch := make([]cache.Entry, 0, loadBatch)
 	err := e.opt.Backend.Range(ctx, "", func(ent cache.Entry) bool {
-		switch ent.Kind {
-		case kindSTS:
-			st, err := decodeState(ent, func(s *stsState) string { return s.Domain })
-			if err != nil {
-				e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
-				return true
-			}
-			en := &stsEntry{}
-			en.state.Store(st)
-			e.sts.Set(ent.Key, en)
-		case kindDANE:
-			st, err := decodeState(ent, func(s *daneState) string { return s.Domain })
-			if err != nil {
-				e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
-				return true
-			}
-			en := &daneEntry{}
-			en.state.Store(st)
-			e.dane.Set(ent.Key, en)
-		default:
-			return true
+		batch = append(batch, ent)
+		if len(batch) == loadBatch {
+			batches <- batch
+			batch = make([]cache.Entry, 0, loadBatch)
 		}
-		n++
 		return true
 	})
-	return n, err
+	if len(batch) > 0 {
+		batches <- batch
+	}
+	close(batches)
+	wg.Wait()
+	return int(loaded.Load()), err
+}
+
+// loadEntry decodes one stored entry into the hot store and reports whether it is a
+// readable state (counted as loaded even when a newer one was already there).
+func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
+	switch ent.Kind {
+	case kindSTS:
+		st, err := decodeState(ent, func(s *stsState) string { return s.Domain })
+		if err != nil {
+			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
+			return false
+		}
+		c.sts(st, ent.Key)
+		en := &stsEntry{}
+		en.state.Store(st)
+		e.sts.SetIfAbsent(ent.Key, en)
+	case kindDANE:
+		st, err := decodeState(ent, func(s *daneState) string { return s.Domain })
+		if err != nil {
+			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
+			return false
+		}
+		st.Domain = ent.Key
+		en := &daneEntry{}
+		en.state.Store(st)
+		e.dane.SetIfAbsent(ent.Key, en)
+	default:
+		return false
+	}
+	return true
 }
 
 // decodeState reads a persisted state; one that does not parse, or names another domain
@@ -56,4 +104,112 @@ func decodeState[S any](ent cache.Entry, domainOf func(*S) string) (*S, error) {
 		return nil, fmt.Errorf("entry for %q holds state of %q", ent.Key, d)
 	}
 	return &st, nil
+}
+
+// compactorMax bounds a compactor's table of policies; when it fills, policies seen only
+// once are forgotten (those many domains share come back at once).
+const compactorMax = 1 << 14
+
+// compactor shrinks decoded states, which encoding/json gives a fresh copy of every string
+// and slices with spare capacity: the domain name and the ids are shared with equal
+// strings of the same state, the policy's fixed strings with constants, and a policy equal
+// to one already loaded (domains hosted by one provider publish the same policy) is
+// replaced by it. States and policies are immutable once published, so sharing is safe.
+// One compactor serves one goroutine.
+type compactor struct {
+	policies map[string]*sharedPolicy
+	key      strings.Builder
+}
+
+type sharedPolicy struct {
+	p      *mtasts.Policy
+	shared bool
+}
+
+func newCompactor() *compactor {
+	return &compactor{policies: make(map[string]*sharedPolicy)}
+}
+
+// sts compacts st, whose Domain equals key.
+func (c *compactor) sts(st *stsState, key string) {
+	st.Domain = key
+	if st.PolicyID == st.RecordID {
+		st.PolicyID = st.RecordID
+	}
+	if st.FailedID == st.RecordID {
+		st.FailedID = st.RecordID
+	}
+	st.TXT = exact(st.TXT)
+	if st.Policy != nil {
+		st.Policy = c.policy(st.Policy)
+	}
+}
+
+// policy returns the loaded policy equal to p, or p compacted and remembered.
+func (c *compactor) policy(p *mtasts.Policy) *mtasts.Policy {
+	c.key.Reset()
+	for _, s := range []string{p.Version, string(p.Mode), strconv.FormatUint(uint64(p.MaxAge), 10)} {
+		c.key.WriteString(s)
+		c.key.WriteByte(0)
+	}
+	for _, s := range p.MX {
+		c.key.WriteString(s)
+		c.key.WriteByte(0)
+	}
+	c.key.WriteByte(1)
+	for _, s := range p.Lines {
+		c.key.WriteString(s)
+		c.key.WriteByte(0)
+	}
+	if sp, ok := c.policies[c.key.String()]; ok {
+		sp.shared = true
+		return sp.p
+	}
+	if p.Version == mtasts.PolicyVersion {
+		p.Version = mtasts.PolicyVersion
+	}
+	for _, m := range []mtasts.Mode{mtasts.ModeEnforce, mtasts.ModeTesting, mtasts.ModeNone} {
+		if p.Mode == m {
+			p.Mode = m
+		}
+	}
+	p.MX, p.Lines = exact(p.MX), exact(p.Lines)
+	for i, l := range p.Lines {
+		p.Lines[i] = constLine(l)
+	}
+	if len(c.policies) >= compactorMax {
+		maps.DeleteFunc(c.policies, func(_ string, sp *sharedPolicy) bool { return !sp.shared })
+		if len(c.policies) >= compactorMax/2 {
+			clear(c.policies)
+		}
+	}
+	c.policies[c.key.String()] = &sharedPolicy{p: p}
+	return p
+}
+
+// constLine returns the constant equal to l when l is a line every well-formed policy has
+// one of (version, mode), else l.
+func constLine(l string) string {
+	switch l {
+	case "version: " + mtasts.PolicyVersion:
+		return "version: " + mtasts.PolicyVersion
+	case "mode: " + string(mtasts.ModeEnforce):
+		return "mode: " + string(mtasts.ModeEnforce)
+	case "mode: " + string(mtasts.ModeTesting):
+		return "mode: " + string(mtasts.ModeTesting)
+	case "mode: " + string(mtasts.ModeNone):
+		return "mode: " + string(mtasts.ModeNone)
+	}
+	return l
+}
+
+// exact returns s without spare capacity (a copy when it has some).
+func exact[T any](s []T) []T {
+	if cap(s) == len(s) {
+		return s
+	}
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }

@@ -56,6 +56,9 @@ func TestScaleWarmRestart(t *testing.T) {
 	t.Logf("store %s: %.1f MB (%d bytes/domain)", path, mb(size), size/int64(n))
 
 	bin := buildMailtls(t)
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		t.Logf("machine: %d CPUs, load average %s", runtime.NumCPU(), strings.TrimSpace(string(la)))
+	}
 	d := startScaleDaemon(t, bin, dir)
 	t.Logf("warm restart: process start → first cached answer in %s (store %s, %d domains)",
 		d.ready.Round(time.Millisecond), path, n)

@@ -1,0 +1,86 @@
+package policy
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/mailtls/mailtls/cache/sqlitestore"
+)
+
+// Load shares the policy of domains hosted by one provider, and what it loads equals what
+// was stored.
+func TestLoadSharesEqualPolicies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	const n = 120
+	generateScaleStore(t, path, n)
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := eng.Load(context.Background()); err != nil || got != n {
+		t.Fatalf("Load = %d, %v; want %d", got, err, n)
+	}
+	state := func(i int) *stsState {
+		en, ok := eng.sts.Get(scaleDomain(i))
+		if !ok {
+			t.Fatalf("%s not loaded", scaleDomain(i))
+		}
+		return en.state.Load()
+	}
+	// 1 and 1+scaleProviders are hosted by one provider; 2 and 6 host their own mail.
+	if a, b := state(1), state(1+scaleProviders); a.Policy != b.Policy {
+		t.Error("two domains with one provider's policy hold two copies")
+	}
+	if a, b := state(2), state(6); a.Policy == b.Policy {
+		t.Error("two different policies were merged")
+	}
+	for i := range n {
+		ent, ok, err := store.Get(context.Background(), kindSTS, scaleDomain(i))
+		if err != nil || !ok {
+			t.Fatalf("Get %s: %v, %v", scaleDomain(i), ok, err)
+		}
+		want, err := decodeState(ent, func(s *stsState) string { return s.Domain })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := state(i); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s loaded as %+v, stored %+v", scaleDomain(i), got, want)
+		}
+	}
+}
+
+// A state the engine holds when Load runs (published, or read back by a lookup meanwhile)
+// is newer than or as new as the stored one: Load leaves it.
+func TestLoadKeepsNewerState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	generateScaleStore(t, path, 10)
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := &stsState{Domain: scaleDomain(3), RecordID: "newer"}
+	en := &stsEntry{}
+	en.state.Store(newer)
+	eng.sts.Set(newer.Domain, en)
+	if _, err := eng.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := eng.sts.Get(newer.Domain); got.state.Load() != newer {
+		t.Errorf("Load replaced the held state with %+v", got.state.Load())
+	}
+	if got, _ := eng.sts.Get(scaleDomain(4)); got == nil {
+		t.Error("Load skipped the other domains")
+	}
+}
