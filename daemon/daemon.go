@@ -69,15 +69,20 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	dec := d.parts.Engine.Resolve(ctx, p, key)
+	// The decision stays on this goroutine's stack: a cached answer allocates nothing in
+	// the engine (the reasons are rendered only if the audit log records them).
+	var dec policy.Decision
+	d.parts.Engine.ResolveInto(ctx, p, key, &dec)
 	reply := dec.PostfixReply()
 	elapsed := time.Since(start)
-	d.metrics.observeDecision(dec)
-	if err := d.audit.Load().record(dec, reply, elapsed); err != nil {
+	d.metrics.observeDecision(&dec)
+	if err := d.audit.Load().record(&dec, reply, elapsed); err != nil {
 		d.metrics.auditErrors.Inc()
 		d.log.Warn("audit log write failed", "err", err)
 	}
-	d.log.Debug("lookup", "profile", name, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", elapsed)
+	if d.log.Enabled(ctx, slog.LevelDebug) { // the attributes would be boxed even when dropped
+		d.log.Debug("lookup", "profile", name, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", elapsed)
+	}
 	return reply
 }
 

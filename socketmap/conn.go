@@ -120,9 +120,13 @@ func (s *Server) lookup(ctx context.Context, log *slog.Logger, name, key string)
 }
 
 // writeReply buffers one netstring-framed reply without allocating; errors surface on flush.
+// The length digits go in byte by byte: handing the array to Write would let it escape to
+// the heap (Write may pass it on to the connection).
 func writeReply(w *bufio.Writer, reply string) {
 	var digits [20]byte
-	_, _ = w.Write(strconv.AppendInt(digits[:0], int64(len(reply)), 10))
+	for _, c := range strconv.AppendInt(digits[:0], int64(len(reply)), 10) {
+		_ = w.WriteByte(c)
+	}
 	_ = w.WriteByte(':')
 	_, _ = w.WriteString(reply)
 	_ = w.WriteByte(',')
