@@ -116,14 +116,32 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	return nil
 }
 
-// Run loads the persistent store, opens every listener and serves until ctx ends; then it
-// stops accepting, lets in-flight requests finish, flushes the store and returns.
+// Run opens every listener, loads the persistent store into the hot store in the
+// background and serves until ctx ends; then it stops accepting, lets in-flight requests
+// finish, flushes the store and returns. While the load runs, a domain not yet in the hot
+// store is read from the persistent store by its lookup, so known domains are answered
+// from the cache from the first request (a store of a million domains takes seconds to
+// load).
 func (d *Daemon) Run(ctx context.Context) error {
-	if n, err := d.parts.Engine.Load(ctx); err != nil {
-		d.log.Warn("loading the cache store failed; starting cold", "err", err)
-	} else if d.parts.Backend != nil {
-		d.log.Info("cache loaded", "domains", n, "store", d.cfg.CachePath())
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loaded := make(chan struct{})
+	waitLoad := func() {
+		stopLoad()
+		<-loaded
 	}
+	defer waitLoad() // also on early returns: nothing may use the store after Run
+	go func() {
+		defer close(loaded)
+		start := time.Now()
+		n, err := d.parts.Engine.Load(loadCtx)
+		switch {
+		case err != nil && loadCtx.Err() != nil: // shutting down
+		case err != nil:
+			d.log.Warn("loading the cache store failed; the hot store fills as domains are looked up", "err", err)
+		case d.parts.Backend != nil:
+			d.log.Info("cache loaded", "domains", n, "store", d.cfg.CachePath(), "elapsed", time.Since(start).Round(time.Millisecond))
+		}
+	}()
 
 	srv := &socketmap.Server{Handler: d, RequestTimeout: requestTimeout, Logger: d.log,
 		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D()}
@@ -194,6 +212,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = metricsSrv.Shutdown(sctx)
 	}
 	wg.Wait()
+	waitLoad()
 	d.audit.Load().close()
 	if d.parts.Backend != nil {
 		if err := d.parts.Backend.Close(); err != nil {
