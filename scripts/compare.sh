@@ -4,10 +4,11 @@
 #
 #   bash scripts/compare.sh
 #
-# Needs root: it installs the package (and iproute2) with apt-get, and runs the harness
-# (bench/compare, TestCompare) in a network namespace of its own that has only loopback,
-# with resolv.conf pointing at 127.0.0.1, where the harness's DNS server listens. Nothing
-# in the namespace can reach any other address. The namespace is removed on exit.
+# Needs root: it installs the package (and Unbound, iproute2) with apt-get, and runs the
+# harness (bench/compare, TestCompare) in a network namespace of its own that has only
+# loopback, with resolv.conf pointing at 127.0.0.1, where the harness runs Unbound in
+# front of its DNS server. Nothing in the namespace can reach any other address. The
+# namespace is removed on exit.
 #
 # Knobs (environment): MAILTLS_COMPARE_DURATION (10s per measured point),
 # MAILTLS_COMPARE_WARMUP (2s), MAILTLS_COMPARE_DOMAINS (1000 MTA-STS domains and as many
@@ -25,13 +26,17 @@ fi
 need=()
 [ -x /usr/bin/mta-sts-daemon ] || need+=(postfix-mta-sts-resolver)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+[ -x /usr/sbin/unbound ] || need+=(unbound) # the peer's local caching resolver
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# The package may start its own daemon (port 8461); the comparison runs its own instance.
-systemctl stop postfix-mta-sts-resolver >/dev/null 2>&1 || service postfix-mta-sts-resolver stop >/dev/null 2>&1 || true
+# The packages may start their own daemons (ports 8461, 53); the comparison runs its own
+# instances in the namespace.
+for svc in postfix-mta-sts-resolver unbound; do
+  systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+done
 if pids=$(pgrep -x -f '/usr/bin/python3 /usr/bin/mta-sts-daemon' 2>/dev/null); then
   for pid in $pids; do
     # Only the packaged service's instance, which reads the system configuration.

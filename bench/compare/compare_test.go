@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/mailtls/mailtls/internal/dnstest"
 	"github.com/mailtls/mailtls/internal/lab"
 	"github.com/mailtls/mailtls/internal/loadgen"
 )
@@ -19,6 +18,14 @@ const mapName = "postfix"
 
 // nullReply is the null server's answer, as long as a typical real one.
 const nullReply = "OK secure match=mx.sts-00001.example:.backup.sts-00001.example servername=hostname"
+
+// scaleQ scales a query count over warm-up and measured period to the measured period.
+func scaleQ(n int, p params) int {
+	if n < 0 {
+		return n
+	}
+	return int(float64(n) * p.duration.Seconds() / (p.duration + p.warmup).Seconds())
+}
 
 // TestCompare runs the same cached load against the null server, postfix-mta-sts-resolver
 // and mailtls, and prints one table. See doc.go and scripts/compare.sh.
@@ -33,15 +40,17 @@ func TestCompare(t *testing.T) {
 	if err := isolated(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(p.peer); err != nil {
-		t.Fatalf("peer daemon: %v (scripts/compare.sh installs postfix-mta-sts-resolver)", err)
+	for _, bin := range []string{p.peer, p.unbound} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("%v (scripts/compare.sh installs postfix-mta-sts-resolver and unbound)", err)
+		}
 	}
 
-	// The lab: DNS on 127.0.0.1:53 (the peer's resolver reads resolv.conf), policy hosts
-	// on port 443 of a loopback address, the workload published in both.
-	l := &lab.Lab{DNS: dnstest.NewAt(t, "127.0.0.1:53"), Hosts: lab.NewHosts(t)}
-	l.DNS.Add(lab.CheckSigned+" 300 IN A 127.0.0.1", lab.CheckBogus+" 300 IN A 127.0.0.1")
-	l.DNS.SetMode(lab.CheckBogus, 0, dnstest.Bogus)
+	// The lab: its DNS server, policy hosts on port 443 of a loopback address, the
+	// workload published in both. mailtls asks the lab's DNS server directly (it needs
+	// the AD bit for DANE); the peer asks Unbound on 127.0.0.1:53 (resolv.conf), which
+	// forwards to it and caches.
+	l := lab.New(t)
 	w := newWorkload(p.domains)
 	w.publish(l)
 	all := w.all()
@@ -51,6 +60,7 @@ func TestCompare(t *testing.T) {
 	// generator's process.
 	bin := mailtlsBinary(t, p.bin)
 	nullAddr, peerAddr, mailtlsAddr := listenAddr(t), listenAddr(t), listenAddr(t)
+	resolver := startResolver(t, p.unbound, l.DNS.Addr)
 	null := startProc(t, "null", nullAddr, nil, bin, "bench", "null", "-listen", nullAddr, "-reply", nullReply)
 	peer := startPeer(t, p.peer, peerAddr, l.CAFile, 4*len(all))
 	mailtls := startMailtls(t, bin, mailtlsAddr, l)
@@ -105,28 +115,37 @@ func TestCompare(t *testing.T) {
 	for _, ld := range loads {
 		for _, c := range p.conns {
 			for _, target := range []string{"null", "peer", "mailtls"} {
-				before := l.DNS.Queries()
+				labBefore, resBefore := l.DNS.Queries(), resolver.queries()
 				res, err := loadgen.Run(context.Background(), loadgen.Config{Network: "tcp", Addr: addrs[target],
 					Map: mapName, Keys: ld.keys, Conns: c, Pipeline: 1, Duration: p.duration, Warmup: p.warmup})
 				if err != nil {
 					t.Fatalf("%s %s %d conns: %v", ld.name, target, c, err)
 				}
 				r := row{workload: ld.name, conns: c, target: target, rate: res.Rate, p50: res.P50, p99: res.P99,
-					max: res.Max, errors: res.Errors, replies: res.Replies, dnsQ: l.DNS.Queries() - before}
+					max: res.Max, errors: res.Errors, replies: res.Replies, labQ: l.DNS.Queries() - labBefore,
+					resolverQ: resolver.queries() - resBefore}
+				if resBefore < 0 || r.resolverQ < 0 {
+					r.resolverQ = -1
+				}
+				// The queries counted span warm-up and measured period; the replies only
+				// the measured one. Scale to the measured period (the rate is steady).
+				r.labQ, r.resolverQ = scaleQ(r.labQ, p), scaleQ(r.resolverQ, p)
 				rows = append(rows, r)
 				t.Logf("%s %-7s %s", ld.name, target, res)
 				if res.Errors > 0 {
 					t.Errorf("%s %s %d conns: %d errors, last: %v", ld.name, target, c, res.Errors, res.LastError)
 				}
-				for _, p := range []*proc{null, peer, mailtls} {
+				for _, p := range []*proc{resolver.proc, null, peer, mailtls} {
 					p.alive(t)
 				}
 			}
 		}
 	}
 
+	t.Logf("Unbound queries by type, whole run: %s", resolver.typeCounts())
+
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# %d MTA-STS enforce domains + %d without a policy (%d NXDOMAIN), strict request→reply, %v measured after %v warm-up per point, %d CPUs\n",
+	fmt.Fprintf(&b, "# %d MTA-STS enforce domains + %d without a policy (%d NXDOMAIN), strict request→reply, %v measured after %v warm-up per point, %d CPUs\n# q/reply: DNS queries the lab's server and Unbound (the peer's resolver) received per reply, over the measured period\n",
 		len(w.sts), len(w.none), len(w.none)/20, p.duration, p.warmup, runtime.NumCPU())
 	writeTable(&b, rows)
 	fmt.Fprintln(&b)

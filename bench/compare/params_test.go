@@ -17,12 +17,13 @@ type params struct {
 	out      string        // also write the table here (MAILTLS_COMPARE_OUT)
 	bin      string        // a built mailtls binary; empty: build one (MAILTLS_COMPARE_BIN)
 	peer     string        // the peer's daemon (MAILTLS_COMPARE_PEER, /usr/bin/mta-sts-daemon)
+	unbound  string        // the peer's local resolver (MAILTLS_COMPARE_UNBOUND, /usr/sbin/unbound)
 }
 
 func paramsFromEnv(getenv func(string) string) (params, error) {
 	p := params{duration: 10 * time.Second, warmup: 2 * time.Second, domains: 1000,
 		conns: []int{1, 8, 32}, out: getenv("MAILTLS_COMPARE_OUT"), bin: getenv("MAILTLS_COMPARE_BIN"),
-		peer: "/usr/bin/mta-sts-daemon"}
+		peer: "/usr/bin/mta-sts-daemon", unbound: "/usr/sbin/unbound"}
 	var err error
 	if v := getenv("MAILTLS_COMPARE_DURATION"); v != "" {
 		if p.duration, err = time.ParseDuration(v); err != nil || p.duration <= 0 {
@@ -51,6 +52,9 @@ func paramsFromEnv(getenv func(string) string) (params, error) {
 	}
 	if v := getenv("MAILTLS_COMPARE_PEER"); v != "" {
 		p.peer = v
+	}
+	if v := getenv("MAILTLS_COMPARE_UNBOUND"); v != "" {
+		p.unbound = v
 	}
 	return p, nil
 }

@@ -19,7 +19,9 @@ type row struct {
 	max      time.Duration
 	errors   uint64
 	replies  map[string]uint64
-	dnsQ     int // queries the lab's DNS server received during the run
+	// Queries the lab's DNS server and Unbound (the peer's resolver) received during the
+	// run; resolverQ is -1 when Unbound's statistics could not be read.
+	labQ, resolverQ int
 }
 
 // find returns the row for (workload, conns, target), or nil.
@@ -30,6 +32,13 @@ func find(rows []row, workload string, conns int, target string) *row {
 		}
 	}
 	return nil
+}
+
+func perReply(queries int, replies uint64) string {
+	if queries < 0 || replies == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", float64(queries)/float64(replies))
 }
 
 func ratio(a, b float64) string {
@@ -43,7 +52,7 @@ func ratio(a, b float64) string {
 // point, and mailtls's ratio to the peer.
 func writeTable(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tconns\ttarget\treplies/s\tp50\tp99\tmax\terrors\tOK\tNOTFOUND\tother\tdns q/reply\t×null\tmailtls/peer\t")
+	fmt.Fprintln(tw, "workload\tconns\ttarget\treplies/s\tp50\tp99\tmax\terrors\tOK\tNOTFOUND\tother\tlab dns q/reply\tunbound q/reply\t×null\tmailtls/peer\t")
 	for _, r := range rows {
 		vsNull, vsPeer := "-", ""
 		if n := find(rows, r.workload, r.conns, "null"); n != nil && r.target != "null" {
@@ -57,13 +66,10 @@ func writeTable(w io.Writer, rows []row) {
 			total += n
 		}
 		other := total - r.replies["OK"] - r.replies["NOTFOUND"]
-		dns := "-"
-		if total > 0 {
-			dns = fmt.Sprintf("%.3f", float64(r.dnsQ)/float64(total))
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n",
 			r.workload, r.conns, r.target, r.rate, round(r.p50), round(r.p99), round(r.max),
-			r.errors, r.replies["OK"], r.replies["NOTFOUND"], other, dns, vsNull, vsPeer)
+			r.errors, r.replies["OK"], r.replies["NOTFOUND"], other,
+			perReply(r.labQ, total), perReply(r.resolverQ, total), vsNull, vsPeer)
 	}
 	tw.Flush()
 }
@@ -111,7 +117,7 @@ func round(d time.Duration) time.Duration {
 func TestTable(t *testing.T) {
 	rows := []row{
 		{workload: "mixed", conns: 32, target: "null", rate: 100000, replies: map[string]uint64{"OK": 10}},
-		{workload: "mixed", conns: 32, target: "peer", rate: 10000, replies: map[string]uint64{"OK": 5, "NOTFOUND": 5}, dnsQ: 5},
+		{workload: "mixed", conns: 32, target: "peer", rate: 10000, replies: map[string]uint64{"OK": 5, "NOTFOUND": 5}, resolverQ: 5},
 		{workload: "mixed", conns: 32, target: "mailtls", rate: 95000, p50: 123456 * time.Nanosecond, replies: map[string]uint64{"OK": 5, "NOTFOUND": 4, "TEMP": 1}},
 	}
 	var b strings.Builder
