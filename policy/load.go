@@ -21,7 +21,7 @@ const loadBatch = 512
 
 // Load fills the hot store from the persistent one, so a restarted daemon answers known
 // domains at once, without network. Unreadable entries are skipped (and logged), never
-// served. The store is read on one goroutine and the entries decoded on GOMAXPROCS
+// served. Load stops early once the hot store is full (MaxEntries). The store is read on one goroutine and the entries decoded on GOMAXPROCS
 // workers. An entry already in the hot store (published, or read back by a lookup, while
 // Load ran) is left as it is: it is as new as the stored one or newer.
 //
@@ -49,11 +49,14 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 	batch := make([]cache.Entry, 0, loadBatch)
 	err := e.opt.Backend.Range(ctx, "", func(ent cache.Entry) bool {
 		batch = append(batch, ent)
-		if len(batch) == loadBatch {
-			batches <- batch
-			batch = make([]cache.Entry, 0, loadBatch)
+		if len(batch) < loadBatch {
+			return true
 		}
-		return true
+		batches <- batch
+		batch = make([]cache.Entry, 0, loadBatch)
+		// A full hot store would only evict loaded entries for others: the rest stay on
+		// disk, where a lookup reads them.
+		return !e.hotStoreFull()
 	})
 	if len(batch) > 0 {
 		batches <- batch
@@ -61,6 +64,11 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 	close(batches)
 	wg.Wait()
 	return int(loaded.Load()), err
+}
+
+// hotStoreFull reports whether the MTA-STS or the DANE hot store holds MaxEntries.
+func (e *Engine) hotStoreFull() bool {
+	return e.opt.MaxEntries > 0 && (e.sts.Len() >= e.opt.MaxEntries || e.dane.Len() >= e.opt.MaxEntries)
 }
 
 // loadEntry decodes one stored entry into the hot store and reports whether it is a

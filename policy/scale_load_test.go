@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/mailtls/mailtls/cache/sqlitestore"
@@ -82,5 +83,36 @@ func TestLoadKeepsNewerState(t *testing.T) {
 	}
 	if got, _ := eng.sts.Get(scaleDomain(4)); got == nil {
 		t.Error("Load skipped the other domains")
+	}
+}
+
+// With a bounded hot store, Load stops once it is full instead of decoding the rest of the
+// store only to evict; a lookup of a domain left on disk still answers from the store.
+func TestLoadStopsWhenHotStoreFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	// n exceeds the bound plus every batch that can be in flight when Load notices.
+	const bound = 300
+	n := bound + (3*runtime.GOMAXPROCS(0)+2)*loadBatch + 1000
+	generateScaleStore(t, path, n)
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store, MaxEntries: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := eng.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got >= n || eng.sts.Len() > bound {
+		t.Errorf("Load read %d of %d entries into a hot store of %d (holding %d)", got, n, bound, eng.sts.Len())
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		if d := eng.Resolve(context.Background(), plain, scaleDomain(i)); d.PostfixReply() != scaleReply(i) || !d.CacheHit {
+			t.Errorf("%s: %q (hit %v), want %q from the store", scaleDomain(i), d.PostfixReply(), d.CacheHit, scaleReply(i))
+		}
 	}
 }
