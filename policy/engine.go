@@ -127,8 +127,10 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 }
 
 // ResolveInto is Resolve writing into d, which it overwrites entirely. A lookup the hot
-// store answers allocates nothing: the reasons are recorded, not formatted (Reasons renders
-// them), and the reply of a cached policy was rendered once when its state was published.
+// store answers formats nothing: the reasons are recorded, not rendered (Reasons renders
+// them), and the reply of a cached policy or an operator rule was rendered once, when the
+// state was first used or the rule built. Its one allocation is the error value of the
+// IP-literal check in ParseNexthop (TestHotPathAllocs).
 func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
 	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
 	d.why.eng = e
