@@ -37,12 +37,11 @@ fi
 for svc in postfix-mta-sts-resolver unbound; do
   systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
 done
-if pids=$(pgrep -x -f '/usr/bin/python3 /usr/bin/mta-sts-daemon' 2>/dev/null); then
-  for pid in $pids; do
-    # Only the packaged service's instance, which reads the system configuration.
-    if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qv -- ' -c '; then kill "$pid" || true; fi
-  done
-fi
+# Where neither works, kill the packaged service's instance (its unit's command line), and
+# only it.
+for pid in $(pgrep -x -f '/usr/bin/python3 /usr/bin/mta-sts-daemon --config /etc/mta-sts-daemon.yml' || true); do
+  kill "$pid" || true
+done
 
 work=$(mktemp -d /tmp/mailtls-compare.XXXXXX)
 ns="mailtls-cmp-$$"
