@@ -28,6 +28,7 @@ const scaleChildMarker = "SCALE-CHILD "
 
 type scaleChildResult struct {
 	Open, Load time.Duration
+	CPU        time.Duration // user + system, Open and Load
 	Loaded     int
 	HeapInuse  int64 // after runtime.GC
 	RSS, HWM   int64
@@ -90,6 +91,9 @@ func TestScaleChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Load = time.Since(start)
+	if cpu, err := readProcCPU(os.Getpid()); err == nil {
+		r.CPU = cpu
+	}
 	if prof != "" {
 		pprof.StopCPUProfile()
 	}

@@ -113,8 +113,8 @@ func TestScaleWarmRestart(t *testing.T) {
 		mb(int64(m["go_memstats_next_gc_bytes"]/2)), m["go_gc_duration_seconds_count"])
 
 	c := runScaleChild(t, path, n)
-	t.Logf("in-process load (test binary, same code as the daemon's): open %s, Load %s; after GC: HeapInuse %.1f MB (%d bytes/domain), VmRSS %.1f MB, VmHWM %.1f MB",
-		c.Open.Round(time.Millisecond), c.Load.Round(time.Millisecond), mb(c.HeapInuse), c.HeapInuse/int64(n), mb(c.RSS), mb(c.HWM))
+	t.Logf("in-process load (test binary, same code as the daemon's): open %s, Load %s, CPU time %s; after GC: HeapInuse %.1f MB (%d bytes/domain), VmRSS %.1f MB, VmHWM %.1f MB",
+		c.Open.Round(time.Millisecond), c.Load.Round(time.Millisecond), c.CPU.Round(10*time.Millisecond), mb(c.HeapInuse), c.HeapInuse/int64(n), mb(c.RSS), mb(c.HWM))
 }
 
 func countNegative(n int) int {
@@ -242,6 +242,9 @@ listen:
 			if d.memReady, err = readProcMem(d.cmd.Process.Pid); err != nil {
 				t.Fatal(err)
 			}
+			if cpu, err := readProcCPU(d.cmd.Process.Pid); err == nil {
+				t.Logf("daemon CPU time (user+system) at the first answer: %s", cpu.Round(10*time.Millisecond))
+			}
 			if got != want {
 				t.Fatalf("first answer %q, want %q", got, want)
 			}
@@ -273,6 +276,9 @@ func (d *scaleDaemon) waitLoaded(t *testing.T) (time.Duration, procMem) {
 	mem, err := readProcMem(d.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cpu, err := readProcCPU(d.cmd.Process.Pid); err == nil {
+		t.Logf("daemon CPU time (user+system) when the hot store was filled: %s", cpu.Round(10*time.Millisecond))
 	}
 	return at, mem
 }
