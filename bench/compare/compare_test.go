@@ -2,14 +2,12 @@ package compare
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"runtime"
 	"testing"
 
 	"github.com/mailtls/mailtls/internal/lab"
-	"github.com/mailtls/mailtls/internal/loadgen"
 )
 
 // mapName is the socketmap name sent with each key: mailtls's profile for plain Postfix
@@ -18,14 +16,6 @@ const mapName = "postfix"
 
 // nullReply is the null server's answer, as long as a typical real one.
 const nullReply = "OK secure match=mx.sts-00001.example:.backup.sts-00001.example servername=hostname"
-
-// scaleQ scales a query count over warm-up and measured period to the measured period.
-func scaleQ(n int, p params) int {
-	if n < 0 {
-		return n
-	}
-	return int(float64(n) * p.duration.Seconds() / (p.duration + p.warmup).Seconds())
-}
 
 // TestCompare runs the same cached load against the null server, postfix-mta-sts-resolver
 // and mailtls, and prints one table. See doc.go and scripts/compare.sh.
@@ -111,42 +101,37 @@ func TestCompare(t *testing.T) {
 		}
 	}
 	addrs := map[string]string{"null": nullAddr, "peer": peerAddr, "mailtls": mailtlsAddr}
-	var rows []row
-	for _, ld := range loads {
-		for _, c := range p.conns {
-			for _, target := range []string{"null", "peer", "mailtls"} {
-				labBefore, resBefore := l.DNS.Queries(), resolver.queries()
-				res, err := loadgen.Run(context.Background(), loadgen.Config{Network: "tcp", Addr: addrs[target],
-					Map: mapName, Keys: ld.keys, Conns: c, Pipeline: 1, Duration: p.duration, Warmup: p.warmup})
-				if err != nil {
-					t.Fatalf("%s %s %d conns: %v", ld.name, target, c, err)
-				}
-				r := row{workload: ld.name, conns: c, target: target, rate: res.Rate, p50: res.P50, p99: res.P99,
-					max: res.Max, errors: res.Errors, replies: res.Replies, labQ: l.DNS.Queries() - labBefore,
-					resolverQ: resolver.queries() - resBefore}
-				if resBefore < 0 || r.resolverQ < 0 {
-					r.resolverQ = -1
-				}
-				// The queries counted span warm-up and measured period; the replies only
-				// the measured one. Scale to the measured period (the rate is steady).
-				r.labQ, r.resolverQ = scaleQ(r.labQ, p), scaleQ(r.resolverQ, p)
-				rows = append(rows, r)
-				t.Logf("%s %-7s %s", ld.name, target, res)
-				if res.Errors > 0 {
-					t.Errorf("%s %s %d conns: %d errors, last: %v", ld.name, target, c, res.Errors, res.LastError)
-				}
-				for _, p := range []*proc{resolver.proc, null, peer, mailtls} {
-					p.alive(t)
+	type point struct {
+		workload string
+		conns    int
+		target   string
+	}
+	var order []point
+	samples := map[point][]row{}
+	env := &bench{lab: l, resolver: resolver, procs: []*proc{resolver.proc, null, peer, mailtls}, p: p}
+	for round := range p.rounds {
+		for _, ld := range loads {
+			for _, c := range p.conns {
+				for _, target := range []string{"null", "peer", "mailtls"} {
+					pt := point{ld.name, c, target}
+					if round == 0 {
+						order = append(order, pt)
+					}
+					samples[pt] = append(samples[pt], env.measure(t, ld.name, ld.keys, c, target, addrs[target]))
 				}
 			}
 		}
+	}
+	var rows []row
+	for _, pt := range order {
+		rows = append(rows, median(samples[pt]))
 	}
 
 	t.Logf("Unbound queries by type, whole run: %s", resolver.typeCounts())
 
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# %d MTA-STS enforce domains + %d without a policy (%d NXDOMAIN), strict request→reply, %v measured after %v warm-up per point, %d CPUs\n# q/reply: DNS queries the lab's server and Unbound (the peer's resolver) received per reply, over the measured period\n",
-		len(w.sts), len(w.none), len(w.none)/20, p.duration, p.warmup, runtime.NumCPU())
+	fmt.Fprintf(&b, "# %d MTA-STS enforce domains + %d without a policy (%d NXDOMAIN), strict request→reply, %v measured after %v warm-up per point, median of %d rounds, %d CPUs\n# q/reply: DNS queries the lab's server and Unbound (the peer's resolver) received per reply, over the measured period\n",
+		len(w.sts), len(w.none), len(w.none)/20, p.duration, p.warmup, p.rounds, runtime.NumCPU())
 	writeTable(&b, rows)
 	fmt.Fprintln(&b)
 	for _, ld := range loads {

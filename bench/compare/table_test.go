@@ -22,6 +22,8 @@ type row struct {
 	// Queries the lab's DNS server and Unbound (the peer's resolver) received during the
 	// run; resolverQ is -1 when Unbound's statistics could not be read.
 	labQ, resolverQ int
+	rounds          int     // how many runs the row is the median of
+	spread          float64 // (max − min) / median of those runs' rates
 }
 
 // find returns the row for (workload, conns, target), or nil.
@@ -52,7 +54,7 @@ func ratio(a, b float64) string {
 // point, and mailtls's ratio to the peer.
 func writeTable(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tconns\ttarget\treplies/s\tp50\tp99\tmax\terrors\tOK\tNOTFOUND\tother\tlab dns q/reply\tunbound q/reply\t×null\tmailtls/peer\t")
+	fmt.Fprintln(tw, "workload\tconns\ttarget\treplies/s\tp50\tp99\tmax\terrors\tOK\tNOTFOUND\tother\tlab dns q/reply\tunbound q/reply\tspread\t×null\tmailtls/peer\t")
 	for _, r := range rows {
 		vsNull, vsPeer := "-", ""
 		if n := find(rows, r.workload, r.conns, "null"); n != nil && r.target != "null" {
@@ -66,10 +68,14 @@ func writeTable(w io.Writer, rows []row) {
 			total += n
 		}
 		other := total - r.replies["OK"] - r.replies["NOTFOUND"]
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n",
+		spread := "-"
+		if r.rounds > 1 {
+			spread = fmt.Sprintf("%.0f%%", 100*r.spread)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.workload, r.conns, r.target, r.rate, round(r.p50), round(r.p99), round(r.max),
 			r.errors, r.replies["OK"], r.replies["NOTFOUND"], other,
-			perReply(r.labQ, total), perReply(r.resolverQ, total), vsNull, vsPeer)
+			perReply(r.labQ, total), perReply(r.resolverQ, total), spread, vsNull, vsPeer)
 	}
 	tw.Flush()
 }
