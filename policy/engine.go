@@ -129,8 +129,7 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 // ResolveInto is Resolve writing into d, which it overwrites entirely. A lookup the hot
 // store answers formats nothing: the reasons are recorded, not rendered (Reasons renders
 // them), and the reply of a cached policy or an operator rule was rendered once, when the
-// state was first used or the rule built. Its one allocation is the error value of the
-// IP-literal check in ParseNexthop (TestHotPathAllocs).
+// state was first used or the rule built. It does not allocate (TestHotPathAllocs).
 func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
 	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
 	d.why.eng = e

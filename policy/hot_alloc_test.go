@@ -8,10 +8,10 @@ import (
 	"github.com/mailtls/mailtls/dane"
 )
 
-// maxHotAllocs is what a lookup the hot store answers may allocate, reply included: the
-// one error value ParseNexthop's IP-literal check gets from netip.ParseAddr for a domain
-// name (nexthop.go). Reasons, replies and the Decision itself cost nothing.
-const maxHotAllocs = 1
+// maxHotAllocs is what a lookup the hot store answers may allocate, reply included:
+// nothing. Reasons, replies and the Decision itself are free; the IP-literal check skips
+// netip.ParseAddr (and its allocated error) for anything that cannot be an address.
+const maxHotAllocs = 0
 
 // Issue: no heap allocation per cached lookup. Each representative answer, once cached, is
 // resolved into a reused Decision and rendered as the Postfix reply.

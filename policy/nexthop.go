@@ -91,6 +91,20 @@ func isIPLiteral(s string) bool {
 	if len(s) > 5 && strings.EqualFold(s[:5], "ipv6:") {
 		return true
 	}
+	// Only strings made of hex digits, dots, colons and a zone can be addresses; checking
+	// that first keeps domain names from paying for netip's (allocated) parse error.
+	if strings.IndexFunc(s, notAddrRune) >= 0 && !strings.ContainsRune(s, '%') {
+		return false
+	}
 	_, err := netip.ParseAddr(s)
 	return err == nil
+}
+
+// notAddrRune reports whether r cannot appear in an IPv4 or IPv6 address without a zone.
+func notAddrRune(r rune) bool {
+	switch {
+	case r >= '0' && r <= '9', r >= 'a' && r <= 'f', r >= 'A' && r <= 'F', r == '.', r == ':':
+		return false
+	}
+	return true
 }
