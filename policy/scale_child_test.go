@@ -32,6 +32,8 @@ type scaleChildResult struct {
 	Loaded     int
 	HeapInuse  int64 // after runtime.GC
 	RSS, HWM   int64
+	// After every domain was resolved once (steady state) and runtime.GC.
+	SteadyHeapInuse, SteadyRSS int64
 }
 
 func runScaleChild(t *testing.T, path string, n int) scaleChildResult {
@@ -116,6 +118,19 @@ func TestScaleChild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Steady state: every loaded domain resolved once, as traffic would.
+	var d Decision
+	p := &Profile{Name: "postfix", DANE: true}
+	for i := range r.Loaded {
+		eng.ResolveInto(context.Background(), p, scaleDomain(i), &d)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	r.SteadyHeapInuse = int64(ms.HeapInuse)
+	if mem, err = readProcMem(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	r.SteadyRSS = mem.RSS
 	runtime.KeepAlive(eng)
 	b, _ := json.Marshal(r)
 	os.Stdout.Write(append([]byte(scaleChildMarker), append(b, '\n')...))

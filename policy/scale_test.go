@@ -112,9 +112,28 @@ func TestScaleWarmRestart(t *testing.T) {
 		len(sample)+1, mb(mem.RSS), mem.RSS/int64(n), mb(mem.HWM), mb(int64(m["go_memstats_heap_inuse_bytes"])),
 		mb(int64(m["go_memstats_next_gc_bytes"])), m["go_gc_duration_seconds_count"])
 
+	// Steady state: every domain asked for once, as under traffic.
+	cpu0, _ := readProcCPU(d.cmd.Process.Pid)
+	took, err := queryAll(d.addr, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu1, _ := readProcCPU(d.cmd.Process.Pid)
+	if m, err = scrapeMetrics("http://" + d.metrics + "/metrics"); err != nil {
+		t.Fatal(err)
+	}
+	if mem, err = readProcMem(d.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("steady state (daemon, every domain asked once, %s, daemon CPU %s): VmRSS %.1f MB (%d bytes/domain), VmHWM %.1f MB; Go heap in use %.1f MB, heap goal %.1f MB, %v GCs",
+		took.Round(time.Millisecond), (cpu1 - cpu0).Round(10*time.Millisecond), mb(mem.RSS), mem.RSS/int64(n), mb(mem.HWM),
+		mb(int64(m["go_memstats_heap_inuse_bytes"])), mb(int64(m["go_memstats_next_gc_bytes"])), m["go_gc_duration_seconds_count"])
+
 	c := runScaleChild(t, path, n)
 	t.Logf("in-process load (test binary, same code as the daemon's): open %s, Load %s, CPU time %s; after GC: HeapInuse %.1f MB (%d bytes/domain), VmRSS %.1f MB, VmHWM %.1f MB",
 		c.Open.Round(time.Millisecond), c.Load.Round(time.Millisecond), c.CPU.Round(10*time.Millisecond), mb(c.HeapInuse), c.HeapInuse/int64(n), mb(c.RSS), mb(c.HWM))
+	t.Logf("in-process steady state (every domain resolved once): after GC: HeapInuse %.1f MB (%d bytes/domain), VmRSS %.1f MB",
+		mb(c.SteadyHeapInuse), c.SteadyHeapInuse/int64(n), mb(c.SteadyRSS))
 }
 
 func countNegative(n int) int {
