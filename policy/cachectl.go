@@ -26,14 +26,15 @@ type CacheEntry struct {
 }
 
 func (e *Engine) view(domain string, en *stsEntry, detail bool) CacheEntry {
-	st := en.state.Load()
+	cur := en.state.Load()
+	st := cur.record()
 	now := e.now()
 	c := CacheEntry{Domain: domain, RecordID: st.RecordID, PolicyID: st.PolicyID, TXTChecked: st.TXTChecked, Fetched: st.Fetched, Expires: st.Expires}
 	if u := en.used.Load(); u > 0 {
 		c.LastUsed = time.Unix(0, u).UTC()
 	}
 	switch {
-	case st.usable(now):
+	case cur.usable(now):
 		c.State, c.Mode, c.MX = "policy", string(st.Policy.Mode), st.Policy.MX
 	case st.DNSError != "":
 		c.State = "dns-failing"

@@ -274,19 +274,22 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 	if err != nil || !ok {
 		return nil, false
 	}
-	st, err := decodeState(ent, func(s *stsState) string { return s.Domain })
+	rec, err := decodeState(ent, func(s *stsRecord) string { return s.Domain })
 	if err != nil {
 		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindSTS, "domain", domain, "err", err)
 		return nil, false
 	}
 	en := &stsEntry{}
-	en.state.Store(st)
+	en.state.Store(newSTSState(rec, nil))
 	e.sts.Set(domain, en)
 	return en, true
 }
 
-// publish makes st the domain's current state and queues it for the persistent store.
-func (e *Engine) publish(st *stsState) {
+// publish makes rec the domain's current state, queues it for the persistent store and
+// returns the state the hot store holds. prev is the domain's previous policy, kept (with
+// its rendered reply) when rec still holds it.
+func (e *Engine) publish(rec *stsRecord, prev *heldPolicy) *stsState {
+	st := newSTSState(rec, prev)
 	en, ok := e.sts.Get(st.Domain)
 	if !ok {
 		en = &stsEntry{}
@@ -295,14 +298,15 @@ func (e *Engine) publish(st *stsState) {
 	}
 	en.state.Store(st)
 	if e.opt.Backend == nil {
-		return
+		return st
 	}
-	val, err := json.Marshal(st)
+	val, err := json.Marshal(rec)
 	if err != nil {
 		e.opt.Logger.Error("encoding cache entry", "domain", st.Domain, "err", err)
-		return
+		return st
 	}
-	e.opt.Backend.Put(cache.Entry{Kind: kindSTS, Key: st.Domain, Value: val, Expires: st.storeUntil(), Updated: e.opt.Now()})
+	e.opt.Backend.Put(cache.Entry{Kind: kindSTS, Key: st.Domain, Value: val, Expires: rec.storeUntil(), Updated: e.opt.Now()})
+	return st
 }
 
 // now is the engine's clock.

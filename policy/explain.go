@@ -161,7 +161,7 @@ func (x *explanation) renderDANE(r []string, d *Decision) []string {
 // concluded (RFC 8461 §3.3, §5.1).
 func (x *explanation) renderSTS(r []string, d *Decision) []string {
 	add := func(format string, args ...any) { r = append(r, fmt.Sprintf(format, args...)) }
-	st, e := x.sts, x.eng
+	st, e := x.sts.record(), x.eng
 	name := "_mta-sts." + st.Domain
 	if st.DNSError != "" {
 		add("TXT %s lookup failed at %s: %s (retried after %s)", name, stamp(st.DNSFailedAt), st.DNSError, e.opt.DNSRetry)

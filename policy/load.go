@@ -76,14 +76,13 @@ func (e *Engine) hotStoreFull() bool {
 func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
 	switch ent.Kind {
 	case kindSTS:
-		st, err := decodeState(ent, func(s *stsState) string { return s.Domain })
+		rec, err := decodeState(ent, func(s *stsRecord) string { return s.Domain })
 		if err != nil {
 			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 			return false
 		}
-		c.sts(st, ent.Key)
 		en := &stsEntry{}
-		en.state.Store(st)
+		en.state.Store(c.sts(rec, ent.Key))
 		e.sts.SetIfAbsent(ent.Key, en)
 	case kindDANE:
 		st, err := decodeState(ent, func(s *daneState) string { return s.Domain })
@@ -130,7 +129,7 @@ type compactor struct {
 }
 
 type sharedPolicy struct {
-	p      *mtasts.Policy
+	p      *heldPolicy
 	shared bool
 }
 
@@ -138,23 +137,23 @@ func newCompactor() *compactor {
 	return &compactor{policies: make(map[string]*sharedPolicy)}
 }
 
-// sts compacts st, whose Domain equals key.
-func (c *compactor) sts(st *stsState, key string) {
-	st.Domain = key
-	if st.PolicyID == st.RecordID {
-		st.PolicyID = st.RecordID
+// sts packs r, whose Domain equals key, into the state the hot store holds.
+func (c *compactor) sts(r *stsRecord, key string) *stsState {
+	r.Domain = key
+	var held *heldPolicy
+	if r.Policy != nil {
+		held = c.policy(r.Policy)
+		r.Policy = held.Policy
 	}
-	if st.FailedID == st.RecordID {
-		st.FailedID = st.RecordID
+	st := newSTSState(r, held)
+	if st.detail != nil {
+		st.detail.txt = exact(st.detail.txt)
 	}
-	st.TXT = exact(st.TXT)
-	if st.Policy != nil {
-		st.Policy = c.policy(st.Policy)
-	}
+	return st
 }
 
 // policy returns the loaded policy equal to p, or p compacted and remembered.
-func (c *compactor) policy(p *mtasts.Policy) *mtasts.Policy {
+func (c *compactor) policy(p *mtasts.Policy) *heldPolicy {
 	c.key.Reset()
 	for _, s := range []string{p.Version, string(p.Mode), strconv.FormatUint(uint64(p.MaxAge), 10)} {
 		c.key.WriteString(s)
@@ -191,8 +190,9 @@ func (c *compactor) policy(p *mtasts.Policy) *mtasts.Policy {
 			clear(c.policies)
 		}
 	}
-	c.policies[c.key.String()] = &sharedPolicy{p: p}
-	return p
+	hp := &heldPolicy{Policy: p}
+	c.policies[c.key.String()] = &sharedPolicy{p: hp}
+	return hp
 }
 
 // constLine returns the constant equal to l when l is a line every well-formed policy has

@@ -89,22 +89,23 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 // must be refetched even if its id is unchanged (force).
 func (e *Engine) refreshDue(en *stsEntry, now time.Time) (force, due bool) {
 	st := en.state.Load()
-	if !st.DNSFailedAt.IsZero() && now.Before(st.DNSFailedAt.Add(e.opt.DNSRetry)) {
+	if st.detail != nil && st.detail.dnsFailedAt != 0 && now.Before(st.DNSFailedAt().Add(e.opt.DNSRetry)) {
 		return false, false
 	}
-	if st.FailedID != "" && now.Before(st.FailedAt.Add(e.opt.FailureRetry)) {
+	if st.FailedID() != "" && now.Before(st.FailedAt().Add(e.opt.FailureRetry)) {
 		return false, false
 	}
 	if st.usable(now) {
 		// Refetch daily, and at the latest when half of max_age has passed.
 		age := time.Duration(st.Policy.MaxAge) * time.Second / 2
-		if now.Sub(st.Fetched) >= min(e.opt.RefreshInterval, age) {
+		if now.Sub(st.Fetched()) >= min(e.opt.RefreshInterval, age) {
 			return true, true
 		}
 	}
 	// A domain asked for since its TXT check: re-read the record a little before the check
 	// goes stale, so the next lookup is still answered from memory.
 	used := time.Unix(0, en.used.Load())
-	staleAt := st.TXTChecked.Add(st.TXTTTL * 9 / 10)
-	return false, used.After(st.TXTChecked) && !now.Before(staleAt)
+	checked := st.TXTChecked()
+	staleAt := checked.Add(st.ttl() * 9 / 10)
+	return false, used.After(checked) && !now.Before(staleAt)
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/mailtls/mailtls/cache/sqlitestore"
 )
@@ -47,11 +48,11 @@ func TestLoadSharesEqualPolicies(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("Get %s: %v, %v", scaleDomain(i), ok, err)
 		}
-		want, err := decodeState(ent, func(s *stsState) string { return s.Domain })
+		want, err := decodeState(ent, func(s *stsRecord) string { return s.Domain })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := state(i); !reflect.DeepEqual(got, want) {
+		if got := state(i).record(); !reflect.DeepEqual(utcRecord(got), utcRecord(want)) {
 			t.Errorf("%s loaded as %+v, stored %+v", scaleDomain(i), got, want)
 		}
 	}
@@ -115,4 +116,13 @@ func TestLoadStopsWhenHotStoreFull(t *testing.T) {
 			t.Errorf("%s: %q (hit %v), want %q from the store", scaleDomain(i), d.PostfixReply(), d.CacheHit, scaleReply(i))
 		}
 	}
+}
+
+// utcRecord is r with its times in UTC, for comparing the instants of two records.
+func utcRecord(r *stsRecord) stsRecord {
+	c := *r
+	for _, t := range []*time.Time{&c.TXTChecked, &c.Fetched, &c.Expires, &c.FailedAt, &c.DNSFailedAt} {
+		*t = t.UTC()
+	}
+	return c
 }

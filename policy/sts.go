@@ -23,10 +23,10 @@ func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
 
 // stsFresh reports whether st answers a lookup at now without touching the network.
 func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
-	if !st.DNSFailedAt.IsZero() && now.Before(st.DNSFailedAt.Add(e.opt.DNSRetry)) {
+	if st.detail != nil && st.detail.dnsFailedAt != 0 && now.Before(st.DNSFailedAt().Add(e.opt.DNSRetry)) {
 		return true // the TXT lookup failed moments ago: do not make every lookup wait for it
 	}
-	if now.After(st.TXTChecked.Add(st.TXTTTL)) {
+	if now.After(st.TXTChecked().Add(st.ttl())) {
 		return false // RFC 8461 §5.1: check the TXT record for a new id
 	}
 	switch {
@@ -34,7 +34,7 @@ func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
 		return true // negative cache: no MTA-STS record, for the answer's TTL
 	case st.PolicyID == st.RecordID && st.usable(now):
 		return true
-	case st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.opt.FailureRetry)):
+	case st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.opt.FailureRetry)):
 		return true // this id failed recently: retry at most every failure_retry
 	}
 	return false
@@ -64,16 +64,17 @@ func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *sts
 // doRefreshSTS reads the TXT record and fetches the policy when RFC 8461 §3.3 and §5.1 call
 // for it. A failed lookup or fetch never discards a policy that has not expired.
 func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *stsState {
-	st := &stsState{Domain: domain}
+	st := &stsRecord{Domain: domain}
+	var prev *heldPolicy
 	if en, ok := e.stsEntryFor(domain); ok {
-		*st = *en.state.Load()
+		old := en.state.Load()
+		st, prev = old.record(), old.Policy
 	}
 	now := e.now()
 	rl, err := mtasts.LookupRecord(ctx, e.opt.Resolver, domain)
 	if err != nil {
 		st.DNSFailedAt, st.DNSError = now, err.Error()
-		e.publish(st)
-		return st
+		return e.publish(st, prev)
 	}
 	st.DNSFailedAt, st.DNSError = time.Time{}, ""
 	st.TXT, st.TXTChecked = rl.TXT, now
@@ -83,27 +84,25 @@ func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *s
 		// withdrawn by publishing mode none, not by removing the record).
 		st.RecordID, st.TXTReason = "", rl.Reason
 		st.TXTTTL = bound(rl.TTL, e.opt.NegativeTTLMin, e.opt.NegativeTTLMax)
-		e.publish(st)
-		return st
+		return e.publish(st, prev)
 	}
 	st.RecordID, st.TXTReason = rl.Record.ID, ""
 	st.TXTTTL = bound(rl.TTL, txtTTLMin, txtTTLMax)
 
 	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.opt.FailureRetry))
 	switch {
-	case !force && st.PolicyID == st.RecordID && st.usable(now):
+	case !force && st.PolicyID == st.RecordID && st.Policy != nil && !now.After(st.Expires):
 		// Same id: the held policy stands (RFC 8461 §3.3: a changed body under an
 		// unchanged id is not refetched).
 	case recentFailure:
 	default:
 		e.fetchSTS(ctx, st)
 	}
-	e.publish(st)
-	return st
+	return e.publish(st, prev)
 }
 
 // fetchSTS fetches the policy for st's current record id and records the outcome in st.
-func (e *Engine) fetchSTS(ctx context.Context, st *stsState) {
+func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) {
 	res, err := e.opt.Fetcher.Fetch(ctx, st.Domain)
 	now := e.now()
 	if err != nil {
@@ -151,14 +150,14 @@ func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 	}
 	d.why.stsStep = step
 	a := e.stsAnswer(st)
-	v := 0
-	if d.TLSRPT {
-		v = 1
-	}
 	d.Result, d.Level, d.Source = OK, "secure", SourceMTASTS
 	d.Servername = "hostname"
-	d.Match, d.STS, d.reply, d.would = a.match, a.policy, a.reply[v], a.would[v]
-	d.Expires = st.Expires
+	r := &st.Policy.plainAnswer().renderedReply
+	if d.TLSRPT {
+		r = a.tlsrptReply()
+	}
+	d.Match, d.STS, d.reply, d.would = st.Policy.plainAnswer().match, &a.policy, r.reply, &r.would
+	d.Expires = st.Expires()
 	return true
 }
 

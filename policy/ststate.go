@@ -7,97 +7,223 @@ import (
 	"github.com/mailtls/mailtls/mtasts"
 )
 
-// stsState is what the engine knows about one domain's MTA-STS: the TXT record it last saw,
-// the policy it holds and the timers of RFC 8461 §3.3 and §5.1. A state is immutable once
-// published; every change stores a new one, so readers never lock.
+// stsState is what the hot store keeps of one domain's MTA-STS (an stsRecord, packed): the
+// record id, the policy held and the timers of RFC 8461 §3.3 and §5.1. A million domains
+// are held at once, so the common case costs 96 bytes: the domain name is the map key's,
+// PolicyID is RecordID's when equal, equal policies are one heldPolicy, times are unix
+// nanoseconds, and whatever can be rebuilt from the other fields (the standard TXT record,
+// policy URL and "no record" reasons) or is rarely set (failures) lives in detail, nil
+// unless needed. A state is immutable once published; every change stores a new one, so
+// readers never lock.
 type stsState struct {
-	Domain string `json:"domain"`
+	Domain   string
+	RecordID string      // "" when the domain has no usable record
+	PolicyID string      // the record id the policy was fetched under
+	Policy   *heldPolicy // nil when none is held
+	detail   *stsDetail  // nil in the common case
 
-	// The TXT record (_mta-sts.<domain>, RFC 8461 §3.1) as last read.
-	RecordID   string        `json:"record_id,omitempty"` // "" when the domain has no usable record
-	TXT        []string      `json:"txt,omitempty"`
-	TXTReason  string        `json:"txt_reason,omitempty"` // why there is no usable record
-	TXTChecked time.Time     `json:"txt_checked"`
-	TXTTTL     time.Duration `json:"txt_ttl"` // bounded; the record is re-read once older than this
+	txtChecked int64  // unix nanoseconds (unixNano); 0 = never
+	fetched    int64  // unix nanoseconds
+	expires    int64  // unix nanoseconds: fetched + max_age
+	txtTTL     uint32 // seconds, when detail.ttlSet is false
+	reason     uint8  // the TXT reason: reasonNone, reasonNXDomain, reasonNoTXT or reasonDetail
+}
 
-	// The policy held: served until Expires even when later refreshes fail (RFC 8461 §5.1).
-	Policy   *mtasts.Policy `json:"policy,omitempty"`
-	PolicyID string         `json:"policy_id,omitempty"` // the record id it was fetched under
-	URL      string         `json:"url,omitempty"`
-	Fetched  time.Time      `json:"fetched,omitzero"`
-	Expires  time.Time      `json:"expires,omitzero"` // Fetched + max_age
+// Codes of stsState.reason: the reasons a lookup gives for most domains without a record
+// are rebuilt from the domain name instead of being stored.
+const (
+	reasonNone     uint8 = iota // ""
+	reasonNXDomain              // "no TXT records: _mta-sts.<domain>. does not exist"
+	reasonNoTXT                 // "no TXT records"
+	reasonDetail                // detail.txtReason
+)
 
-	// The last failed fetch: the id is not refetched before FailedAt + failure_retry.
-	FailedID   string    `json:"failed_id,omitempty"`
-	FailedAt   time.Time `json:"failed_at,omitzero"`
-	FailType   string    `json:"fail_type,omitempty"` // RFC 8460 §4.3 result type
-	FailReason string    `json:"fail_reason,omitempty"`
+// stsDetail holds the fields of a state that are rarely set or not what the other fields
+// imply. The *Set flags say a field is stored here rather than derived.
+type stsDetail struct {
+	txt    []string
+	txtSet bool
+	url    string
+	urlSet bool
+	ttl    time.Duration // the TXT TTL when not whole seconds that fit txtTTL
+	ttlSet bool
 
-	// The last failed TXT lookup (SERVFAIL, timeout): not retried before DNSFailedAt + dnsRetry.
-	DNSFailedAt time.Time `json:"dns_failed_at,omitzero"`
-	DNSError    string    `json:"dns_error,omitempty"`
+	txtReason   string
+	failedID    string
+	failedAt    int64 // unix nanoseconds
+	failType    string
+	failReason  string
+	dnsFailedAt int64 // unix nanoseconds
+	dnsError    string
+}
+
+// heldPolicy is a policy as the hot store holds it: shared, read-only, by every domain
+// that published an equal policy (Load interns them), with the plain reply it answers,
+// which depends on nothing else, rendered once on first use.
+type heldPolicy struct {
+	*mtasts.Policy
+	plain atomic.Pointer[plainAnswer]
+}
+
+// standardTXT is the TXT record of a domain whose record is exactly "v=STSv1; id=<id>;".
+func standardTXT(id string) []string {
+	return []string{mtasts.RecordVersion + "; id=" + id + ";"}
+}
+
+// isStandardTXT reports whether txt is what standardTXT(id) gives (nil for no id).
+func isStandardTXT(txt []string, id string) bool {
+	if id == "" {
+		return len(txt) == 0
+	}
+	const pre, suf = mtasts.RecordVersion + "; id=", ";"
+	return len(txt) == 1 && len(txt[0]) == len(pre)+len(id)+len(suf) &&
+		txt[0][:len(pre)] == pre && txt[0][len(pre):len(pre)+len(id)] == id && txt[0][len(pre)+len(id):] == suf
+}
+
+// standardURL is where RFC 8461 §3.3 fetches domain's policy.
+func standardURL(domain string) string {
+	return "https://mta-sts." + domain + "/.well-known/mta-sts.txt"
+}
+
+// nxReason is the reason mtasts.LookupRecord gives when _mta-sts.<domain> does not exist.
+func nxReason(domain string) string {
+	return "no TXT records: _mta-sts." + domain + ". does not exist"
+}
+
+// newSTSState packs r. prev, if not nil, is the domain's previous policy: kept (with its
+// rendered reply) when r holds the same one.
+func newSTSState(r *stsRecord, prev *heldPolicy) *stsState {
+	s := &stsState{Domain: r.Domain, RecordID: r.RecordID, PolicyID: r.PolicyID,
+		txtChecked: unixNano(r.TXTChecked), fetched: unixNano(r.Fetched), expires: unixNano(r.Expires)}
+	if s.PolicyID == s.RecordID {
+		s.PolicyID = s.RecordID
+	}
+	switch {
+	case r.Policy == nil:
+	case prev != nil && prev.Policy == r.Policy:
+		s.Policy = prev
+	default:
+		s.Policy = &heldPolicy{Policy: r.Policy}
+	}
+	var d stsDetail
+	need := false
+	if r.TXTTTL >= 0 && r.TXTTTL%time.Second == 0 && r.TXTTTL/time.Second <= 1<<32-1 {
+		s.txtTTL = uint32(r.TXTTTL / time.Second)
+	} else {
+		d.ttl, d.ttlSet, need = r.TXTTTL, true, true
+	}
+	switch r.TXTReason {
+	case "":
+	case nxReason(r.Domain):
+		s.reason = reasonNXDomain
+	case "no TXT records":
+		s.reason = reasonNoTXT
+	default:
+		s.reason, d.txtReason, need = reasonDetail, r.TXTReason, true
+	}
+	if !isStandardTXT(r.TXT, r.RecordID) {
+		d.txt, d.txtSet, need = r.TXT, true, true
+	}
+	if want := ""; r.Policy != nil {
+		want = standardURL(r.Domain)
+		if r.URL != want {
+			d.url, d.urlSet, need = r.URL, true, true
+		}
+	} else if r.URL != "" {
+		d.url, d.urlSet, need = r.URL, true, true
+	}
+	if r.FailedID != "" || !r.FailedAt.IsZero() || r.FailType != "" || r.FailReason != "" || !r.DNSFailedAt.IsZero() || r.DNSError != "" {
+		d.failedID, d.failedAt, d.failType, d.failReason = r.FailedID, unixNano(r.FailedAt), r.FailType, r.FailReason
+		if d.failedID == s.RecordID {
+			d.failedID = s.RecordID
+		}
+		d.dnsFailedAt, d.dnsError = unixNano(r.DNSFailedAt), r.DNSError
+		need = true
+	}
+	if need {
+		s.detail = &d
+	}
+	return s
+}
+
+// record unpacks s into a record (allocating): for the refresh code to edit, the store to
+// encode and explanations to read.
+func (s *stsState) record() *stsRecord {
+	r := &stsRecord{Domain: s.Domain, RecordID: s.RecordID, PolicyID: s.PolicyID,
+		TXTChecked: fromUnixNano(s.txtChecked), TXTTTL: s.ttl(),
+		Fetched: fromUnixNano(s.fetched), Expires: fromUnixNano(s.expires)}
+	if s.Policy != nil {
+		r.Policy = s.Policy.Policy
+		r.URL = standardURL(s.Domain)
+	}
+	if s.RecordID != "" {
+		r.TXT = standardTXT(s.RecordID)
+	}
+	switch s.reason {
+	case reasonNXDomain:
+		r.TXTReason = nxReason(s.Domain)
+	case reasonNoTXT:
+		r.TXTReason = "no TXT records"
+	}
+	if d := s.detail; d != nil {
+		if d.txtSet {
+			r.TXT = d.txt
+		}
+		if d.urlSet {
+			r.URL = d.url
+		}
+		if s.reason == reasonDetail {
+			r.TXTReason = d.txtReason
+		}
+		r.FailedID, r.FailedAt, r.FailType, r.FailReason = d.failedID, fromUnixNano(d.failedAt), d.failType, d.failReason
+		r.DNSFailedAt, r.DNSError = fromUnixNano(d.dnsFailedAt), d.dnsError
+	}
+	return r
+}
+
+// ttl is how long the TXT record is trusted after txtChecked.
+func (s *stsState) ttl() time.Duration {
+	if s.detail != nil && s.detail.ttlSet {
+		return s.detail.ttl
+	}
+	return time.Duration(s.txtTTL) * time.Second
+}
+
+// TXTChecked is when the TXT record was last read; zero if never.
+func (s *stsState) TXTChecked() time.Time { return fromUnixNano(s.txtChecked) }
+
+// Fetched is when the held policy was fetched.
+func (s *stsState) Fetched() time.Time { return fromUnixNano(s.fetched) }
+
+// Expires is when the held policy's max_age runs out.
+func (s *stsState) Expires() time.Time { return fromUnixNano(s.expires) }
+
+// FailedID is the record id whose fetch last failed; "" if none.
+func (s *stsState) FailedID() string {
+	if s.detail == nil {
+		return ""
+	}
+	return s.detail.failedID
+}
+
+// FailedAt is when the fetch under FailedID failed.
+func (s *stsState) FailedAt() time.Time {
+	if s.detail == nil {
+		return time.Time{}
+	}
+	return fromUnixNano(s.detail.failedAt)
+}
+
+// DNSFailedAt is when the last TXT lookup failed (SERVFAIL, timeout); zero if it did not.
+func (s *stsState) DNSFailedAt() time.Time {
+	if s.detail == nil {
+		return time.Time{}
+	}
+	return fromUnixNano(s.detail.dnsFailedAt)
 }
 
 // usable reports whether the held policy may be applied at now (RFC 8461 §5.1: until
 // max_age runs out, whatever later refreshes say).
 func (s *stsState) usable(now time.Time) bool {
-	return s.Policy != nil && !now.After(s.Expires)
-}
-
-// storeUntil is how long the state is worth keeping in the persistent store.
-func (s *stsState) storeUntil() time.Time {
-	t := s.TXTChecked.Add(s.TXTTTL)
-	if s.Expires.After(t) {
-		t = s.Expires
-	}
-	return t
-}
-
-// stsEntry is one domain's slot in the hot store: the current state, the answer rendered
-// from it, and when it was last asked for (the refresher keeps recently used domains warm).
-type stsEntry struct {
-	state  atomic.Pointer[stsState]
-	answer atomic.Pointer[stsAnswer] // of an earlier or the current state; see answerFor
-	used   atomic.Int64              // unix nanoseconds of the last lookup
-}
-
-// stsAnswer is what a held policy answers (RFC 8461 §4 as Postfix takes it): the match
-// list, the policy description and the reply without and with TLSRPT attributes, rendered
-// once per published state and shared, read-only, by every decision it answers.
-type stsAnswer struct {
-	state  *stsState
-	match  []string
-	policy *STSPolicy
-	reply  [2]string // [0] plain, [1] with TLSRPT attributes (Profile.TLSRPT)
-	would  [2]*Would // the same replies for report-only decisions
-}
-
-// newSTSAnswer renders the answer of st, which holds a policy.
-func newSTSAnswer(st *stsState) *stsAnswer {
-	pol := st.Policy
-	a := &stsAnswer{state: st, match: make([]string, len(pol.MX))}
-	for i, mx := range pol.MX {
-		a.match[i] = postfixMatch(mx)
-	}
-	a.policy = &STSPolicy{Domain: st.Domain, ID: st.PolicyID, Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines}
-	for i, tlsrpt := range []bool{false, true} {
-		d := Decision{Result: OK, Level: "secure", Match: a.match, Servername: "hostname", STS: a.policy, TLSRPT: tlsrpt}
-		a.reply[i] = d.PostfixReply()
-		a.would[i] = &Would{Reply: a.reply[i], Source: SourceMTASTS}
-	}
-	return a
-}
-
-// answerFor returns the answer of st, rendering it on the first lookup after st was
-// published (by a refresh, or by Load). A state that is no longer current is answered
-// without being remembered.
-func (en *stsEntry) answerFor(st *stsState) *stsAnswer {
-	if a := en.answer.Load(); a != nil && a.state == st {
-		return a
-	}
-	a := newSTSAnswer(st)
-	if en.state.Load() == st {
-		en.answer.Store(a)
-	}
-	return a
+	return s.Policy != nil && !now.After(s.Expires())
 }
