@@ -5,6 +5,5 @@
 // resolver does for data that fails validation, RFC 4035 §5.5), and can be told to stall,
 // refuse, delay or reply with arbitrary bytes so that client fallbacks can be tested.
 //
-// It listens on a free port of 127.0.0.1 (New), or on a given address (NewAt), UDP and
-// TCP on the same port.
+// It listens on 127.0.0.1 only, UDP and TCP on the same port.
 package dnstest

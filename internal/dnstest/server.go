@@ -41,7 +41,7 @@ type modeKey struct {
 
 // Server is a running test DNS server. Its methods are safe for concurrent use.
 type Server struct {
-	// Addr is "host:port"; UDP and TCP listen on the same port.
+	// Addr is "127.0.0.1:port"; UDP and TCP listen on the same port.
 	Addr string
 
 	t      testing.TB
@@ -63,30 +63,6 @@ type Server struct {
 // New starts a server on a free loopback port and registers t.Cleanup to stop it.
 func New(t testing.TB) *Server {
 	t.Helper()
-	pc, ln := listenPair(t)
-	return start(t, pc, ln)
-}
-
-// NewAt starts a server on addr, UDP and TCP ("127.0.0.1:53" for programs that read
-// resolv.conf, inside a network namespace of their own), and registers t.Cleanup to stop
-// it. The test fails if either side cannot bind.
-func NewAt(t testing.TB, addr string) *Server {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		t.Fatalf("dnstest: listen udp %s: %v", addr, err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatalf("dnstest: listen tcp %s: %v", addr, err)
-	}
-	return start(t, pc, ln)
-}
-
-// start serves on the bound pair pc and ln.
-func start(t testing.TB, pc net.PacketConn, ln net.Listener) *Server {
-	t.Helper()
 	s := &Server{
 		t:        t,
 		stop:     make(chan struct{}),
@@ -95,6 +71,7 @@ func start(t testing.TB, pc net.PacketConn, ln net.Listener) *Server {
 		negTTL:   defaultNegativeTTL,
 		perQuery: map[modeKey]int{},
 	}
+	pc, ln := listenPair(t)
 	s.Addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(s.serve)
 	udpUp := make(chan struct{})

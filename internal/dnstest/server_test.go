@@ -234,25 +234,3 @@ func TestRemove(t *testing.T) {
 		})
 	}
 }
-
-func TestNewAt(t *testing.T) {
-	// A free port of another loopback address stands in for 127.0.0.1:53, which needs
-	// root and a namespace of its own.
-	pc, err := net.ListenPacket("udp", "127.0.0.2:0")
-	if err != nil {
-		t.Skipf("no second loopback address: %v", err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	s := NewAt(t, addr)
-	if s.Addr != addr {
-		t.Fatalf("Addr = %q, want %q", s.Addr, addr)
-	}
-	s.Add("at.example. 300 IN A 192.0.2.9")
-	for _, network := range []string{"udp", "tcp"} {
-		r, err := query(t, s, network, "at.example.", dns.TypeA, true, false)
-		if err != nil || len(r.Answer) != 1 {
-			t.Fatalf("%s: %v %v", network, r, err)
-		}
-	}
-}
