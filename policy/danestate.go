@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"sync/atomic"
 	"time"
 
@@ -102,7 +101,5 @@ func (e *Engine) publishDANE(st *daneState) {
 	if e.opt.Backend == nil {
 		return
 	}
-	if val, err := json.Marshal(st); err == nil {
-		e.opt.Backend.Put(cache.Entry{Kind: kindDANE, Key: st.Domain, Value: val, Expires: st.Expires, Updated: e.now()})
-	}
+	e.opt.Backend.Put(cache.Entry{Kind: kindDANE, Key: st.Domain, Value: encodeDANE(st), Expires: st.Expires, Updated: e.now()})
 }

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync/atomic"
@@ -274,7 +273,7 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 	if err != nil || !ok {
 		return nil, false
 	}
-	rec, err := decodeState(ent, func(s *stsRecord) string { return s.Domain })
+	rec, err := decodeState(ent, decodeSTS, func(s *stsRecord) string { return s.Domain })
 	if err != nil {
 		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindSTS, "domain", domain, "err", err)
 		return nil, false
@@ -300,12 +299,7 @@ func (e *Engine) publish(rec *stsRecord, prev *heldPolicy) *stsState {
 	if e.opt.Backend == nil {
 		return st
 	}
-	val, err := json.Marshal(rec)
-	if err != nil {
-		e.opt.Logger.Error("encoding cache entry", "domain", st.Domain, "err", err)
-		return st
-	}
-	e.opt.Backend.Put(cache.Entry{Kind: kindSTS, Key: st.Domain, Value: val, Expires: rec.storeUntil(), Updated: e.opt.Now()})
+	e.opt.Backend.Put(cache.Entry{Kind: kindSTS, Key: st.Domain, Value: encodeSTS(rec), Expires: rec.storeUntil(), Updated: e.opt.Now()})
 	return st
 }
 

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"runtime"
@@ -76,7 +75,7 @@ func (e *Engine) hotStoreFull() bool {
 func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
 	switch ent.Kind {
 	case kindSTS:
-		rec, err := decodeState(ent, func(s *stsRecord) string { return s.Domain })
+		rec, err := decodeState(ent, decodeSTS, func(s *stsRecord) string { return s.Domain })
 		if err != nil {
 			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 			return false
@@ -85,7 +84,7 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
 		en.state.Store(c.sts(rec, ent.Key))
 		e.sts.SetIfAbsent(ent.Key, en)
 	case kindDANE:
-		st, err := decodeState(ent, func(s *daneState) string { return s.Domain })
+		st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
 		if err != nil {
 			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 			return false
@@ -100,24 +99,24 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
 	return true
 }
 
-// decodeState reads a persisted state; one that does not parse, or names another domain
-// than its key, is refused.
-func decodeState[S any](ent cache.Entry, domainOf func(*S) string) (*S, error) {
-	var st S
-	if err := json.Unmarshal(ent.Value, &st); err != nil {
+// decodeState reads a persisted state with decode; one that does not parse, or names
+// another domain than its key, is refused.
+func decodeState[S any](ent cache.Entry, decode func([]byte) (*S, error), domainOf func(*S) string) (*S, error) {
+	st, err := decode(ent.Value)
+	if err != nil {
 		return nil, err
 	}
-	if d := domainOf(&st); d != ent.Key {
+	if d := domainOf(st); d != ent.Key {
 		return nil, fmt.Errorf("entry for %q holds state of %q", ent.Key, d)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // compactorMax bounds a compactor's table of policies; when it fills, policies seen only
 // once are forgotten (those many domains share come back at once).
 const compactorMax = 1 << 14
 
-// compactor shrinks decoded states, which encoding/json gives a fresh copy of every string
+// compactor shrinks decoded states, which the decoder gives a fresh copy of every string
 // and slices with spare capacity: the domain name and the ids are shared with equal
 // strings of the same state, the policy's fixed strings with constants, and a policy equal
 // to one already loaded (domains hosted by one provider publish the same policy) is

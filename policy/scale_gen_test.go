@@ -106,7 +106,7 @@ func (scaleFetcher) Fetch(_ context.Context, domain string) (*mtasts.FetchResult
 }
 
 // generateScaleStore fills the store at path with n scale domains through the engine's own
-// refresh path (TXT lookup, fetch, publish, JSON encoding, write-behind Put), flushing
+// refresh path (TXT lookup, fetch, publish, store encoding, write-behind Put), flushing
 // every chunk so the pending queue stays below its bound.
 func generateScaleStore(t testing.TB, path string, n int) {
 	t.Helper()

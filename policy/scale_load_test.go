@@ -48,7 +48,7 @@ func TestLoadSharesEqualPolicies(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("Get %s: %v, %v", scaleDomain(i), ok, err)
 		}
-		want, err := decodeState(ent, func(s *stsRecord) string { return s.Domain })
+		want, err := decodeState(ent, decodeSTS, func(s *stsRecord) string { return s.Domain })
 		if err != nil {
 			t.Fatal(err)
 		}

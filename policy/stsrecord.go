@@ -51,14 +51,13 @@ func (r *stsRecord) storeUntil() time.Time {
 // nanoseconds hold (before 1678, after 2262) are clamped to that range, and the unix epoch
 // itself, whose 0 would read back as the zero time, becomes 1 ns later.
 func unixNano(t time.Time) int64 {
-	const maxSec = math.MaxInt64 / int64(time.Second)
-	switch s := t.Unix(); {
+	switch {
 	case t.IsZero():
 		return 0
-	case s >= maxSec:
-		return math.MaxInt64
-	case s <= -maxSec:
+	case t.Before(time.Unix(0, math.MinInt64+1)):
 		return math.MinInt64 + 1
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
 	}
 	if ns := t.UnixNano(); ns != 0 {
 		return ns

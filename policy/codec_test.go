@@ -1,0 +1,128 @@
+package policy
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/mailtls/mailtls/dane"
+	"github.com/mailtls/mailtls/mtasts"
+)
+
+// codecRecords are MTA-STS records the codec must carry unchanged: common and odd ones.
+func codecRecords() []stsRecord {
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	pol := &mtasts.Policy{Version: mtasts.PolicyVersion, Mode: mtasts.ModeEnforce, MaxAge: 86400, MX: []string{"mx.a.example", "*.a.example"}}
+	pol.Lines = canonicalLines(pol)
+	odd := &mtasts.Policy{Version: mtasts.PolicyVersion, Mode: mtasts.ModeTesting, MaxAge: 600, MX: []string{"mx.b.example"}, Lines: []string{"version: STSv1", "mx: mx.b.example", "mode: testing", "max_age: 600", "x: {y}"}}
+	return []stsRecord{
+		{Domain: "a.example", RecordID: "1", TXT: []string{"v=STSv1; id=1;"}, TXTChecked: at, TXTTTL: time.Hour,
+			Policy: pol, PolicyID: "1", URL: "https://mta-sts.a.example/.well-known/mta-sts.txt", Fetched: at, Expires: at.Add(24 * time.Hour)},
+		{Domain: "neg.example", TXTReason: "no TXT records: _mta-sts.neg.example. does not exist", TXTChecked: at, TXTTTL: time.Minute},
+		{Domain: "b.example", RecordID: "2", TXT: []string{"v=STSv1;id=2", "other"}, TXTReason: "", TXTChecked: at.Add(time.Nanosecond), TXTTTL: 1500 * time.Millisecond,
+			Policy: odd, PolicyID: "1", URL: "https://elsewhere.example/", Fetched: at, Expires: at.Add(time.Hour),
+			FailedID: "2", FailedAt: at, FailType: "sts-webpki-invalid", FailReason: "bad certificate",
+			DNSFailedAt: at.Add(time.Second), DNSError: "timeout"},
+		{Domain: "c.example", RecordID: "3", TXTReason: "strange", FailedID: "9"},
+		{Domain: "d.example"},
+	}
+}
+
+// Every record survives encoding, and the old JSON values still decode to the same.
+func TestSTSCodecRoundTrip(t *testing.T) {
+	for _, r := range codecRecords() {
+		got, err := decodeSTS(encodeSTS(&r))
+		if err != nil {
+			t.Fatalf("%s: %v", r.Domain, err)
+		}
+		if !reflect.DeepEqual(utcRecord(got), utcRecord(&r)) {
+			t.Errorf("round trip of %+v\ngave %+v", r, *got)
+		}
+		js, err := json.Marshal(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := decodeSTS(js)
+		if err != nil {
+			t.Fatalf("%s: JSON: %v", r.Domain, err)
+		}
+		if !reflect.DeepEqual(utcRecord(old), utcRecord(&r)) {
+			t.Errorf("JSON %s\ngave %+v", js, *old)
+		}
+	}
+}
+
+func TestDANECodecRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for _, st := range []daneState{
+		{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x", "y"}, Checked: at, Expires: at.Add(time.Hour)},
+		{Domain: "b.example", Outcome: dane.TempFail, Checked: at, Expires: at.Add(time.Second)},
+	} {
+		for _, b := range [][]byte{encodeDANE(&st), must(json.Marshal(&st))} {
+			got, err := decodeDANE(b)
+			if err != nil {
+				t.Fatalf("%q: %v", b, err)
+			}
+			if got.Domain != st.Domain || got.Outcome != st.Outcome || !reflect.DeepEqual(got.Reasons, st.Reasons) ||
+				!got.Checked.Equal(st.Checked) || !got.Expires.Equal(st.Expires) {
+				t.Errorf("%q gave %+v, want %+v", b, *got, st)
+			}
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Every proper prefix of a value, and a value with a byte too many, is refused.
+func TestSTSCodecRefusesDamage(t *testing.T) {
+	for _, r := range codecRecords() {
+		b := encodeSTS(&r)
+		for n := range len(b) {
+			if _, err := decodeSTS(b[:n]); err == nil {
+				t.Errorf("%s: the first %d of %d bytes decode", r.Domain, n, len(b))
+			}
+		}
+		if _, err := decodeSTS(append(b, 0)); err == nil {
+			t.Errorf("%s: a trailing byte is accepted", r.Domain)
+		}
+	}
+	for _, b := range [][]byte{nil, {2}, {stsFormat, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, {stsFormat, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}} {
+		if _, err := decodeSTS(b); err == nil {
+			t.Errorf("%q decodes", b)
+		}
+	}
+}
+
+// FuzzDecodeState: hostile stored values give an error, never a panic or an allocation
+// beyond their size; what decodes re-encodes to a value that decodes to the same.
+func FuzzDecodeState(f *testing.F) {
+	for _, r := range codecRecords() {
+		f.Add(encodeSTS(&r))
+		f.Add(must(json.Marshal(&r)))
+	}
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	f.Add(encodeDANE(&daneState{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x"}, Checked: at, Expires: at}))
+	f.Add([]byte{stsFormat, 0x7f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := decodeSTS(b); err == nil {
+			again, err := decodeSTS(encodeSTS(r))
+			if err != nil {
+				t.Fatalf("re-encoded %+v does not decode: %v", *r, err)
+			}
+			if !isJSON(b) && !reflect.DeepEqual(utcRecord(again), utcRecord(r)) {
+				t.Fatalf("%+v re-encoded gave %+v", *r, *again)
+			}
+		}
+		if st, err := decodeDANE(b); err == nil {
+			if _, err := decodeDANE(encodeDANE(st)); err != nil {
+				t.Fatalf("re-encoded %+v does not decode: %v", *st, err)
+			}
+		}
+	})
+}

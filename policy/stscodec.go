@@ -1,0 +1,182 @@
+package policy
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/mailtls/mailtls/mtasts"
+)
+
+// stsFormat is the version byte of the binary MTA-STS record (see codec.go).
+const stsFormat = 1
+
+// Flags of an encoded MTA-STS record: fields that equal what others imply are not stored.
+const (
+	stsTXTStandard    = 1 << iota // TXT is standardTXT(RecordID), or nil without an id
+	stsURLStandard                // URL is standardURL(Domain)
+	stsPolicy                     // a policy follows
+	stsPolicyIDSame               // PolicyID equals RecordID
+	stsFailedIDSame               // FailedID equals RecordID
+	stsReasonNX                   // TXTReason is nxReason(Domain)
+	stsLinesCanonical             // the policy's Lines are canonicalLines of it
+	stsFlagsAll       = 1<<iota - 1
+)
+
+// encodeSTS writes r in the binary format.
+func encodeSTS(r *stsRecord) []byte {
+	var flags uint64
+	if isStandardTXT(r.TXT, r.RecordID) {
+		flags |= stsTXTStandard
+	}
+	if r.URL != "" && r.URL == standardURL(r.Domain) {
+		flags |= stsURLStandard
+	}
+	if r.Policy != nil {
+		flags |= stsPolicy
+		if linesCanonical(r.Policy) {
+			flags |= stsLinesCanonical
+		}
+	}
+	if r.PolicyID == r.RecordID {
+		flags |= stsPolicyIDSame
+	}
+	if r.FailedID == r.RecordID {
+		flags |= stsFailedIDSame
+	}
+	if r.TXTReason != "" && r.TXTReason == nxReason(r.Domain) {
+		flags |= stsReasonNX
+	}
+	e := encoder{buf: make([]byte, 0, 128)}
+	e.byte(stsFormat)
+	e.uint(flags)
+	e.str(r.Domain)
+	e.str(r.RecordID)
+	if flags&stsTXTStandard == 0 {
+		e.strs(r.TXT)
+	}
+	if flags&stsReasonNX == 0 {
+		e.str(r.TXTReason)
+	}
+	e.int(unixNano(r.TXTChecked))
+	e.int(int64(r.TXTTTL))
+	if p := r.Policy; p != nil {
+		e.str(p.Version)
+		e.str(string(p.Mode))
+		e.uint(uint64(p.MaxAge))
+		e.strs(p.MX)
+		if flags&stsLinesCanonical == 0 {
+			e.strs(p.Lines)
+		}
+	}
+	if flags&stsPolicyIDSame == 0 {
+		e.str(r.PolicyID)
+	}
+	if flags&stsURLStandard == 0 {
+		e.str(r.URL)
+	}
+	e.int(unixNano(r.Fetched))
+	e.int(unixNano(r.Expires))
+	if flags&stsFailedIDSame == 0 {
+		e.str(r.FailedID)
+	}
+	e.int(unixNano(r.FailedAt))
+	e.str(r.FailType)
+	e.str(r.FailReason)
+	e.int(unixNano(r.DNSFailedAt))
+	e.str(r.DNSError)
+	return e.buf
+}
+
+// decodeSTS reads a stored MTA-STS record: the binary format, or the JSON of earlier
+// versions. Malformed input gives an error, never a panic.
+func decodeSTS(b []byte) (*stsRecord, error) {
+	r := new(stsRecord)
+	if isJSON(b) {
+		if err := json.Unmarshal(b, r); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	if len(b) == 0 || b[0] != stsFormat {
+		return nil, versionError(b)
+	}
+	d := decoder{b: b[1:]}
+	flags := d.uint()
+	if flags&^stsFlagsAll != 0 {
+		return nil, codecError("stored value: unknown flags " + strconv.FormatUint(flags, 2))
+	}
+	r.Domain = d.str()
+	r.RecordID = d.str()
+	if flags&stsTXTStandard == 0 {
+		r.TXT = d.strs()
+	} else if r.RecordID != "" {
+		r.TXT = standardTXT(r.RecordID)
+	}
+	if flags&stsReasonNX == 0 {
+		r.TXTReason = d.str()
+	} else {
+		r.TXTReason = nxReason(r.Domain)
+	}
+	r.TXTChecked = fromUnixNano(d.int())
+	r.TXTTTL = time.Duration(d.int())
+	if flags&stsPolicy != 0 {
+		p := &mtasts.Policy{Version: d.str(), Mode: mtasts.Mode(d.str()), MaxAge: d.uint32(), MX: d.strs()}
+		if flags&stsLinesCanonical == 0 {
+			p.Lines = d.strs()
+		} else {
+			p.Lines = canonicalLines(p)
+		}
+		r.Policy = p
+	}
+	r.PolicyID = r.RecordID
+	if flags&stsPolicyIDSame == 0 {
+		r.PolicyID = d.str()
+	}
+	if flags&stsURLStandard == 0 {
+		r.URL = d.str()
+	} else {
+		r.URL = standardURL(r.Domain)
+	}
+	r.Fetched = fromUnixNano(d.int())
+	r.Expires = fromUnixNano(d.int())
+	r.FailedID = r.RecordID
+	if flags&stsFailedIDSame == 0 {
+		r.FailedID = d.str()
+	}
+	r.FailedAt = fromUnixNano(d.int())
+	r.FailType = d.str()
+	r.FailReason = d.str()
+	r.DNSFailedAt = fromUnixNano(d.int())
+	r.DNSError = d.str()
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// canonicalLines is the text of p as a policy host serves it in the usual layout
+// (RFC 8461 §3.2: version, mode, the mx lines, max_age), line by line.
+func canonicalLines(p *mtasts.Policy) []string {
+	lines := make([]string, 0, 3+len(p.MX))
+	lines = append(lines, "version: "+p.Version, "mode: "+string(p.Mode))
+	for _, mx := range p.MX {
+		lines = append(lines, "mx: "+mx)
+	}
+	return append(lines, "max_age: "+strconv.FormatUint(uint64(p.MaxAge), 10))
+}
+
+// linesCanonical reports whether p's Lines are canonicalLines(p), without building them.
+func linesCanonical(p *mtasts.Policy) bool {
+	l := p.Lines
+	if len(l) != 3+len(p.MX) || l[0] != "version: "+p.Version || l[1] != "mode: "+string(p.Mode) ||
+		l[len(l)-1] != "max_age: "+strconv.FormatUint(uint64(p.MaxAge), 10) {
+		return false
+	}
+	for i, mx := range p.MX {
+		if l[2+i] != "mx: "+mx {
+			return false
+		}
+	}
+	return true
+}
