@@ -49,6 +49,11 @@ func (e *Engine) view(domain string, en *stsEntry, detail bool) CacheEntry {
 		c.DANE = den.state.Load().Outcome.String()
 	}
 	if detail {
+		if st.Policy != nil && st.Policy.Lines == nil { // the canonical text, spelled out
+			p := *st.Policy
+			p.Lines = canonicalLines(&p)
+			st.Policy = &p
+		}
 		c.Detail, _ = json.Marshal(st)
 	}
 	return c

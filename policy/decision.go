@@ -1,6 +1,11 @@
 package policy
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/mailtls/mailtls/mtasts"
+)
 
 // Result is the kind of answer, as Postfix's socketmap protocol names them.
 type Result string
@@ -76,7 +81,30 @@ type STSPolicy struct {
 	Mode   string   `json:"mode"`    // enforce, testing, none
 	MaxAge uint32   `json:"max_age"` // seconds
 	MX     []string `json:"mx"`      // the policy's mx patterns as published (e.g. "*.example.com")
-	Lines  []string `json:"lines"`   // the policy text, line by line (TLSRPT policy_string)
+	// Lines are the policy text, line by line (TLSRPT policy_string). A policy from the hot
+	// store whose text is the canonical rendering of the fields above leaves them nil;
+	// PolicyLines and the JSON encoding give them in every case.
+	Lines []string `json:"lines"`
+	// canonical says nil Lines stand for the canonical text.
+	canonical bool
+}
+
+// stsPolicyFields is STSPolicy without its methods, for its JSON encoding.
+type stsPolicyFields STSPolicy
+
+// PolicyLines returns the policy text line by line: Lines, or the canonical text they
+// stand for (built anew on each call).
+func (p *STSPolicy) PolicyLines() []string {
+	if p.Lines == nil && p.canonical {
+		return canonicalLines(&mtasts.Policy{Version: mtasts.PolicyVersion, Mode: mtasts.Mode(p.Mode), MaxAge: p.MaxAge, MX: p.MX})
+	}
+	return p.Lines
+}
+
+// MarshalJSON encodes p with its Lines spelled out (PolicyLines).
+func (p STSPolicy) MarshalJSON() ([]byte, error) {
+	p.Lines = p.PolicyLines()
+	return json.Marshal(stsPolicyFields(p))
 }
 
 // Reasons says for people, in order, what was seen, fetched and decided. The engine records

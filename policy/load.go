@@ -153,6 +153,9 @@ func (c *compactor) sts(r *stsRecord, key string) *stsState {
 
 // policy returns the loaded policy equal to p, or p compacted and remembered.
 func (c *compactor) policy(p *mtasts.Policy) *heldPolicy {
+	if p.Lines != nil && linesCanonical(p) {
+		p.Lines = nil // see heldPolicy
+	}
 	c.key.Reset()
 	for _, s := range []string{p.Version, string(p.Mode), strconv.FormatUint(uint64(p.MaxAge), 10)} {
 		c.key.WriteString(s)

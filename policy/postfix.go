@@ -91,7 +91,7 @@ func writeTLSRPT(b *strings.Builder, p *STSPolicy) {
 		b.WriteString(" mx_host_pattern=")
 		b.WriteString(mx)
 	}
-	for _, line := range p.Lines {
+	for _, line := range p.PolicyLines() {
 		// A brace would end Postfix's { name = value } grouping early; such lines
 		// (only possible in extension values) are left out of the report data.
 		if strings.ContainsAny(line, "{}") {

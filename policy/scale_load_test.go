@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -118,11 +119,69 @@ func TestLoadStopsWhenHotStoreFull(t *testing.T) {
 	}
 }
 
-// utcRecord is r with its times in UTC, for comparing the instants of two records.
+// utcRecord is r with its times in UTC and a canonical policy text as nil Lines, for
+// comparing what two records mean.
 func utcRecord(r *stsRecord) stsRecord {
 	c := *r
 	for _, t := range []*time.Time{&c.TXTChecked, &c.Fetched, &c.Expires, &c.FailedAt, &c.DNSFailedAt} {
 		*t = t.UTC()
 	}
+	if c.Policy != nil && c.Policy.Lines != nil && linesCanonical(c.Policy) {
+		p := *c.Policy
+		p.Lines = nil
+		c.Policy = &p
+	}
 	return c
+}
+
+// A loaded policy whose text is the canonical one (held with nil Lines) answers exactly as
+// the policy fetched: the same TLSRPT reply and the same JSON description.
+func TestLoadedCanonicalPolicyAnswersAlike(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	const n = 10
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	type answer struct{ reply, sts string }
+	ask := func(e *Engine, p *Profile, i int) answer {
+		d := e.Resolve(ctx, p, scaleDomain(i))
+		b, err := json.Marshal(d.STS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return answer{d.PostfixReply(), string(b)}
+	}
+	want := map[int][2]answer{}
+	for i := range n {
+		want[i] = [2]answer{ask(live, plain, i), ask(live, tlsrpt, i)}
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store, err = sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	loaded, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := loaded.Load(ctx); err != nil || got != n {
+		t.Fatalf("Load = %d, %v", got, err)
+	}
+	if en, _ := loaded.sts.Get(scaleDomain(2)); en.state.Load().Policy.Lines != nil {
+		t.Error("a canonical policy text is held, not rebuilt")
+	}
+	for i := range n {
+		if got := [2]answer{ask(loaded, plain, i), ask(loaded, tlsrpt, i)}; got != want[i] {
+			t.Errorf("%s: loaded %+v, fetched %+v", scaleDomain(i), got, want[i])
+		}
+	}
 }

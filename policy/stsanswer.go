@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"sync/atomic"
 )
 
@@ -40,9 +41,12 @@ func (p *heldPolicy) plainAnswer() *plainAnswer {
 	if a := p.plain.Load(); a != nil {
 		return a
 	}
-	a := &plainAnswer{match: make([]string, len(p.MX))}
-	for i, mx := range p.MX {
-		a.match[i] = postfixMatch(mx)
+	a := &plainAnswer{match: p.MX} // the mx patterns are the match list unless one is a wildcard
+	if slices.ContainsFunc(p.MX, func(mx string) bool { return postfixMatch(mx) != mx }) {
+		a.match = make([]string, len(p.MX))
+		for i, mx := range p.MX {
+			a.match[i] = postfixMatch(mx)
+		}
 	}
 	d := Decision{Result: OK, Level: "secure", Match: a.match, Servername: "hostname"}
 	a.reply = d.PostfixReply()
@@ -56,7 +60,7 @@ func (p *heldPolicy) plainAnswer() *plainAnswer {
 // newSTSAnswer describes the policy st holds, for its answers.
 func newSTSAnswer(st *stsState) *stsAnswer {
 	pol := st.Policy
-	return &stsAnswer{state: st, policy: STSPolicy{Domain: st.Domain, ID: st.PolicyID, Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines}}
+	return &stsAnswer{state: st, policy: STSPolicy{Domain: st.Domain, ID: st.PolicyID, Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines, canonical: pol.Lines == nil}}
 }
 
 // tlsrptReply returns the reply with TLSRPT attributes, rendering it on first use.

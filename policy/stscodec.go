@@ -19,7 +19,7 @@ const (
 	stsPolicyIDSame               // PolicyID equals RecordID
 	stsFailedIDSame               // FailedID equals RecordID
 	stsReasonNX                   // TXTReason is nxReason(Domain)
-	stsLinesCanonical             // the policy's Lines are canonicalLines of it
+	stsLinesCanonical             // the policy's Lines are canonicalLines of it (read back as nil)
 	stsFlagsAll       = 1<<iota - 1
 )
 
@@ -34,7 +34,7 @@ func encodeSTS(r *stsRecord) []byte {
 	}
 	if r.Policy != nil {
 		flags |= stsPolicy
-		if linesCanonical(r.Policy) {
+		if r.Policy.Lines == nil || linesCanonical(r.Policy) {
 			flags |= stsLinesCanonical
 		}
 	}
@@ -89,7 +89,8 @@ func encodeSTS(r *stsRecord) []byte {
 }
 
 // decodeSTS reads a stored MTA-STS record: the binary format, or the JSON of earlier
-// versions. Malformed input gives an error, never a panic.
+// versions. Malformed input gives an error, never a panic. A policy whose text is the
+// canonical one is read with Lines nil (see heldPolicy).
 func decodeSTS(b []byte) (*stsRecord, error) {
 	r := new(stsRecord)
 	if isJSON(b) {
@@ -124,8 +125,6 @@ func decodeSTS(b []byte) (*stsRecord, error) {
 		p := &mtasts.Policy{Version: d.str(), Mode: mtasts.Mode(d.str()), MaxAge: d.uint32(), MX: d.strs()}
 		if flags&stsLinesCanonical == 0 {
 			p.Lines = d.strs()
-		} else {
-			p.Lines = canonicalLines(p)
 		}
 		r.Policy = p
 	}
@@ -166,10 +165,11 @@ func canonicalLines(p *mtasts.Policy) []string {
 	return append(lines, "max_age: "+strconv.FormatUint(uint64(p.MaxAge), 10))
 }
 
-// linesCanonical reports whether p's Lines are canonicalLines(p), without building them.
+// linesCanonical reports whether p's Lines are canonicalLines(p), without building them;
+// not for nil Lines.
 func linesCanonical(p *mtasts.Policy) bool {
 	l := p.Lines
-	if len(l) != 3+len(p.MX) || l[0] != "version: "+p.Version || l[1] != "mode: "+string(p.Mode) ||
+	if p.Version != mtasts.PolicyVersion || len(l) != 3+len(p.MX) || l[0] != "version: "+p.Version || l[1] != "mode: "+string(p.Mode) ||
 		l[len(l)-1] != "max_age: "+strconv.FormatUint(uint64(p.MaxAge), 10) {
 		return false
 	}

@@ -9,7 +9,8 @@ import (
 
 // stsRecord is one domain's MTA-STS state spelled out field by field: the form the refresh
 // code edits and the persistent store holds. The hot store keeps the compact stsState
-// instead (newSTSState packs a record, stsState.record unpacks it again).
+// instead (newSTSState packs a record, stsState.record unpacks it again). A policy whose
+// Lines are nil has the canonical text (canonicalLines), as in heldPolicy.
 type stsRecord struct {
 	Domain string `json:"domain"`
 

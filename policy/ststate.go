@@ -59,7 +59,9 @@ type stsDetail struct {
 
 // heldPolicy is a policy as the hot store holds it: shared, read-only, by every domain
 // that published an equal policy (Load interns them), with the plain reply it answers,
-// which depends on nothing else, rendered once on first use.
+// which depends on nothing else, rendered once on first use. Its Lines are nil when the
+// policy text is the canonical rendering of its fields (canonicalLines): most policies
+// are, and their text is rebuilt where it is needed (TLSRPT, JSON).
 type heldPolicy struct {
 	*mtasts.Policy
 	plain atomic.Pointer[plainAnswer]
