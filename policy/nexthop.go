@@ -59,12 +59,22 @@ func ParseNexthop(key string) (string, error) {
 		return "", ErrIPLiteral
 	}
 	s = strings.TrimSuffix(s, ".")
+	if plainLDH(s) {
+		// Already what the IDNA mapping would return: skip it (the common case, and the
+		// hot path of every cached lookup).
+		return finishNexthop(s)
+	}
 	// U-labels become A-labels the way a resolver would see them (UTS #46 lookup, RFC 5891).
 	ascii, err := idna.Lookup.ToASCII(s)
 	if err != nil {
 		return "", ErrInvalidName
 	}
-	ascii = strings.ToLower(ascii)
+	return finishNexthop(strings.ToLower(ascii))
+}
+
+// finishNexthop checks a lower-case A-label name: a valid host name (RFC 1123 §2.1) with
+// at least two labels.
+func finishNexthop(ascii string) (string, error) {
 	if !dnsname.Valid(ascii) {
 		return "", ErrInvalidName
 	}
@@ -72,6 +82,31 @@ func ParseNexthop(key string) (string, error) {
 		return "", ErrSingleLabel
 	}
 	return ascii, nil
+}
+
+// plainLDH reports whether s consists of lower-case letters, digits, hyphens and dots only,
+// with no label carrying "--" in its third and fourth places (the reserved form of
+// A-labels, "xn--", RFC 5891 §4.2.3.1): names the IDNA lookup mapping returns unchanged.
+// Anything else (upper case, U-labels, A-labels) takes the full mapping.
+func plainLDH(s string) bool {
+	label := 0 // position in the current label
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			label = 0
+			continue
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-':
+			if label == 3 && s[i-1] == '-' {
+				return false
+			}
+		default:
+			return false
+		}
+		label++
+	}
+	return true
 }
 
 // isPort reports whether s is ":" followed by a decimal port number.

@@ -2,7 +2,10 @@ package policy
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"golang.org/x/net/idna"
 )
 
 // conformance.md §1: keys Postfix sends and the policy domain each one yields.
@@ -52,4 +55,31 @@ func longLabel(n int) string {
 		b[i] = 'a'
 	}
 	return string(b)
+}
+
+// The plain-LDH shortcut returns what the full IDNA path returns, for every input it takes.
+func FuzzNexthopShortcut(f *testing.F) {
+	for _, s := range []string{"example.com", "a-b.example", "xn--bcher-kva.example", "ab--cd.example",
+		"a.b", "-a.example", "a-.example", "a..b", "", ".", "x", "0.0", "ab-.c", "abc--d.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !plainLDH(s) {
+			return
+		}
+		fast, ferr := finishNexthop(s)
+		slow, serr := slowNexthop(s)
+		if fast != slow || ferr != serr {
+			t.Errorf("%q: shortcut %q, %v; IDNA path %q, %v", s, fast, ferr, slow, serr)
+		}
+	})
+}
+
+// slowNexthop is the IDNA path of ParseNexthop alone.
+func slowNexthop(s string) (string, error) {
+	ascii, err := idna.Lookup.ToASCII(s)
+	if err != nil {
+		return "", ErrInvalidName
+	}
+	return finishNexthop(strings.ToLower(ascii))
 }
