@@ -20,7 +20,8 @@ import (
 )
 
 // Answer deadlines: a profile's answer_deadline (default defaultAnswerDeadline) bounds one
-// answer; requestTimeout is the socketmap server's outer bound, inside Postfix's 100 s.
+// answer (Lookup applies it, so the socketmap server adds no deadline of its own);
+// requestTimeout bounds a control-socket call, inside Postfix's 100 s.
 const (
 	defaultAnswerDeadline = 25 * time.Second
 	requestTimeout        = 95 * time.Second
@@ -143,7 +144,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
-	srv := &socketmap.Server{Handler: d, RequestTimeout: requestTimeout, Logger: d.log,
+	srv := &socketmap.Server{Handler: d, RequestTimeout: -1, Logger: d.log,
 		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D()}
 	var lns []net.Listener
 	closeAll := func() {

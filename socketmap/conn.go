@@ -64,7 +64,10 @@ func (s *Server) serveConn(c *conn) {
 			s.setIdle(c, false)
 		}
 		// A request has started: the rest of it must arrive within the idle timeout too.
-		_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		// (Nothing to wait for when it is already whole in the buffer, the usual case.)
+		if !r.completeBuffered() {
+			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
 		payload, err := r.Next()
 		switch {
 		case err == nil:
@@ -97,8 +100,12 @@ func (s *Server) answer(log *slog.Logger, payload []byte) string {
 	case name == "":
 		return replyEmptyName
 	}
-	ctx, cancel := context.WithTimeout(s.baseCtx, s.requestTimeout())
-	defer cancel()
+	ctx := s.baseCtx
+	if s.RequestTimeout >= 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.requestTimeout())
+		defer cancel()
+	}
 	reply := s.lookup(ctx, log, name, key)
 	if n := len(reply); n > s.maxReply() {
 		log.Error("socketmap reply exceeds the Postfix limit; answering PERM", "name", name, "key", key, "len", n, "max", s.maxReply())

@@ -52,7 +52,7 @@ type Server struct {
 	MaxRequest     int           // request payload limit; default 10000 (Postfix's limit)
 	MaxReply       int           // default 100000; longer replies are replaced by "PERM reply too long"
 	IdleTimeout    time.Duration // close a connection with no request for this long (and bound each request's arrival and each reply's write); default 30s
-	RequestTimeout time.Duration // deadline of the ctx given to Handler; default 10s
+	RequestTimeout time.Duration // deadline of the ctx given to Handler; default 10s; negative: none (the Handler bounds its own work)
 	MaxConns       int           // 0 = unlimited; when reached, Accept waits (back-pressure) instead of refusing
 	Logger         *slog.Logger  // nil = discard
 

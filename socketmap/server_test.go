@@ -190,7 +190,8 @@ func TestServerReplyLimit(t *testing.T) {
 	}
 }
 
-// TestServerRequestTimeout: the handler's ctx carries RequestTimeout as its deadline.
+// TestServerRequestTimeout: the handler's ctx carries RequestTimeout as its deadline, and
+// none when it is negative.
 func TestServerRequestTimeout(t *testing.T) {
 	cases := []struct {
 		name string
@@ -199,6 +200,7 @@ func TestServerRequestTimeout(t *testing.T) {
 	}{
 		{"default 10s", 0, DefaultRequestTimeout},
 		{"configured 3s", 3 * time.Second, 3 * time.Second},
+		{"negative: none", -1, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,7 +208,13 @@ func TestServerRequestTimeout(t *testing.T) {
 			h := HandlerFunc(func(ctx context.Context, _, _ string) string {
 				d, ok := ctx.Deadline()
 				if !ok {
+					if tc.want == 0 {
+						return "NOTFOUND "
+					}
 					return "PERM no deadline"
+				}
+				if tc.want == 0 {
+					return "PERM deadline " + time.Until(d).String()
 				}
 				left = time.Until(d)
 				return "NOTFOUND "
