@@ -101,6 +101,24 @@ func (d *decoder) str() string {
 	return s
 }
 
+// strKnown reads a string and returns the one of known it equals, without allocating, or
+// else a new string.
+func (d *decoder) strKnown(known ...string) string {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.fail(errTruncated)
+		return ""
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	for _, k := range known {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
+}
+
 // strs reads a list of strings; nil when empty (as JSON's omitempty gives it back).
 func (d *decoder) strs() []string {
 	n := d.uint()

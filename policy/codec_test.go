@@ -53,6 +53,20 @@ func TestSTSCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// Load's decoding, which leaves the standard fields to newSTSState, packs the same state.
+func TestSTSDecodeIntoForLoad(t *testing.T) {
+	for _, r := range codecRecords() {
+		var rec stsRecord
+		std, err := decodeSTSInto(encodeSTS(&r), &rec, r.Domain, false)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Domain, err)
+		}
+		if got := newSTSState(&rec, nil, std).record(); !reflect.DeepEqual(utcRecord(got), utcRecord(&r)) {
+			t.Errorf("%+v\nloaded as %+v", r, *got)
+		}
+	}
+}
+
 func TestDANECodecRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	for _, st := range []daneState{
@@ -110,7 +124,16 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add(encodeDANE(&daneState{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x"}, Checked: at, Expires: at}))
 	f.Add([]byte{stsFormat, 0x7f})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		var rec stsRecord
+		std, errLoad := decodeSTSInto(b, &rec, "a.example", false)
 		if r, err := decodeSTS(b); err == nil {
+			if errLoad != nil {
+				t.Fatalf("decodeSTS reads what Load refuses: %v", errLoad)
+			}
+			want, got := newSTSState(r, nil, 0).record(), newSTSState(&rec, nil, std).record()
+			if !reflect.DeepEqual(utcRecord(got), utcRecord(want)) {
+				t.Fatalf("Load packs %+v, decodeSTS %+v", *got, *want)
+			}
 			again, err := decodeSTS(encodeSTS(r))
 			if err != nil {
 				t.Fatalf("re-encoded %+v does not decode: %v", *r, err)

@@ -279,7 +279,7 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 		return nil, false
 	}
 	en := &stsEntry{}
-	en.state.Store(newSTSState(rec, nil))
+	en.state.Store(newSTSState(rec, nil, 0))
 	e.sts.Set(domain, en)
 	return en, true
 }
@@ -288,7 +288,7 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 // returns the state the hot store holds. prev is the domain's previous policy, kept (with
 // its rendered reply) when rec still holds it.
 func (e *Engine) publish(rec *stsRecord, prev *heldPolicy) *stsState {
-	st := newSTSState(rec, prev)
+	st := newSTSState(rec, prev, 0)
 	en, ok := e.sts.Get(st.Domain)
 	if !ok {
 		en = &stsEntry{}

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -75,13 +74,16 @@ func (e *Engine) hotStoreFull() bool {
 func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
 	switch ent.Kind {
 	case kindSTS:
-		rec, err := decodeState(ent, decodeSTS, func(s *stsRecord) string { return s.Domain })
+		std, err := decodeSTSInto(ent.Value, &c.rec, ent.Key, false)
+		if err == nil && c.rec.Domain != ent.Key {
+			err = fmt.Errorf("entry for %q holds state of %q", ent.Key, c.rec.Domain)
+		}
 		if err != nil {
 			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 			return false
 		}
 		en := &stsEntry{}
-		en.state.Store(c.sts(rec, ent.Key))
+		en.state.Store(c.sts(&c.rec, ent.Key, std))
 		e.sts.SetIfAbsent(ent.Key, en)
 	case kindDANE:
 		st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
@@ -124,7 +126,8 @@ const compactorMax = 1 << 14
 // One compactor serves one goroutine.
 type compactor struct {
 	policies map[string]*sharedPolicy
-	key      strings.Builder
+	key      []byte    // a policy's key in policies, built anew for each
+	rec      stsRecord // the record being loaded, reused
 }
 
 type sharedPolicy struct {
@@ -136,15 +139,16 @@ func newCompactor() *compactor {
 	return &compactor{policies: make(map[string]*sharedPolicy)}
 }
 
-// sts packs r, whose Domain equals key, into the state the hot store holds.
-func (c *compactor) sts(r *stsRecord, key string) *stsState {
+// sts packs r, whose Domain equals key, into the state the hot store holds; std flags
+// the standard fields decodeSTSInto left empty.
+func (c *compactor) sts(r *stsRecord, key string, std uint64) *stsState {
 	r.Domain = key
 	var held *heldPolicy
 	if r.Policy != nil {
 		held = c.policy(r.Policy)
 		r.Policy = held.Policy
 	}
-	st := newSTSState(r, held)
+	st := newSTSState(r, held, std)
 	if st.detail != nil {
 		st.detail.txt = exact(st.detail.txt)
 	}
@@ -156,21 +160,19 @@ func (c *compactor) policy(p *mtasts.Policy) *heldPolicy {
 	if p.Lines != nil && linesCanonical(p) {
 		p.Lines = nil // see heldPolicy
 	}
-	c.key.Reset()
-	for _, s := range []string{p.Version, string(p.Mode), strconv.FormatUint(uint64(p.MaxAge), 10)} {
-		c.key.WriteString(s)
-		c.key.WriteByte(0)
-	}
+	k := append(c.key[:0], p.Version...)
+	k = append(k, 0)
+	k = append(append(k, p.Mode...), 0)
+	k = append(strconv.AppendUint(k, uint64(p.MaxAge), 10), 0)
 	for _, s := range p.MX {
-		c.key.WriteString(s)
-		c.key.WriteByte(0)
+		k = append(append(k, s...), 0)
 	}
-	c.key.WriteByte(1)
+	k = append(k, 1)
 	for _, s := range p.Lines {
-		c.key.WriteString(s)
-		c.key.WriteByte(0)
+		k = append(append(k, s...), 0)
 	}
-	if sp, ok := c.policies[c.key.String()]; ok {
+	c.key = k
+	if sp, ok := c.policies[string(k)]; ok {
 		sp.shared = true
 		return sp.p
 	}
@@ -193,7 +195,7 @@ func (c *compactor) policy(p *mtasts.Policy) *heldPolicy {
 		}
 	}
 	hp := &heldPolicy{Policy: p}
-	c.policies[c.key.String()] = &sharedPolicy{p: hp}
+	c.policies[string(k)] = &sharedPolicy{p: hp}
 	return hp
 }
 

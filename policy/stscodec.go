@@ -93,36 +93,53 @@ func encodeSTS(r *stsRecord) []byte {
 // canonical one is read with Lines nil (see heldPolicy).
 func decodeSTS(b []byte) (*stsRecord, error) {
 	r := new(stsRecord)
+	if _, err := decodeSTSInto(b, r, "", true); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// stsDerived are the flags of fields that newSTSState derives from the others.
+const stsDerived = stsTXTStandard | stsURLStandard | stsReasonNX
+
+// decodeSTSInto is decodeSTS into r, which it overwrites, for Load, which decodes a million
+// values and keeps none of the records: the domain name is key's string when it equals key,
+// and, unless derive, the fields the binary format marks standard are left empty and
+// reported in std (see stsDerived), for newSTSState to derive instead.
+func decodeSTSInto(b []byte, r *stsRecord, key string, derive bool) (std uint64, err error) {
+	*r = stsRecord{}
 	if isJSON(b) {
-		if err := json.Unmarshal(b, r); err != nil {
-			return nil, err
-		}
-		return r, nil
+		return 0, json.Unmarshal(b, r)
 	}
 	if len(b) == 0 || b[0] != stsFormat {
-		return nil, versionError(b)
+		return 0, versionError(b)
 	}
 	d := decoder{b: b[1:]}
 	flags := d.uint()
 	if flags&^stsFlagsAll != 0 {
-		return nil, codecError("stored value: unknown flags " + strconv.FormatUint(flags, 2))
+		return 0, codecError("stored value: unknown flags " + strconv.FormatUint(flags, 2))
 	}
-	r.Domain = d.str()
+	if !derive {
+		std = flags & stsDerived
+	}
+	r.Domain = d.strKnown(key)
 	r.RecordID = d.str()
 	if flags&stsTXTStandard == 0 {
 		r.TXT = d.strs()
-	} else if r.RecordID != "" {
+	} else if derive && r.RecordID != "" {
 		r.TXT = standardTXT(r.RecordID)
 	}
 	if flags&stsReasonNX == 0 {
 		r.TXTReason = d.str()
-	} else {
+	} else if derive {
 		r.TXTReason = nxReason(r.Domain)
 	}
 	r.TXTChecked = fromUnixNano(d.int())
 	r.TXTTTL = time.Duration(d.int())
 	if flags&stsPolicy != 0 {
-		p := &mtasts.Policy{Version: d.str(), Mode: mtasts.Mode(d.str()), MaxAge: d.uint32(), MX: d.strs()}
+		p := &mtasts.Policy{Version: d.strKnown(mtasts.PolicyVersion),
+			Mode:   mtasts.Mode(d.strKnown(string(mtasts.ModeEnforce), string(mtasts.ModeTesting), string(mtasts.ModeNone))),
+			MaxAge: d.uint32(), MX: d.strs()}
 		if flags&stsLinesCanonical == 0 {
 			p.Lines = d.strs()
 		}
@@ -134,7 +151,7 @@ func decodeSTS(b []byte) (*stsRecord, error) {
 	}
 	if flags&stsURLStandard == 0 {
 		r.URL = d.str()
-	} else {
+	} else if derive {
 		r.URL = standardURL(r.Domain)
 	}
 	r.Fetched = fromUnixNano(d.int())
@@ -148,10 +165,7 @@ func decodeSTS(b []byte) (*stsRecord, error) {
 	r.FailReason = d.str()
 	r.DNSFailedAt = fromUnixNano(d.int())
 	r.DNSError = d.str()
-	if err := d.end(); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return std, d.end()
 }
 
 // canonicalLines is the text of p as a policy host serves it in the usual layout

@@ -92,9 +92,26 @@ func nxReason(domain string) string {
 	return "no TXT records: _mta-sts." + domain + ". does not exist"
 }
 
+// isNXReason reports whether reason is nxReason(domain), without building it.
+func isNXReason(reason, domain string) bool {
+	return isWrapped(reason, "no TXT records: _mta-sts.", domain, ". does not exist")
+}
+
+// isStandardURL reports whether url is standardURL(domain), without building it.
+func isStandardURL(url, domain string) bool {
+	return isWrapped(url, "https://mta-sts.", domain, "/.well-known/mta-sts.txt")
+}
+
+// isWrapped reports whether s is pre + mid + suf.
+func isWrapped(s, pre, mid, suf string) bool {
+	return len(s) == len(pre)+len(mid)+len(suf) && s[:len(pre)] == pre &&
+		s[len(pre):len(pre)+len(mid)] == mid && s[len(pre)+len(mid):] == suf
+}
+
 // newSTSState packs r. prev, if not nil, is the domain's previous policy: kept (with its
-// rendered reply) when r holds the same one.
-func newSTSState(r *stsRecord, prev *heldPolicy) *stsState {
+// rendered reply) when r holds the same one. std flags fields of r left empty because
+// they are the standard ones (decodeSTSInto; stsDerived).
+func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
 	s := &stsState{Domain: r.Domain, RecordID: r.RecordID, PolicyID: r.PolicyID,
 		txtChecked: unixNano(r.TXTChecked), fetched: unixNano(r.Fetched), expires: unixNano(r.Expires)}
 	if s.PolicyID == s.RecordID {
@@ -114,24 +131,25 @@ func newSTSState(r *stsRecord, prev *heldPolicy) *stsState {
 	} else {
 		d.ttl, d.ttlSet, need = r.TXTTTL, true, true
 	}
-	switch r.TXTReason {
-	case "":
-	case nxReason(r.Domain):
+	switch {
+	case std&stsReasonNX != 0 || isNXReason(r.TXTReason, r.Domain):
 		s.reason = reasonNXDomain
-	case "no TXT records":
+	case r.TXTReason == "":
+	case r.TXTReason == "no TXT records":
 		s.reason = reasonNoTXT
 	default:
 		s.reason, d.txtReason, need = reasonDetail, r.TXTReason, true
 	}
-	if !isStandardTXT(r.TXT, r.RecordID) {
+	if std&stsTXTStandard == 0 && !isStandardTXT(r.TXT, r.RecordID) {
 		d.txt, d.txtSet, need = r.TXT, true, true
 	}
-	if want := ""; r.Policy != nil {
-		want = standardURL(r.Domain)
-		if r.URL != want {
-			d.url, d.urlSet, need = r.URL, true, true
-		}
-	} else if r.URL != "" {
+	// The standard URL is implied by a policy; without one, the URL is implied empty.
+	switch urlStd := std&stsURLStandard != 0; {
+	case r.Policy != nil && !urlStd && !isStandardURL(r.URL, r.Domain):
+		d.url, d.urlSet, need = r.URL, true, true
+	case r.Policy == nil && urlStd:
+		d.url, d.urlSet, need = standardURL(r.Domain), true, true
+	case r.Policy == nil && r.URL != "":
 		d.url, d.urlSet, need = r.URL, true, true
 	}
 	if r.FailedID != "" || !r.FailedAt.IsZero() || r.FailType != "" || r.FailReason != "" || !r.DNSFailedAt.IsZero() || r.DNSError != "" {

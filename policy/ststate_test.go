@@ -25,7 +25,7 @@ func TestSTSStateRoundTrip(t *testing.T) {
 		{Domain: "url.example", URL: "https://mta-sts.url.example/.well-known/mta-sts.txt", TXT: []string{"v=STSv1; id=3;"}},
 		{Domain: "ttl.example", TXTTTL: -time.Second},
 	} {
-		got := newSTSState(&r, nil).record()
+		got := newSTSState(&r, nil, 0).record()
 		if !reflect.DeepEqual(utcRecord(got), utcRecord(&r)) {
 			t.Errorf("round trip of %+v\ngave %+v", r, *got)
 		}
@@ -41,7 +41,7 @@ func TestSTSStateCommonHasNoDetail(t *testing.T) {
 			Policy: pol, PolicyID: "1", URL: "https://mta-sts.a.example/.well-known/mta-sts.txt", Fetched: at, Expires: at.Add(24 * time.Hour)},
 		{Domain: "neg.example", TXTReason: "no TXT records: _mta-sts.neg.example. does not exist", TXTChecked: at, TXTTTL: time.Minute},
 	} {
-		if st := newSTSState(&r, nil); st.detail != nil {
+		if st := newSTSState(&r, nil, 0); st.detail != nil {
 			t.Errorf("%s: detail %+v", r.Domain, *st.detail)
 		}
 	}
