@@ -26,6 +26,9 @@ func codecRecords() []stsRecord {
 			DNSFailedAt: at.Add(time.Second), DNSError: "timeout"},
 		{Domain: "c.example", RecordID: "3", TXTReason: "strange", FailedID: "9"},
 		{Domain: "d.example"},
+		{Domain: "e.example", PolicyID: "7"},
+		{Domain: "f.example", TXTReason: "no TXT records: _mta-sts.f.example. does not exist", Policy: pol, PolicyID: "5",
+			URL: "https://mta-sts.f.example/.well-known/mta-sts.txt", Fetched: at, Expires: at.Add(time.Hour)},
 	}
 }
 

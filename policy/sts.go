@@ -32,7 +32,7 @@ func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
 	switch {
 	case st.RecordID == "":
 		return true // negative cache: no MTA-STS record, for the answer's TTL
-	case st.PolicyID == st.RecordID && st.usable(now):
+	case st.PolicyID() == st.RecordID && st.usable(now):
 		return true
 	case st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.opt.FailureRetry)):
 		return true // this id failed recently: retry at most every failure_retry

@@ -60,7 +60,7 @@ func (p *heldPolicy) plainAnswer() *plainAnswer {
 // newSTSAnswer describes the policy st holds, for its answers.
 func newSTSAnswer(st *stsState) *stsAnswer {
 	pol := st.Policy
-	return &stsAnswer{state: st, policy: STSPolicy{Domain: st.Domain, ID: st.PolicyID, Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines, canonical: pol.Lines == nil}}
+	return &stsAnswer{state: st, policy: STSPolicy{Domain: st.Domain, ID: st.PolicyID(), Mode: string(pol.Mode), MaxAge: pol.MaxAge, MX: pol.MX, Lines: pol.Lines, canonical: pol.Lines == nil}}
 }
 
 // tlsrptReply returns the reply with TLSRPT attributes, rendering it on first use.

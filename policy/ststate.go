@@ -9,17 +9,15 @@ import (
 
 // stsState is what the hot store keeps of one domain's MTA-STS (an stsRecord, packed): the
 // record id, the policy held and the timers of RFC 8461 §3.3 and §5.1. A million domains
-// are held at once, so the common case costs 96 bytes: the domain name is the map key's,
-// PolicyID is RecordID's when equal, equal policies are one heldPolicy, times are unix
-// nanoseconds, and whatever can be rebuilt from the other fields (the standard TXT record,
-// policy URL and "no record" reasons) or is rarely set (failures) lives in detail, nil
-// unless needed. A state is immutable once published; every change stores a new one, so
+// are held at once, so the common case costs 80 bytes: the domain name is the map key's,
+// equal policies are one heldPolicy, times are unix nanoseconds, and whatever can be
+// rebuilt from the other fields (the policy id, standard TXT record, policy URL and "no
+// record" reasons) or is rarely set (failures) lives in detail, nil unless needed. A state is immutable once published; every change stores a new one, so
 // readers never lock.
 type stsState struct {
 	Domain   string
 	RecordID string      // "" when the domain has no usable record
-	PolicyID string      // the record id the policy was fetched under
-	Policy   *heldPolicy // nil when none is held
+	Policy   *heldPolicy // nil when none is held; fetched under PolicyID()
 	detail   *stsDetail  // nil in the common case
 
 	txtChecked int64  // unix nanoseconds (unixNano); 0 = never
@@ -41,12 +39,14 @@ const (
 // stsDetail holds the fields of a state that are rarely set or not what the other fields
 // imply. The *Set flags say a field is stored here rather than derived.
 type stsDetail struct {
-	txt    []string
-	txtSet bool
-	url    string
-	urlSet bool
-	ttl    time.Duration // the TXT TTL when not whole seconds that fit txtTTL
-	ttlSet bool
+	policyID    string
+	policyIDSet bool
+	txt         []string
+	txtSet      bool
+	url         string
+	urlSet      bool
+	ttl         time.Duration // the TXT TTL when not whole seconds that fit txtTTL
+	ttlSet      bool
 
 	txtReason   string
 	failedID    string
@@ -112,11 +112,8 @@ func isWrapped(s, pre, mid, suf string) bool {
 // rendered reply) when r holds the same one. std flags fields of r left empty because
 // they are the standard ones (decodeSTSInto; stsDerived).
 func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
-	s := &stsState{Domain: r.Domain, RecordID: r.RecordID, PolicyID: r.PolicyID,
+	s := &stsState{Domain: r.Domain, RecordID: r.RecordID,
 		txtChecked: unixNano(r.TXTChecked), fetched: unixNano(r.Fetched), expires: unixNano(r.Expires)}
-	if s.PolicyID == s.RecordID {
-		s.PolicyID = s.RecordID
-	}
 	switch {
 	case r.Policy == nil:
 	case prev != nil && prev.Policy == r.Policy:
@@ -126,6 +123,10 @@ func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
 	}
 	var d stsDetail
 	need := false
+	// A policy is held under the current record id; without one, the id is empty.
+	if r.Policy != nil && r.PolicyID != r.RecordID || r.Policy == nil && r.PolicyID != "" {
+		d.policyID, d.policyIDSet, need = r.PolicyID, true, true
+	}
 	if r.TXTTTL >= 0 && r.TXTTTL%time.Second == 0 && r.TXTTTL/time.Second <= 1<<32-1 {
 		s.txtTTL = uint32(r.TXTTTL / time.Second)
 	} else {
@@ -169,7 +170,7 @@ func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
 // record unpacks s into a record (allocating): for the refresh code to edit, the store to
 // encode and explanations to read.
 func (s *stsState) record() *stsRecord {
-	r := &stsRecord{Domain: s.Domain, RecordID: s.RecordID, PolicyID: s.PolicyID,
+	r := &stsRecord{Domain: s.Domain, RecordID: s.RecordID, PolicyID: s.PolicyID(),
 		TXTChecked: fromUnixNano(s.txtChecked), TXTTTL: s.ttl(),
 		Fetched: fromUnixNano(s.fetched), Expires: fromUnixNano(s.expires)}
 	if s.Policy != nil {
@@ -199,6 +200,17 @@ func (s *stsState) record() *stsRecord {
 		r.DNSFailedAt, r.DNSError = fromUnixNano(d.dnsFailedAt), d.dnsError
 	}
 	return r
+}
+
+// PolicyID is the record id the held policy was fetched under.
+func (s *stsState) PolicyID() string {
+	switch {
+	case s.detail != nil && s.detail.policyIDSet:
+		return s.detail.policyID
+	case s.Policy != nil:
+		return s.RecordID
+	}
+	return ""
 }
 
 // ttl is how long the TXT record is trusted after txtChecked.

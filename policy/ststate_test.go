@@ -24,6 +24,9 @@ func TestSTSStateRoundTrip(t *testing.T) {
 			DNSFailedAt: at.Add(time.Second), DNSError: "timeout"},
 		{Domain: "url.example", URL: "https://mta-sts.url.example/.well-known/mta-sts.txt", TXT: []string{"v=STSv1; id=3;"}},
 		{Domain: "ttl.example", TXTTTL: -time.Second},
+		{Domain: "id.example", PolicyID: "7"},
+		{Domain: "gone.example", TXTReason: "no TXT records: _mta-sts.gone.example. does not exist", Policy: pol, PolicyID: "5",
+			URL: "https://mta-sts.gone.example/.well-known/mta-sts.txt", Fetched: at, Expires: at.Add(time.Hour)},
 	} {
 		got := newSTSState(&r, nil, 0).record()
 		if !reflect.DeepEqual(utcRecord(got), utcRecord(&r)) {
@@ -45,7 +48,7 @@ func TestSTSStateCommonHasNoDetail(t *testing.T) {
 			t.Errorf("%s: detail %+v", r.Domain, *st.detail)
 		}
 	}
-	if got := reflect.TypeFor[stsState]().Size(); got > 96 {
-		t.Errorf("stsState is %d bytes, want at most 96", got)
+	if got := reflect.TypeFor[stsState]().Size(); got > 80 {
+		t.Errorf("stsState is %d bytes, want at most 80", got)
 	}
 }
