@@ -70,19 +70,25 @@ func TestSTSDecodeIntoForLoad(t *testing.T) {
 	}
 }
 
+// DANE outcomes survive encoding, the old JSON values still decode, and a state stays
+// within 64 bytes.
 func TestDANECodecRoundTrip(t *testing.T) {
+	if got := reflect.TypeFor[daneState]().Size(); got > 64 {
+		t.Errorf("daneState is %d bytes, want at most 64", got)
+	}
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	for _, st := range []daneState{
-		{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x", "y"}, Checked: at, Expires: at.Add(time.Hour)},
-		{Domain: "b.example", Outcome: dane.TempFail, Checked: at, Expires: at.Add(time.Second)},
+		{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x", "y"}, checked: unixNano(at), expires: unixNano(at.Add(time.Hour))},
+		{Domain: "b.example", Outcome: dane.TempFail, checked: unixNano(at), expires: unixNano(at.Add(time.Second))},
 	} {
-		for _, b := range [][]byte{encodeDANE(&st), must(json.Marshal(&st))} {
+		old := daneJSON{Domain: st.Domain, Outcome: st.Outcome, Reasons: st.Reasons, Checked: st.Checked(), Expires: st.Expires()}
+		for _, b := range [][]byte{encodeDANE(&st), must(json.Marshal(&old))} {
 			got, err := decodeDANE(b)
 			if err != nil {
 				t.Fatalf("%q: %v", b, err)
 			}
 			if got.Domain != st.Domain || got.Outcome != st.Outcome || !reflect.DeepEqual(got.Reasons, st.Reasons) ||
-				!got.Checked.Equal(st.Checked) || !got.Expires.Equal(st.Expires) {
+				got.checked != st.checked || got.expires != st.expires {
 				t.Errorf("%q gave %+v, want %+v", b, *got, st)
 			}
 		}
@@ -124,7 +130,7 @@ func FuzzDecodeState(f *testing.F) {
 		f.Add(must(json.Marshal(&r)))
 	}
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	f.Add(encodeDANE(&daneState{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x"}, Checked: at, Expires: at}))
+	f.Add(encodeDANE(&daneState{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x"}, checked: unixNano(at), expires: unixNano(at)}))
 	f.Add([]byte{stsFormat, 0x7f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var rec stsRecord

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/mailtls/mailtls/dane"
 )
@@ -16,8 +17,8 @@ func encodeDANE(st *daneState) []byte {
 	e.str(st.Domain)
 	e.int(int64(st.Outcome))
 	e.strs(st.Reasons)
-	e.int(unixNano(st.Checked))
-	e.int(unixNano(st.Expires))
+	e.int(st.checked)
+	e.int(st.expires)
 	return e.buf
 }
 
@@ -26,9 +27,11 @@ func encodeDANE(st *daneState) []byte {
 func decodeDANE(b []byte) (*daneState, error) {
 	st := new(daneState)
 	if isJSON(b) {
-		if err := json.Unmarshal(b, st); err != nil {
+		var j daneJSON
+		if err := json.Unmarshal(b, &j); err != nil {
 			return nil, err
 		}
+		*st = daneState{Domain: j.Domain, Outcome: j.Outcome, Reasons: j.Reasons, checked: unixNano(j.Checked), expires: unixNano(j.Expires)}
 		return st, nil
 	}
 	if len(b) == 0 || b[0] != daneFormat {
@@ -38,10 +41,19 @@ func decodeDANE(b []byte) (*daneState, error) {
 	st.Domain = d.str()
 	st.Outcome = dane.Outcome(d.int())
 	st.Reasons = d.strs()
-	st.Checked = fromUnixNano(d.int())
-	st.Expires = fromUnixNano(d.int())
+	st.checked = d.int()
+	st.expires = d.int()
 	if err := d.end(); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// daneJSON is how earlier versions stored a DANE outcome.
+type daneJSON struct {
+	Domain  string       `json:"domain"`
+	Outcome dane.Outcome `json:"outcome"`
+	Reasons []string     `json:"reasons"`
+	Checked time.Time    `json:"checked"`
+	Expires time.Time    `json:"expires"`
 }

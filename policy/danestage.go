@@ -10,18 +10,18 @@ import (
 func (e *Engine) applyDANE(d *Decision, p *Profile, st *daneState, sts *stsState) bool {
 	d.why.dane = st
 	answer := func(level string, step daneStep) bool {
-		d.Result, d.Level, d.Source, d.Expires = OK, level, SourceDANE, st.Expires
+		d.Result, d.Level, d.Source, d.Expires = OK, level, SourceDANE, st.Expires()
 		d.why.daneStep = step
 		return true
 	}
 	switch st.Outcome {
 	case dane.TempFail:
-		d.Result, d.Source, d.Expires = Temp, SourceDANE, st.Expires
+		d.Result, d.Source, d.Expires = Temp, SourceDANE, st.Expires()
 		d.Message = "MX lookup for " + d.Domain + " failed: the servers cannot be determined securely (RFC 7672 §2.1.2)"
 		d.why.daneStep = daneTempFail
 		return true
 	case dane.NoMail:
-		d.Result, d.Source, d.Expires = NotFound, SourceDANE, st.Expires
+		d.Result, d.Source, d.Expires = NotFound, SourceDANE, st.Expires()
 		d.why.daneStep = daneNoMail
 		return true
 	case dane.DANEOnly:
@@ -30,7 +30,7 @@ func (e *Engine) applyDANE(d *Decision, p *Profile, st *daneState, sts *stsState
 		return answer("dane", daneSomeAnswer)
 	case dane.LookupFailed:
 		if p.DANELookupFailureTemp {
-			d.Result, d.Source, d.Expires = Temp, SourceDANE, st.Expires
+			d.Result, d.Source, d.Expires = Temp, SourceDANE, st.Expires()
 			d.Message = "DANE lookup for an MX host of " + d.Domain + " failed"
 			d.why.daneStep = daneLookupTemp
 			return true

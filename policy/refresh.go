@@ -50,7 +50,8 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 			// Re-evaluate a domain in use at 90% of its TTL, before lookups would wait.
 			st := en.state.Load()
 			used := time.Unix(0, en.used.Load())
-			if used.After(st.Checked) && !now.Before(st.Checked.Add(st.Expires.Sub(st.Checked)*9/10)) {
+			checked := st.Checked()
+			if used.After(checked) && !now.Before(checked.Add(st.Expires().Sub(checked)*9/10)) {
 				jobs = append(jobs, job{domain: domain, dane: true})
 			}
 			return true
