@@ -24,9 +24,10 @@ import (
 // default) resolving through them.
 type coldLab struct {
 	*lab.Lab
-	dc  *dnsclient.Client
-	eng *Engine
-	n   int
+	dc     *dnsclient.Client
+	eng    *Engine
+	noDANE *Engine // the same without the DANE stage (profile dane: off)
+	n      int
 }
 
 func newColdLab(tb testing.TB, delay time.Duration) *coldLab {
@@ -41,7 +42,11 @@ func newColdLab(tb testing.TB, delay time.Duration) *coldLab {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &coldLab{Lab: l, dc: dc, eng: eng}
+	noDANE, err := New(Options{Resolver: dc, Fetcher: fetcher})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &coldLab{Lab: l, dc: dc, eng: eng, noDANE: noDANE}
 }
 
 // domain publishes a never-seen domain of the given kind and returns it with the reply
@@ -99,7 +104,9 @@ func (c *coldLab) floor(tb testing.TB, domain string) {
 // every DNS reply delayed as given, and reports per cold answer: the time, the DNS queries
 // and the HTTPS policy fetches it cost. "floor" is the lab's unavoidable time for an
 // MTA-STS answer (one DNS round trip, then a TLS handshake and GET), measured in the same
-// run, to read the "sts" figure against. Root is needed (the policy host listens on :443):
+// run, to read the "sts" figure against; "sts-nodane" is the same domain kind answered by
+// an engine without the DANE stage, whose MX → address → TLSA chain otherwise runs beside
+// the MTA-STS one and can be the longer. Root is needed (the policy host listens on :443):
 //
 //	go test -run '^$' -bench ColdPath -benchtime 200x ./policy
 func BenchmarkColdPath(b *testing.B) {
@@ -115,15 +122,19 @@ func BenchmarkColdPath(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/answer")
 		})
-		for _, kind := range []string{"sts", "dane", "neither"} {
+		for _, kind := range []string{"sts", "sts-nodane", "dane", "neither"} {
+			eng, domainKind := c.eng, kind
+			if kind == "sts-nodane" {
+				eng, domainKind = c.noDANE, "sts"
+			}
 			b.Run(fmt.Sprintf("delay=%v/%s", delay, kind), func(b *testing.B) {
 				var queries, fetches int
 				for b.Loop() {
 					b.StopTimer()
-					d, want := c.domain(kind)
+					d, want := c.domain(domainKind)
 					q0 := c.DNS.Queries()
 					b.StartTimer()
-					got := c.eng.Resolve(ctx, plain, d)
+					got := eng.Resolve(ctx, plain, d)
 					b.StopTimer()
 					if r := got.PostfixReply(); r != want {
 						b.Fatalf("%s: %q, want %q", d, r, want)
