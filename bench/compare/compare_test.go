@@ -90,14 +90,17 @@ func TestCompare(t *testing.T) {
 	// The load: per connection count, null then peer then mailtls, so a drift in the
 	// machine affects all three alike. "mixed" cycles over every domain (the issue's
 	// workload); "policy" over the MTA-STS domains alone, which both daemons answer from
-	// their cache (the peer does not cache "no policy" and asks DNS each time).
+	// their cache (the peer does not cache "no policy" and asks DNS each time); "none"
+	// over the domains without a policy alone (mailtls's negative cache).
 	loads := []struct {
 		name string
 		keys []string
-	}{{"mixed", names(all)}, {"policy", nil}}
+	}{{"mixed", names(all)}, {"policy", nil}, {"none", nil}}
 	for _, d := range all {
 		if d.want.kind == "OK" {
 			loads[1].keys = append(loads[1].keys, d.name)
+		} else {
+			loads[2].keys = append(loads[2].keys, d.name)
 		}
 	}
 	addrs := map[string]string{"null": nullAddr, "peer": peerAddr, "mailtls": mailtlsAddr}
@@ -138,6 +141,9 @@ func TestCompare(t *testing.T) {
 		for _, v := range verdicts(rows, ld.name, p.conns) {
 			fmt.Fprintln(&b, v)
 		}
+	}
+	for _, v := range negativeVerdicts(rows, p.conns) {
+		fmt.Fprintln(&b, v)
 	}
 	t.Log("\n" + b.String())
 	if p.out != "" {

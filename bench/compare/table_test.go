@@ -96,6 +96,20 @@ func verdicts(rows []row, workload string, conns []int) []string {
 	return out
 }
 
+// negativeVerdicts compares mailtls's rate on domains without a policy (its negative
+// cache) with its rate on cached policies, per connection count: the same rate is the goal.
+func negativeVerdicts(rows []row, conns []int) []string {
+	var out []string
+	for _, c := range conns {
+		none, pol := find(rows, "none", c, "mailtls"), find(rows, "policy", c, "mailtls")
+		if none == nil || pol == nil {
+			continue
+		}
+		out = append(out, verdict(fmt.Sprintf("%d conns: mailtls on no-policy domains ≥ 0.9× its rate on cached policies", c), none.rate/pol.rate, 0.9))
+	}
+	return out
+}
+
 func verdict(what string, got, want float64) string {
 	ok := "met"
 	if got < want {
