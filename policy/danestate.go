@@ -49,13 +49,43 @@ const (
 
 // daneCached returns domain's DANE outcome when the hot store holds it unexpired.
 func (e *Engine) daneCached(domain string, now time.Time) (*daneState, bool) {
-	en, ok := e.dane.Get(domain)
+	en, ok := e.daneEntryFor(domain)
 	if !ok {
 		return nil, false
 	}
 	en.used.Store(now.UnixNano())
 	st := en.state.Load()
 	return st, now.Before(st.Expires())
+}
+
+// daneEntryFor returns domain's hot-store slot; on a miss it reads the persistent store
+// first, as stsEntryFor does: an outcome evicted by churn, or not loaded yet while Load
+// runs in the background after a restart, is still on disk, and answering from it keeps a
+// DANE domain from being looked up again (or, with DNS down, from a weaker answer).
+func (e *Engine) daneEntryFor(domain string) (*daneEntry, bool) {
+	if en, ok := e.dane.Get(domain); ok {
+		return en, true
+	}
+	if e.opt.Backend == nil {
+		return nil, false
+	}
+	ent, ok, err := e.opt.Backend.Get(context.Background(), kindDANE, domain)
+	if err != nil || !ok {
+		return nil, false
+	}
+	st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
+	if err != nil {
+		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindDANE, "domain", domain, "err", err)
+		return nil, false
+	}
+	st.Domain = domain
+	en := &daneEntry{}
+	en.state.Store(st)
+	e.dane.SetIfAbsent(domain, en)
+	if cur, ok := e.dane.Get(domain); ok {
+		return cur, true
+	}
+	return en, true
 }
 
 // refreshDANE evaluates domain once for all concurrent callers (bounded like an MTA-STS

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailtls/mailtls/cache/sqlitestore"
+	"github.com/mailtls/mailtls/dane"
 	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/internal/dnstest"
 )
@@ -95,5 +96,50 @@ func TestEvictedPolicyComesBackFromStore(t *testing.T) {
 	h.fetch.setDown("example.com", true)
 	if d := h.resolve(plain, "example.com"); d.PostfixReply() != "OK secure match=mx.example.com servername=hostname" {
 		t.Errorf("evicted policy under a DNS fault: %q, want it read back from the store", d.PostfixReply())
+	}
+}
+
+// A restarted daemon answers while Load still runs in the background: a lookup that misses
+// the hot store reads the persistent store, for DANE outcomes as for MTA-STS policies. With
+// DNS down and Load not run at all, a dane-only domain still gets dane-only (not the weaker
+// "dane" a failed evaluation would give) and the MTA-STS domain its policy, both without
+// network work.
+func TestMissReadsStoreBeforeLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := newDANEHarness(t, map[string]dane.Outcome{"dane.example": dane.DANEOnly})
+	h.eng = h.engine(store, h.dns.Addr)
+	h.eng.SetDANE(&fakeDANE{outcomes: map[string]dane.Outcome{"dane.example": dane.DANEOnly}, ttl: 3600}, "")
+	h.sts("sts.example", "1", policyText("enforce", 86400, "mx.sts.example"))
+	for key, want := range map[string]string{"dane.example": "OK dane-only", "sts.example": "OK secure match=mx.sts.example servername=hostname"} {
+		if got := h.resolve(plain, key).PostfixReply(); got != want {
+			t.Fatalf("first lookup of %s: %q, want %q", key, got, want)
+		}
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	store2, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store2.Close()
+	h.fetch.setDown("sts.example", true)
+	failing := &fakeDANE{outcomes: map[string]dane.Outcome{"dane.example": dane.LookupFailed, "sts.example": dane.LookupFailed}}
+	eng := h.engine(store2, h.dns.Addr)
+	eng.SetDANE(failing, "")
+	h.dns.SetMode("_mta-sts.sts.example.", 0, dnstest.Timeout)
+	for key, want := range map[string]string{"dane.example": "OK dane-only", "sts.example": "OK secure match=mx.sts.example servername=hostname"} {
+		d := eng.Resolve(context.Background(), plain, key)
+		if got := d.PostfixReply(); got != want || !d.CacheHit {
+			t.Errorf("%s before Load: %q (hit %v), want %q from the store", key, got, d.CacheHit, want)
+		}
+	}
+	if failing.calls != 0 {
+		t.Errorf("DANE evaluated %d times although the store held both outcomes", failing.calls)
 	}
 }
