@@ -19,13 +19,10 @@ import (
 	"github.com/mailtls/mailtls/socketmap"
 )
 
-// Answer deadlines: a profile's answer_deadline (default defaultAnswerDeadline) bounds one
-// answer (Lookup applies it, so the socketmap server adds no deadline of its own);
-// requestTimeout bounds a control-socket call, inside Postfix's 100 s.
-const (
-	defaultAnswerDeadline = 25 * time.Second
-	requestTimeout        = 95 * time.Second
-)
+// requestTimeout bounds a control-socket call, inside Postfix's 100 s. A socketmap answer
+// is bounded by its profile's answer_deadline (policy.DefaultAnswerDeadline unless set),
+// which the engine applies, so the socketmap server adds no deadline of its own.
+const requestTimeout = 95 * time.Second
 
 // Daemon is a running mailtls.
 type Daemon struct {
@@ -64,12 +61,8 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 		return "PERM unknown map name " + fmt.Sprintf("%q", name) + ": not a configured profile"
 	}
 	start := time.Now()
-	deadline := p.AnswerDeadline
-	if deadline <= 0 {
-		deadline = defaultAnswerDeadline
-	}
-	ctx, cancel := context.WithTimeout(ctx, deadline)
-	defer cancel()
+	// The engine bounds any network work by the profile's answer deadline itself, and
+	// makes no timer for an answer from memory.
 	// The decision stays on this goroutine's stack: a cached answer allocates nothing in
 	// the engine (the reasons are rendered only if the audit log records them).
 	var dec policy.Decision
@@ -203,7 +196,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.log.Info("shutting down: draining in-flight requests")
 	stopRefresh()
-	sctx, cancel := context.WithTimeout(context.Background(), defaultAnswerDeadline+5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), policy.DefaultAnswerDeadline+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		d.log.Warn("socketmap shutdown", "err", err)

@@ -75,12 +75,12 @@ const (
 
 // applyASN answers from the strongest ASN rule whose networks hold every MX address of the
 // domain, and reports whether one did. It runs only when neither DANE nor MTA-STS decided.
-func (e *Engine) applyASN(ctx context.Context, d *Decision) bool {
+func (e *Engine) applyASN(dl *answerDeadline, d *Decision) bool {
 	rs := e.asnRules.Load()
 	if rs == nil || len(rs.Rules) == 0 {
 		return false
 	}
-	st := e.mxFacts(ctx, d.Domain)
+	st := e.mxFacts(dl, d.Domain)
 	if st == nil {
 		deadlinePassed(d) // a rule might have required more than the default
 		return true
@@ -143,10 +143,11 @@ func hostnameMatch(rs *ASNRules) []string {
 
 // mxFacts returns the domain's MX host addresses, from the hot store or looked up once for
 // all concurrent callers.
-func (e *Engine) mxFacts(ctx context.Context, domain string) *mxState {
+func (e *Engine) mxFacts(dl *answerDeadline, domain string) *mxState {
 	if st, ok := e.mx.Get(domain); ok && e.now().Before(st.Expires) {
 		return st
 	}
+	ctx := dl.context()
 	ch := e.flight.DoChan("mx:"+domain, func() (any, error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout)
 		defer cancel()

@@ -147,9 +147,12 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 
+	// Network work, if any, is bounded by the profile's answer deadline.
+	dl := newAnswerDeadline(ctx, p)
+	defer dl.stop()
 	slot := e.daneSlot.Load()
 	wantDANE := p.DANE && slot.ev != nil
-	f := e.facts(ctx, domain, wantDANE, slot.ev)
+	f := e.facts(&dl, domain, wantDANE, slot.ev)
 	d.CacheHit = f.hit
 	if !p.DANE {
 		d.why.daneNote = daneProfileOff
@@ -182,7 +185,7 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 	// ASN rules: a minimum level for domains hosted in listed networks.
-	if e.applyASN(ctx, d) {
+	if e.applyASN(&dl, d) {
 		e.reportOnly(d, p, false)
 		return
 	}
@@ -229,22 +232,25 @@ type facts struct {
 // facts gathers the MTA-STS and (if wanted) DANE facts. What the hot store holds fresh is
 // used as is, with no goroutine, disk or network; on a miss of both, the DANE and MTA-STS
 // lookups run in parallel, so a cold answer costs the slower chain, not the sum (issue 3).
-func (e *Engine) facts(ctx context.Context, domain string, wantDANE bool, ev DANEEvaluator) facts {
+func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANEEvaluator) facts {
 	now := e.now()
 	var f facts
 	sts, stsOK := e.stsCached(domain, now)
 	f.sts = sts
 	if !wantDANE {
 		if !stsOK {
-			f.sts = e.refreshSTS(ctx, domain, false)
+			f.sts = e.refreshSTS(dl.context(), domain, false)
 		}
 		f.hit = stsOK
 		return f
 	}
 	dst, daneOK := e.daneCached(domain, now)
 	f.dane, f.hit = dst, stsOK && daneOK
+	if f.hit {
+		return f
+	}
+	ctx := dl.context()
 	switch {
-	case stsOK && daneOK:
 	case stsOK:
 		f.dane = e.refreshDANE(ctx, domain, ev)
 	case daneOK:

@@ -22,7 +22,7 @@ type Profile struct {
 	// DANELookupFailureTemp answers TEMP instead of "dane" when a secure-MX domain's host
 	// lookups failed and no host is proven DANE (conformance.md §3).
 	DANELookupFailureTemp bool
-	// AnswerDeadline bounds one answer; 0 = the caller's context alone.
+	// AnswerDeadline bounds one answer's network work; 0 = DefaultAnswerDeadline.
 	AnswerDeadline time.Duration
 	// ReportOnly answers NOTFOUND for every key while recording what mailtls would have
 	// answered (Decision.Would): a dry run before enforcing.
