@@ -141,12 +141,7 @@ func (s *Server) modeFor(name string, qtype uint16) Mode {
 // it (RFC 8020 §2: such a name exists, so the answer is NODATA, not NXDOMAIN). Callers
 // hold s.mu.
 func (s *Server) isEmptyNonTerminal(name string) bool {
-	for other := range s.records {
-		if other != name && dns.IsSubDomain(name, other) {
-			return true
-		}
-	}
-	return false
+	return s.below[name] > 0
 }
 
 // soaFor returns the SOA for a negative answer at name: a stored SOA of the closest

@@ -52,6 +52,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	records  map[string][]dns.RR // by lower-case owner name
+	below    map[string]int      // owner names strictly below each name (empty non-terminals)
 	modes    map[modeKey]Mode
 	delay    time.Duration
 	negTTL   uint32
@@ -67,6 +68,7 @@ func New(t testing.TB) *Server {
 		t:        t,
 		stop:     make(chan struct{}),
 		records:  map[string][]dns.RR{},
+		below:    map[string]int{},
 		modes:    map[modeKey]Mode{},
 		negTTL:   defaultNegativeTTL,
 		perQuery: map[modeKey]int{},
@@ -134,7 +136,28 @@ func (s *Server) Add(rrs ...string) {
 		}
 		name := canon(rr.Header().Name)
 		rr.Header().Name = name
+		if _, exists := s.records[name]; !exists {
+			s.countAncestors(name, 1)
+		}
 		s.records[name] = append(s.records[name], rr)
+	}
+}
+
+// countAncestors adds delta to the count of owner names below each proper ancestor of
+// name, so a negative answer tells NODATA from NXDOMAIN without scanning every record.
+// Callers hold s.mu.
+func (s *Server) countAncestors(name string, delta int) {
+	offs := dns.Split(name) // label starts; nil for the root
+	for i := 1; i < len(offs); i++ {
+		a := name[offs[i]:]
+		if s.below[a] += delta; s.below[a] == 0 {
+			delete(s.below, a)
+		}
+	}
+	if name != "." {
+		if s.below["."] += delta; s.below["."] == 0 {
+			delete(s.below, ".")
+		}
 	}
 }
 
@@ -152,7 +175,10 @@ func (s *Server) Remove(name string, qtype uint16) {
 		}
 	}
 	if len(kept) == 0 {
-		delete(s.records, name)
+		if _, exists := s.records[name]; exists {
+			delete(s.records, name)
+			s.countAncestors(name, -1)
+		}
 		return
 	}
 	s.records[name] = kept

@@ -157,6 +157,34 @@ func TestNegativeAndCNAME(t *testing.T) {
 	}
 }
 
+// An empty non-terminal stops being one when the last name below it is removed, and a
+// name with records of its own is not one (the count behind isEmptyNonTerminal).
+func TestEmptyNonTerminalFollowsRemove(t *testing.T) {
+	s := New(t)
+	s.Add("a.b.example. 300 IN A 192.0.2.9", "x.a.b.example. 300 IN TXT \"t\"")
+	rcode := func(name string) int {
+		t.Helper()
+		r, err := query(t, s, "udp", name, dns.TypeA, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Rcode
+	}
+	if got := rcode("b.example."); got != dns.RcodeSuccess {
+		t.Fatalf("b.example. with names below it: %s, want NODATA", dns.RcodeToString[got])
+	}
+	s.Remove("x.a.b.example.", 0)
+	if got := rcode("b.example."); got != dns.RcodeSuccess {
+		t.Fatalf("b.example. with a.b.example. still below: %s, want NODATA", dns.RcodeToString[got])
+	}
+	s.Remove("a.b.example.", dns.TypeA)
+	for _, name := range []string{"b.example.", "a.b.example."} {
+		if got := rcode(name); got != dns.RcodeNameError {
+			t.Errorf("%s after every name below was removed: %s, want NXDOMAIN", name, dns.RcodeToString[got])
+		}
+	}
+}
+
 func TestTruncationAndDelay(t *testing.T) {
 	s := New(t)
 	for i := range 20 {
