@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,12 @@ func TestPostmapInterop(t *testing.T) {
 		{"OK reply: postmap prints the data", "example.com", "secure match=example.com\n", 0},
 		{"NOTFOUND: postmap prints nothing and exits 1", "other.example", "", 1},
 	}
+	// postmap reads main.cf from -c; a minimal one of our own keeps the test off the
+	// system configuration (Debian's "No configuration" install has none).
+	pfdir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pfdir, "main.cf"), []byte("compatibility_level = 3.6\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, network := range networks {
 		s := &Server{Handler: h}
 		addr := startServer(t, s, network)
@@ -47,7 +54,7 @@ func TestPostmapInterop(t *testing.T) {
 			t.Run(network+"/"+tc.name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				cmd := exec.CommandContext(ctx, postmap, "-q", tc.key, table)
+				cmd := exec.CommandContext(ctx, postmap, "-c", pfdir, "-q", tc.key, table)
 				var stdout, stderr bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &stdout, &stderr
 				err := cmd.Run()
