@@ -27,6 +27,7 @@ type metrics struct {
 	validating   prometheus.Gauge
 	auditErrors  prometheus.Counter
 	storeHealthy prometheus.Gauge
+	cacheLoaded  prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -57,8 +58,11 @@ func newMetrics() *metrics {
 		storeHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mailtls_store_healthy", Help: "1 when the persistent store's last write succeeded, else 0.",
 		}),
+		cacheLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mailtls_cache_loaded", Help: "1 once the persistent store has been loaded into the hot store after start; until then lookups read the store.",
+		}),
 	}
-	m.reg.MustRegister(m.queries, m.cache, m.fetches, m.dns, m.refreshed, m.validating, m.auditErrors, m.storeHealthy,
+	m.reg.MustRegister(m.queries, m.cache, m.fetches, m.dns, m.refreshed, m.validating, m.auditErrors, m.storeHealthy, m.cacheLoaded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	return m
@@ -89,7 +93,8 @@ func (m *metrics) observeDNS(qtype uint16, elapsed time.Duration, err error) {
 }
 
 // healthHandler serves /metrics, /healthz (the process answers and its store writes) and
-// /readyz (listeners are up and the store is loaded).
+// /readyz (the listeners are up: answers are right from then on, read from the store while
+// it is still being loaded into memory; mailtls_cache_loaded says when that is done).
 func (m *metrics) handler(ready *atomic.Bool, storeErr func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))

@@ -142,6 +142,15 @@ func TestMetricsPerSource(t *testing.T) {
 	if code, _ := o.scrape(t, "/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz: %d", code)
 	}
+	// The store loads in the background after the listeners open; the gauge says when.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, body := o.scrape(t, "/metrics"); strings.Contains(body, "mailtls_cache_loaded 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("mailtls_cache_loaded never became 1")
+		}
+	}
 }
 
 // Issue 5: one audit line per answered query, with its source, answer, reasons, cache
