@@ -91,9 +91,10 @@ func (m *Memory[V]) Set(key string, v V) {
 	s.mu.Unlock()
 }
 
-// SetIfAbsent stores v for key unless key is present, and reports whether it stored it.
-// A warm start uses it so that an entry read from disk never replaces one the engine
-// published meanwhile. Like Set, it may evict an arbitrary entry of a full shard.
+// SetIfAbsent stores v for key unless key is present or key's shard is full, and reports
+// whether it stored it. Unlike Set it never evicts: a warm start and a read-back from disk
+// use it, so an entry read from disk neither replaces one the engine published meanwhile
+// nor pushes a fresher one out (which a later read could then bring back older).
 func (m *Memory[V]) SetIfAbsent(key string, v V) bool {
 	s := m.shard(key)
 	s.mu.Lock()
@@ -102,10 +103,7 @@ func (m *Memory[V]) SetIfAbsent(key string, v V) bool {
 		return false
 	}
 	if s.max > 0 && len(s.m) >= s.max {
-		for k := range s.m {
-			delete(s.m, k)
-			break
-		}
+		return false
 	}
 	s.m[key] = v
 	return true

@@ -53,18 +53,28 @@ func TestMemorySetIfAbsentReports(t *testing.T) {
 	}
 }
 
-// SetIfAbsent keeps the bound exact, as Set does.
+// SetIfAbsent keeps the bound and never evicts: once a shard is full it refuses, and
+// every entry stored before is still there.
 func TestMemorySetIfAbsentBound(t *testing.T) {
 	for _, max := range []int{1, 3, 64, 100} {
 		m := NewMemory[int](max)
+		var stored []string
 		for i := range 10 * max {
-			m.SetIfAbsent(strconv.Itoa(i), i)
+			k := strconv.Itoa(i)
+			if m.SetIfAbsent(k, i) {
+				stored = append(stored, k)
+			}
 			if m.Len() > max {
 				t.Fatalf("max=%d: Len = %d after %d inserts", max, m.Len(), i+1)
 			}
 		}
-		if m.Len() != max {
-			t.Errorf("max=%d: Len = %d after filling, want %d", max, m.Len(), max)
+		if m.Len() != len(stored) || len(stored) > max {
+			t.Errorf("max=%d: Len = %d, %d reported stored", max, m.Len(), len(stored))
+		}
+		for _, k := range stored {
+			if _, ok := m.Get(k); !ok {
+				t.Errorf("max=%d: %s was stored and then evicted", max, k)
+			}
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"github.com/mailtls/mailtls/cache"
+
 	"context"
 	"encoding/json"
 	"slices"
@@ -85,35 +87,57 @@ func (e *Engine) CacheShow(domain string) (CacheEntry, bool) {
 }
 
 // Purge forgets domain (or, with domain "", everything) in memory and in the persistent
-// store, so the next lookup starts cold. It returns how many domains were dropped.
+// store, so the next lookup starts cold. It returns how many domains were dropped. Entries
+// still only on disk (not loaded yet after a restart, or beyond the hot store's bound) are
+// dropped too, and a Load or read-back in progress cannot bring a purged entry back.
 func (e *Engine) Purge(ctx context.Context, domain string) int {
-	var victims []string
+	e.purgeMu.Lock()
+	defer e.purgeMu.Unlock()
+	e.purges.Add(1)
+	victims := map[string]bool{}
 	if domain == "" {
-		e.sts.Range(func(d string, _ *stsEntry) bool { victims = append(victims, d); return true })
+		e.sts.Range(func(d string, _ *stsEntry) bool { victims[d] = true; return true })
+		e.dane.Range(func(d string, _ *daneEntry) bool { victims[d] = true; return true })
+		for d := range victims {
+			e.sts.Delete(d)
+			e.dane.Delete(d)
+		}
 	} else {
 		if d, err := ParseNexthop(domain); err == nil {
 			domain = d
 		}
 		if _, ok := e.sts.Get(domain); ok {
-			victims = append(victims, domain)
+			victims[domain] = true
 		}
+		if _, ok := e.dane.Get(domain); ok {
+			victims[domain] = true
+		}
+		e.sts.Delete(domain)
+		e.dane.Delete(domain)
 	}
+	if e.opt.Backend == nil {
+		return len(victims)
+	}
+	type key struct{ kind, domain string }
+	var onDisk []key
 	if domain == "" {
-		e.dane.Range(func(d string, _ *daneEntry) bool { victims = append(victims, d); return true })
-	} else if _, ok := e.dane.Get(domain); ok {
-		victims = append(victims, domain)
-	}
-	victims = slices.Compact(slices.Sorted(slices.Values(victims)))
-	for _, d := range victims {
-		e.sts.Delete(d)
-		e.dane.Delete(d)
-		if e.opt.Backend != nil {
-			e.opt.Backend.Delete(kindSTS, d)
-			e.opt.Backend.Delete(kindDANE, d)
+		_ = e.opt.Backend.Range(ctx, "", func(ent cache.Entry) bool {
+			if ent.Kind == kindSTS || ent.Kind == kindDANE {
+				onDisk = append(onDisk, key{ent.Kind, ent.Key})
+			}
+			return true
+		})
+	} else {
+		for _, kind := range []string{kindSTS, kindDANE} {
+			if _, ok, err := e.opt.Backend.Get(ctx, kind, domain); err == nil && ok {
+				onDisk = append(onDisk, key{kind, domain})
+			}
 		}
 	}
-	if e.opt.Backend != nil {
-		_ = e.opt.Backend.Flush(ctx)
+	for _, k := range onDisk {
+		e.opt.Backend.Delete(k.kind, k.domain)
+		victims[k.domain] = true
 	}
+	_ = e.opt.Backend.Flush(ctx)
 	return len(victims)
 }

@@ -69,6 +69,7 @@ func (e *Engine) daneEntryFor(domain string) (*daneEntry, bool) {
 	if e.opt.Backend == nil {
 		return nil, false
 	}
+	gen := e.purges.Load()
 	ent, ok, err := e.opt.Backend.Get(context.Background(), kindDANE, domain)
 	if err != nil || !ok {
 		return nil, false
@@ -81,7 +82,9 @@ func (e *Engine) daneEntryFor(domain string) (*daneEntry, bool) {
 	st.Domain = domain
 	en := &daneEntry{}
 	en.state.Store(st)
-	e.dane.SetIfAbsent(domain, en)
+	if !e.keepFromDisk(gen, func() { e.dane.SetIfAbsent(domain, en) }) {
+		return nil, false
+	}
 	if cur, ok := e.dane.Get(domain); ok {
 		return cur, true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,12 @@ type Engine struct {
 	sts       *cache.Memory[*stsEntry]
 	dane      *cache.Memory[*daneEntry]
 	flight    singleflight.Group
+	// Purge and the paths that copy entries from disk into memory (Load, a lookup's
+	// read-back): a purge bumps purges under the write lock; a copy checks, under the read
+	// lock, that no purge happened since it read the disk, so a purged entry is never
+	// brought back.
+	purgeMu sync.RWMutex
+	purges  atomic.Uint64
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
@@ -128,7 +135,8 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 // ResolveInto is Resolve writing into d, which it overwrites entirely. A lookup the hot
 // store answers formats nothing: the reasons are recorded, not rendered (Reasons renders
 // them), and the reply of a cached policy or an operator rule was rendered once, when the
-// state was first used or the rule built. It does not allocate (TestHotPathAllocs).
+// state was first used or the rule built. An answer from the hot store does not allocate
+// (TestHotPathAllocs).
 func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
 	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
 	d.why.eng = e
@@ -275,6 +283,7 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 	if e.opt.Backend == nil {
 		return nil, false
 	}
+	gen := e.purges.Load()
 	ent, ok, err := e.opt.Backend.Get(context.Background(), kindSTS, domain)
 	if err != nil || !ok {
 		return nil, false
@@ -286,8 +295,26 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 	}
 	en := &stsEntry{}
 	en.state.Store(newSTSState(rec, nil, 0))
-	e.sts.Set(domain, en)
+	// Never over a state published meanwhile, nor after a purge since the read.
+	if !e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(domain, en) }) {
+		return nil, false
+	}
+	if cur, ok := e.sts.Get(domain); ok {
+		return cur, true
+	}
 	return en, true
+}
+
+// keepFromDisk runs store, which copies an entry read from disk into memory, unless a
+// purge happened since gen (read before the disk was); it reports whether it ran.
+func (e *Engine) keepFromDisk(gen uint64, store func()) bool {
+	e.purgeMu.RLock()
+	defer e.purgeMu.RUnlock()
+	if e.purges.Load() != gen {
+		return false
+	}
+	store()
+	return true
 }
 
 // publish makes rec the domain's current state, queues it for the persistent store and

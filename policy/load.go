@@ -19,9 +19,12 @@ const loadBatch = 512
 
 // Load fills the hot store from the persistent one, so a restarted daemon answers known
 // domains at once, without network. Unreadable entries are skipped (and logged), never
-// served. Load stops early once the hot store is full (MaxEntries). The store is read on one goroutine and the entries decoded on GOMAXPROCS
+// served. The store is read on one goroutine and the entries decoded on GOMAXPROCS
 // workers. An entry already in the hot store (published, or read back by a lookup, while
-// Load ran) is left as it is: it is as new as the stored one or newer.
+// Load ran) is left as it is: it is as new as the stored one or newer. Load never evicts:
+// entries that find their part of the hot store full stay on disk, where a lookup reads
+// them, and it stops reading once either hot store is full. A purge while Load runs stops
+// it, so nothing purged is brought back.
 //
 // Loaded states are compacted: strings and policies that many domains share are stored
 // once (see compactor), and slices hold no spare capacity.
@@ -29,6 +32,7 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 	if e.opt.Backend == nil {
 		return 0, nil
 	}
+	gen := e.purges.Load()
 	var loaded atomic.Int64
 	batches := make(chan []cache.Entry, 2*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -37,7 +41,7 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 			c := newCompactor()
 			for b := range batches {
 				for _, ent := range b {
-					if e.loadEntry(ent, c) {
+					if e.loadEntry(ent, c, gen) {
 						loaded.Add(1)
 					}
 				}
@@ -52,9 +56,8 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		}
 		batches <- batch
 		batch = make([]cache.Entry, 0, loadBatch)
-		// A full hot store would only evict loaded entries for others: the rest stay on
-		// disk, where a lookup reads them.
-		return !e.hotStoreFull()
+		// The rest stays on disk, where a lookup reads it.
+		return !e.hotStoreFull() && e.purges.Load() == gen
 	})
 	if len(batch) > 0 {
 		batches <- batch
@@ -64,14 +67,15 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 	return int(loaded.Load()), err
 }
 
-// hotStoreFull reports whether the MTA-STS or the DANE hot store holds MaxEntries.
+// hotStoreFull reports whether the MTA-STS or the DANE hot store holds MaxEntries. Load
+// then stops reading; what it has not read stays on disk, where lookups find it.
 func (e *Engine) hotStoreFull() bool {
 	return e.opt.MaxEntries > 0 && (e.sts.Len() >= e.opt.MaxEntries || e.dane.Len() >= e.opt.MaxEntries)
 }
 
 // loadEntry decodes one stored entry into the hot store and reports whether it is a
 // readable state (counted as loaded even when a newer one was already there).
-func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
+func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64) bool {
 	switch ent.Kind {
 	case kindSTS:
 		std, err := decodeSTSInto(ent.Value, &c.rec, ent.Key, false)
@@ -84,7 +88,7 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
 		}
 		en := &stsEntry{}
 		en.state.Store(c.sts(&c.rec, ent.Key, std))
-		e.sts.SetIfAbsent(ent.Key, en)
+		return e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(ent.Key, en) })
 	case kindDANE:
 		st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
 		if err != nil {
@@ -94,11 +98,10 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor) bool {
 		st.Domain = ent.Key
 		en := &daneEntry{}
 		en.state.Store(st)
-		e.dane.SetIfAbsent(ent.Key, en)
+		return e.keepFromDisk(gen, func() { e.dane.SetIfAbsent(ent.Key, en) })
 	default:
 		return false
 	}
-	return true
 }
 
 // decodeState reads a persisted state with decode; one that does not parse, or names

@@ -143,3 +143,54 @@ func TestMissReadsStoreBeforeLoad(t *testing.T) {
 		t.Errorf("DANE evaluated %d times although the store held both outcomes", failing.calls)
 	}
 }
+
+// Purge reaches entries still only on disk (a restarted daemon whose Load has not got to
+// them): the domain is dropped from the store and its next lookup starts cold; "purge
+// -all" empties the store, so a later Load finds nothing; and an entry read from disk
+// before a purge is not copied into memory after it.
+func TestPurgeReachesDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, store)
+	for _, d := range []string{"a.example", "b.example", "c.example"} {
+		h.sts(d, "1", policyText("enforce", 86400, "mx."+d))
+		if got := h.resolve(plain, d); got.Result != OK {
+			t.Fatalf("%s: %q", d, got.PostfixReply())
+		}
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store2, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store2.Close()
+	eng := h.engine(store2, h.dns.Addr) // no Load: everything is still only on disk
+	ctx := context.Background()
+	if n := eng.Purge(ctx, "a.example"); n != 1 {
+		t.Errorf("Purge(a.example) = %d, want 1 (the entry on disk)", n)
+	}
+	if _, ok, _ := store2.Get(ctx, kindSTS, "a.example"); ok {
+		t.Error("a.example still in the store after Purge")
+	}
+	h.fetch.setDown("a.example", true)
+	if d := eng.Resolve(ctx, plain, "a.example"); d.CacheHit || d.Result == OK {
+		t.Errorf("a.example after Purge: %q (hit %v), want a cold lookup (policy host down)", d.PostfixReply(), d.CacheHit)
+	}
+
+	gen := eng.purges.Load()
+	if n := eng.Purge(ctx, ""); n < 2 {
+		t.Errorf("Purge(all) = %d, want at least b and c", n)
+	}
+	if eng.keepFromDisk(gen, func() { t.Error("a copy from disk ran after a purge") }) {
+		t.Error("keepFromDisk with a generation from before the purge reported storing")
+	}
+	fresh := h.engine(store2, h.dns.Addr)
+	if n, err := fresh.Load(ctx); err != nil || n != 0 {
+		t.Errorf("Load after Purge(all) = %d, %v; want an empty store", n, err)
+	}
+}
