@@ -158,3 +158,17 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// A stored DANE outcome this version does not know is refused (the domain is looked up
+// again) rather than read as "no DANE", which could weaken a dane-only domain.
+func TestDecodeDANERefusesUnknownOutcome(t *testing.T) {
+	for _, o := range []dane.Outcome{-1, dane.NoMail + 1, 99} {
+		b := encodeDANE(&daneState{Domain: "example.com", Outcome: o})
+		if _, err := decodeDANE(b); err == nil {
+			t.Errorf("outcome %d decoded without error", int(o))
+		}
+	}
+	if _, err := decodeDANE(encodeDANE(&daneState{Domain: "example.com", Outcome: dane.DANEOnly})); err != nil {
+		t.Errorf("dane-only: %v", err)
+	}
+}

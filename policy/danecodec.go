@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/mailtls/mailtls/dane"
@@ -32,6 +33,9 @@ func decodeDANE(b []byte) (*daneState, error) {
 			return nil, err
 		}
 		*st = daneState{Domain: j.Domain, Outcome: j.Outcome, Reasons: j.Reasons, checked: unixNano(j.Checked), expires: unixNano(j.Expires)}
+		if err := knownOutcome(st.Outcome); err != nil {
+			return nil, err
+		}
 		return st, nil
 	}
 	if len(b) == 0 || b[0] != daneFormat {
@@ -46,7 +50,19 @@ func decodeDANE(b []byte) (*daneState, error) {
 	if err := d.end(); err != nil {
 		return nil, err
 	}
+	if err := knownOutcome(st.Outcome); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// knownOutcome refuses an outcome this version does not know: read as "no DANE" it could
+// weaken a dane-only domain, so the entry is skipped and the domain looked up afresh.
+func knownOutcome(o dane.Outcome) error {
+	if o < dane.NoDANE || o > dane.NoMail {
+		return fmt.Errorf("unknown DANE outcome %d", int(o))
+	}
+	return nil
 }
 
 // daneJSON is how earlier versions stored a DANE outcome.
