@@ -86,7 +86,13 @@ func (s *Server) serveConn(c *conn) {
 			logReadEnd(log, err, "request")
 			return
 		}
-		writeReply(w, s.answer(log, payload))
+		reply := s.answer(log, payload)
+		if len(reply)+16 > w.Available() {
+			// bufio writes to the connection from inside writeReply: give that write the
+			// same bound as a flush, not whatever deadline the last flush left.
+			_ = c.nc.SetWriteDeadline(time.Now().Add(idle))
+		}
+		writeReply(w, reply)
 	}
 }
 

@@ -31,9 +31,9 @@ const (
 type Handler interface {
 	// Lookup answers one request. name is the map name, key the lookup key. The reply is the
 	// payload without the netstring framing, e.g. "OK secure match=.example.com" or "NOTFOUND ".
-	// ctx carries the Server's RequestTimeout; near the deadline the handler decides what to
-	// answer (typically "TEMP ..." or "TIMEOUT ..."). Lookup is called concurrently from many
-	// connections.
+	// ctx carries the Server's RequestTimeout (none when it is negative: the handler bounds
+	// its own work); near the deadline the handler decides what to answer (typically
+	// "TEMP ..." or "TIMEOUT ..."). Lookup is called concurrently from many connections.
 	Lookup(ctx context.Context, name, key string) string
 }
 
