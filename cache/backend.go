@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Entry is one persisted fact. The policy engine serialises Value (JSON) itself;
-// the backend stores it as opaque bytes.
+// Entry is one persisted fact. The policy engine encodes Value itself (a compact
+// versioned binary format); the backend stores it as opaque bytes.
 type Entry struct {
 	Kind    string    // namespace, e.g. "sts", "dane"
 	Key     string    // the policy domain (A-label, lower-case)

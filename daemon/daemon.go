@@ -19,9 +19,10 @@ import (
 	"github.com/mailtls/mailtls/socketmap"
 )
 
-// requestTimeout bounds a control-socket call, inside Postfix's 100 s. A socketmap answer
-// is bounded by its profile's answer_deadline (policy.DefaultAnswerDeadline unless set),
-// which the engine applies, so the socketmap server adds no deadline of its own.
+// requestTimeout bounds a control-socket call (mailtls query, cache). A socketmap answer
+// is bounded by its profile's answer_deadline (policy.DefaultAnswerDeadline unless set,
+// well inside Postfix's 100 s), which the engine applies, so the socketmap server adds no
+// deadline of its own.
 const requestTimeout = 95 * time.Second
 
 // Daemon is a running mailtls.

@@ -12,7 +12,8 @@ const DefaultAnswerDeadline = 25 * time.Second
 // answerDeadline bounds a lookup's network work by the profile's answer deadline. The
 // timer is made only when the lookup first has to leave the hot store, so an answer from
 // memory costs no context, timer or allocation; the deadline then counts from that moment
-// (microseconds after the request arrived).
+// (microseconds after the request arrived, or after the read of the persistent store that
+// a hot-store miss makes first; that local read is not bounded by it).
 type answerDeadline struct {
 	parent context.Context
 	limit  time.Duration
