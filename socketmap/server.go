@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -56,21 +57,25 @@ type Server struct {
 	MaxConns       int           // 0 = unlimited; when reached, Accept waits (back-pressure) instead of refusing
 	Logger         *slog.Logger  // nil = discard
 
-	mu         sync.Mutex
-	inited     bool
-	shutdown   bool
-	done       chan struct{} // closed when Shutdown starts
-	drained    chan struct{} // closed when shutdown is set and no connection is left
-	sem        chan struct{} // MaxConns slots; nil when unlimited
-	baseCtx    context.Context
-	cancelBase context.CancelFunc
-	listeners  map[net.Listener]struct{}
-	conns      map[*conn]struct{}
+	mu       sync.Mutex
+	inited   bool
+	shutdown bool
+	// shuttingDown mirrors shutdown for setIdle, which does not take mu.
+	shuttingDown atomic.Bool
+	done         chan struct{} // closed when Shutdown starts
+	drained      chan struct{} // closed when shutdown is set and no connection is left
+	sem          chan struct{} // MaxConns slots; nil when unlimited
+	baseCtx      context.Context
+	cancelBase   context.CancelFunc
+	listeners    map[net.Listener]struct{}
+	conns        map[*conn]struct{}
 }
 
-// conn is one accepted connection; idle is guarded by Server.mu.
+// conn is one accepted connection. idle is guarded by its own mu, so that marking a
+// connection idle or busy (twice per request) does not contend on Server.mu.
 type conn struct {
 	nc   net.Conn
+	mu   sync.Mutex
 	idle bool // waiting for the first byte of a request: Shutdown may close it at once
 }
 
@@ -170,15 +175,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.initLocked()
 	if !s.shutdown {
 		s.shutdown = true
+		s.shuttingDown.Store(true)
 		close(s.done)
 	}
 	for ln := range s.listeners {
 		ln.Close()
 	}
 	for c := range s.conns {
+		c.mu.Lock()
 		if c.idle {
 			c.nc.Close()
 		}
+		c.mu.Unlock()
 	}
 	s.closeDrainedLocked()
 	drained := s.drained
@@ -224,10 +232,14 @@ func (s *Server) untrack(c *conn) {
 
 // setIdle marks c as waiting for a request (idle) or busy with one. Going idle fails during
 // shutdown: the caller then closes the connection.
+//
+// Ordering with Shutdown, which sets shuttingDown and then checks each connection under
+// its c.mu: either Shutdown sees c idle and closes it, or setIdle, taking c.mu after
+// Shutdown did, sees shuttingDown.
 func (s *Server) setIdle(c *conn, idle bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if idle && s.shutdown {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if idle && s.shuttingDown.Load() {
 		return false
 	}
 	c.idle = idle
