@@ -1,13 +1,13 @@
 package policy
 
 import (
-	"github.com/mailtls/mailtls/cache"
-
 	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mailtls/mailtls/cache"
 )
 
 // CacheEntry is the operator's view of one cached domain (mailtls cache list|show).
@@ -23,6 +23,9 @@ type CacheEntry struct {
 	TXTChecked time.Time `json:"txt_checked,omitzero"`
 	LastUsed   time.Time `json:"last_used,omitzero"`
 	DANE       string    `json:"dane,omitempty"` // cached DANE outcome, if any
+	// DiskOnly: the state is in the persistent store but not (yet) in memory, e.g. while
+	// the store loads after a restart; a lookup reads it from there.
+	DiskOnly bool `json:"disk_only,omitempty"`
 	// Detail is the full stored state, for `cache show`.
 	Detail json.RawMessage `json:"detail,omitempty"`
 }
@@ -61,7 +64,8 @@ func (e *Engine) view(domain string, en *stsEntry, detail bool) CacheEntry {
 	return c
 }
 
-// CacheList returns every cached domain whose name contains filter, sorted by name.
+// CacheList returns every cached domain whose name contains filter, sorted by name:
+// those in memory, and those only in the persistent store (DiskOnly).
 func (e *Engine) CacheList(filter string) []CacheEntry {
 	var out []CacheEntry
 	e.sts.Range(func(domain string, en *stsEntry) bool {
@@ -70,20 +74,44 @@ func (e *Engine) CacheList(filter string) []CacheEntry {
 		}
 		return true
 	})
+	if e.opt.Backend != nil {
+		var onDisk []string
+		_ = e.opt.Backend.Range(context.Background(), kindSTS, func(ent cache.Entry) bool {
+			if strings.Contains(ent.Key, filter) {
+				if _, ok := e.sts.Get(ent.Key); !ok {
+					onDisk = append(onDisk, ent.Key)
+				}
+			}
+			return true
+		})
+		for _, d := range onDisk {
+			if en, ok := e.stsFromDisk(d); ok {
+				c := e.view(d, en, false)
+				c.DiskOnly = true
+				out = append(out, c)
+			}
+		}
+	}
 	slices.SortFunc(out, func(a, b CacheEntry) int { return strings.Compare(a.Domain, b.Domain) })
 	return out
 }
 
-// CacheShow returns one domain's cached state in full.
+// CacheShow returns one domain's cached state in full, from memory or, when it is only in
+// the persistent store, from there (DiskOnly).
 func (e *Engine) CacheShow(domain string) (CacheEntry, bool) {
 	if d, err := ParseNexthop(domain); err == nil {
 		domain = d
 	}
-	en, ok := e.sts.Get(domain)
+	if en, ok := e.sts.Get(domain); ok {
+		return e.view(domain, en, true), true
+	}
+	en, ok := e.stsFromDisk(domain)
 	if !ok {
 		return CacheEntry{}, false
 	}
-	return e.view(domain, en, true), true
+	c := e.view(domain, en, true)
+	c.DiskOnly = true
+	return c, true
 }
 
 // Purge forgets domain (or, with domain "", everything) in memory and in the persistent

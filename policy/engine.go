@@ -274,16 +274,33 @@ func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANE
 }
 
 // stsEntryFor returns domain's hot-store slot; on a miss it looks in the persistent store
-// (an entry evicted from memory by churn is still on disk) before the caller goes to the
-// network. Hits cost no disk access.
+// (an entry evicted from memory by churn, or not loaded yet after a restart, is still on
+// disk) before the caller goes to the network. Hits cost no disk access.
 func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 	if en, ok := e.sts.Get(domain); ok {
 		return en, true
 	}
+	gen := e.purges.Load()
+	en, ok := e.stsFromDisk(domain)
+	if !ok {
+		return nil, false
+	}
+	// Never over a state published meanwhile, nor after a purge since the read.
+	if !e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(domain, en) }) {
+		return nil, false
+	}
+	if cur, ok := e.sts.Get(domain); ok {
+		return cur, true
+	}
+	return en, true
+}
+
+// stsFromDisk reads domain's MTA-STS state from the persistent store into a new slot,
+// which it does not put in the hot store. An unreadable entry is logged and ignored.
+func (e *Engine) stsFromDisk(domain string) (*stsEntry, bool) {
 	if e.opt.Backend == nil {
 		return nil, false
 	}
-	gen := e.purges.Load()
 	ent, ok, err := e.opt.Backend.Get(context.Background(), kindSTS, domain)
 	if err != nil || !ok {
 		return nil, false
@@ -295,13 +312,6 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 	}
 	en := &stsEntry{}
 	en.state.Store(newSTSState(rec, nil, 0))
-	// Never over a state published meanwhile, nor after a purge since the read.
-	if !e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(domain, en) }) {
-		return nil, false
-	}
-	if cur, ok := e.sts.Get(domain); ok {
-		return cur, true
-	}
 	return en, true
 }
 

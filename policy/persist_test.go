@@ -194,3 +194,47 @@ func TestPurgeReachesDisk(t *testing.T) {
 		t.Errorf("Load after Purge(all) = %d, %v; want an empty store", n, err)
 	}
 }
+
+// mailtls cache list/show see a domain that is only in the persistent store (not loaded
+// yet after a restart): it is listed and shown, marked DiskOnly, with its policy; once a
+// lookup has read it back, it is shown from memory.
+func TestCacheViewsReachDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	store, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, store)
+	h.sts("a.example", "1", policyText("enforce", 86400, "mx.a.example"))
+	h.resolve(plain, "a.example")
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store2, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store2.Close()
+	eng := h.engine(store2, h.dns.Addr) // no Load
+
+	c, ok := eng.CacheShow("a.example")
+	if !ok || !c.DiskOnly || c.State != "policy" || c.Mode != "enforce" || len(c.Detail) == 0 {
+		t.Fatalf("CacheShow before Load: %+v, %v; want the policy, DiskOnly", c, ok)
+	}
+	if l := eng.CacheList("a.ex"); len(l) != 1 || l[0].Domain != "a.example" || !l[0].DiskOnly {
+		t.Errorf("CacheList before Load: %+v", l)
+	}
+	if l := eng.CacheList("nomatch"); len(l) != 0 {
+		t.Errorf("CacheList(nomatch): %+v", l)
+	}
+	if _, ok := eng.sts.Get("a.example"); ok {
+		t.Error("CacheShow/CacheList put the entry into memory")
+	}
+	eng.Resolve(context.Background(), plain, "a.example")
+	if c, ok := eng.CacheShow("a.example"); !ok || c.DiskOnly {
+		t.Errorf("CacheShow after a lookup: %+v, %v; want it from memory", c, ok)
+	}
+	if l := eng.CacheList(""); len(l) != 1 || l[0].DiskOnly {
+		t.Errorf("CacheList after a lookup: %+v; want one entry, from memory", l)
+	}
+}

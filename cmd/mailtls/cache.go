@@ -57,7 +57,11 @@ func cmdCache(args []string, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "DOMAIN\tSTATE\tMODE\tID\tEXPIRES\tLAST USED")
 		for _, e := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Domain, e.State, dash(e.Mode), dash(e.PolicyID), when(e.Expires), when(e.LastUsed))
+			state := e.State
+			if e.DiskOnly {
+				state += " (on disk)" // not loaded into memory yet; lookups read it there
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Domain, state, dash(e.Mode), dash(e.PolicyID), when(e.Expires), when(e.LastUsed))
 		}
 		tw.Flush()
 		fmt.Fprintf(stdout, "%d domains\n", len(list))
