@@ -143,19 +143,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	srv := &socketmap.Server{Handler: d, RequestTimeout: -1, Logger: d.log,
 		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D()}
-	var lns []net.Listener
+	lns, activated, err := socketmapListeners(d.cfg.Listen.Socketmap)
+	if err != nil {
+		return err
+	}
+	if activated {
+		d.log.Info("socketmap sockets passed by systemd (socket activation); listen.socketmap of the configuration is not bound", "sockets", len(lns))
+	}
 	closeAll := func() {
 		for _, ln := range lns {
 			ln.Close()
 		}
-	}
-	for _, l := range d.cfg.Listen.Socketmap {
-		ln, err := listen(l)
-		if err != nil {
-			closeAll()
-			return err
-		}
-		lns = append(lns, ln)
 	}
 	// The control socket is for the CLI; without it (e.g. a read-only state directory)
 	// mail is still answered.

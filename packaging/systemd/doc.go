@@ -1,2 +1,3 @@
-// Package systemd holds mailtls's systemd unit; its test runs systemd-analyze verify on it.
+// Package systemd holds mailtls's systemd units (the service, and the optional socket for
+// socket activation); its test runs systemd-analyze verify on them.
 package systemd

@@ -32,8 +32,20 @@ func TestUnitVerifies(t *testing.T) {
 	u := strings.ReplaceAll(string(unit), "/usr/local/bin/mailtls", bin)
 	path := filepath.Join(dir, "mailtls.service")
 	os.WriteFile(path, []byte(u), 0o644)
-	out, err := exec.Command(sa, "verify", path).CombinedOutput()
-	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	// The optional socket unit, beside the service it activates.
+	sock, err := os.ReadFile("mailtls.socket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(sock), "ListenStream=127.0.0.1:8461") {
+		t.Error("socket unit does not listen on the documented address")
+	}
+	sockPath := filepath.Join(dir, "mailtls.socket")
+	os.WriteFile(sockPath, sock, 0o644)
+	for _, p := range []string{path, sockPath} {
+		out, err := exec.Command(sa, "verify", p).CombinedOutput()
+		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", filepath.Base(p), err, out)
+		}
 	}
 }
