@@ -106,10 +106,7 @@ func TestEvictedPolicyComesBackFromStore(t *testing.T) {
 // network work.
 func TestMissReadsStoreBeforeLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
-	store, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, path)
 	h, _ := newDANEHarness(t, map[string]dane.Outcome{"dane.example": dane.DANEOnly})
 	h.eng = h.engine(store, h.dns.Addr)
 	h.eng.SetDANE(&fakeDANE{outcomes: map[string]dane.Outcome{"dane.example": dane.DANEOnly}, ttl: 3600}, "")
@@ -119,15 +116,9 @@ func TestMissReadsStoreBeforeLoad(t *testing.T) {
 			t.Fatalf("first lookup of %s: %q, want %q", key, got, want)
 		}
 	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeStore(t, store)
 
-	store2, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store2.Close()
+	store2 := openStore(t, path)
 	h.fetch.setDown("sts.example", true)
 	failing := &fakeDANE{outcomes: map[string]dane.Outcome{"dane.example": dane.LookupFailed, "sts.example": dane.LookupFailed}}
 	eng := h.engine(store2, h.dns.Addr)
@@ -150,10 +141,7 @@ func TestMissReadsStoreBeforeLoad(t *testing.T) {
 // before a purge is not copied into memory after it.
 func TestPurgeReachesDisk(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
-	store, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, path)
 	h := newHarness(t, store)
 	for _, d := range []string{"a.example", "b.example", "c.example"} {
 		h.sts(d, "1", policyText("enforce", 86400, "mx."+d))
@@ -161,14 +149,8 @@ func TestPurgeReachesDisk(t *testing.T) {
 			t.Fatalf("%s: %q", d, got.PostfixReply())
 		}
 	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-	store2, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store2.Close()
+	closeStore(t, store)
+	store2 := openStore(t, path)
 	eng := h.engine(store2, h.dns.Addr) // no Load: everything is still only on disk
 	ctx := context.Background()
 	if n := eng.Purge(ctx, "a.example"); n != 1 {
@@ -200,21 +182,12 @@ func TestPurgeReachesDisk(t *testing.T) {
 // lookup has read it back, it is shown from memory.
 func TestCacheViewsReachDisk(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
-	store, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, path)
 	h := newHarness(t, store)
 	h.sts("a.example", "1", policyText("enforce", 86400, "mx.a.example"))
 	h.resolve(plain, "a.example")
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-	store2, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store2.Close()
+	closeStore(t, store)
+	store2 := openStore(t, path)
 	eng := h.engine(store2, h.dns.Addr) // no Load
 
 	c, ok := eng.CacheShow("a.example")
@@ -236,5 +209,24 @@ func TestCacheViewsReachDisk(t *testing.T) {
 	}
 	if l := eng.CacheList(""); len(l) != 1 || l[0].DiskOnly {
 		t.Errorf("CacheList after a lookup: %+v; want one entry, from memory", l)
+	}
+}
+
+// openStore opens (or reopens) the SQLite store at path, closed at the end of the test.
+func openStore(t *testing.T, path string) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// closeStore closes a store before it is reopened, as a stopped daemon leaves it.
+func closeStore(t *testing.T, s *sqlitestore.Store) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailtls/mailtls/internal/lab"
 )
 
 // The scale measurement (issue: 1,000,000 cached policies in ≤ 400 MB RSS, warm restart in
@@ -220,7 +222,7 @@ func startScaleDaemon(t *testing.T, bin, dir string, maxEntries int) *scaleDaemo
 	}
 	deadAddr := dead.LocalAddr().String()
 	dead.Close()
-	d := &scaleDaemon{addr: freeTCPAddr(t), metrics: freeTCPAddr(t), logs: &lockedBuffer{}}
+	d := &scaleDaemon{addr: lab.FreeAddr(t), metrics: lab.FreeAddr(t), logs: &lockedBuffer{}}
 	cfg := fmt.Sprintf(`state_dir: %s
 log: {level: info}
 resolver: {servers: ["%s"], timeout: 200ms}
@@ -300,14 +302,4 @@ func (d *scaleDaemon) waitLoaded(t *testing.T) (time.Duration, procMem) {
 		t.Logf("daemon CPU time (user+system) when the hot store was filled: %s", cpu.Round(10*time.Millisecond))
 	}
 	return at, mem
-}
-
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
