@@ -37,7 +37,8 @@ func (e codecError) Error() string { return string(e) }
 const errTruncated codecError = "stored value: truncated"
 
 // decoder reads a value's fields from b, recording the first error; after an error every
-// read returns zero values. No read allocates more than the input could hold.
+// read returns zero values. Allocations are bounded by the input: a string by its bytes, a
+// list by one string header (16 bytes) per remaining input byte at most.
 type decoder struct {
 	b   []byte
 	err error
