@@ -57,18 +57,17 @@ type Server struct {
 	MaxConns       int           // 0 = unlimited; when reached, Accept waits (back-pressure) instead of refusing
 	Logger         *slog.Logger  // nil = discard
 
-	mu       sync.Mutex
-	inited   bool
-	shutdown bool
-	// shuttingDown mirrors shutdown for setIdle, which does not take mu.
-	shuttingDown atomic.Bool
-	done         chan struct{} // closed when Shutdown starts
-	drained      chan struct{} // closed when shutdown is set and no connection is left
-	sem          chan struct{} // MaxConns slots; nil when unlimited
-	baseCtx      context.Context
-	cancelBase   context.CancelFunc
-	listeners    map[net.Listener]struct{}
-	conns        map[*conn]struct{}
+	mu     sync.Mutex
+	inited bool
+	// shutdown is set (under mu) when Shutdown starts; setIdle reads it without mu.
+	shutdown   atomic.Bool
+	done       chan struct{} // closed when Shutdown starts
+	drained    chan struct{} // closed when shutdown is set and no connection is left
+	sem        chan struct{} // MaxConns slots; nil when unlimited
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	listeners  map[net.Listener]struct{}
+	conns      map[*conn]struct{}
 }
 
 // conn is one accepted connection. idle is guarded by its own mu, so that marking a
@@ -103,7 +102,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	defer ln.Close()
 	s.mu.Lock()
 	s.initLocked()
-	if s.shutdown {
+	if s.shutdown.Load() {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
@@ -173,9 +172,8 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.initLocked()
-	if !s.shutdown {
-		s.shutdown = true
-		s.shuttingDown.Store(true)
+	if !s.shutdown.Load() {
+		s.shutdown.Store(true)
 		close(s.done)
 	}
 	for ln := range s.listeners {
@@ -206,17 +204,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Server) isShutdown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.shutdown
-}
+func (s *Server) isShutdown() bool { return s.shutdown.Load() }
 
 // track registers a new connection; it reports false when the server is shutting down.
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown {
+	if s.shutdown.Load() {
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -233,13 +227,13 @@ func (s *Server) untrack(c *conn) {
 // setIdle marks c as waiting for a request (idle) or busy with one. Going idle fails during
 // shutdown: the caller then closes the connection.
 //
-// Ordering with Shutdown, which sets shuttingDown and then checks each connection under
-// its c.mu: either Shutdown sees c idle and closes it, or setIdle, taking c.mu after
-// Shutdown did, sees shuttingDown.
+// Ordering with Shutdown, which sets shutdown and then checks each connection under its
+// c.mu: either Shutdown sees c idle and closes it, or setIdle, taking c.mu after Shutdown
+// did, sees shutdown.
 func (s *Server) setIdle(c *conn, idle bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if idle && s.shuttingDown.Load() {
+	if idle && s.shutdown.Load() {
 		return false
 	}
 	c.idle = idle
@@ -247,7 +241,7 @@ func (s *Server) setIdle(c *conn, idle bool) bool {
 }
 
 func (s *Server) closeDrainedLocked() {
-	if !s.shutdown || len(s.conns) > 0 {
+	if !s.shutdown.Load() || len(s.conns) > 0 {
 		return
 	}
 	select {
