@@ -133,11 +133,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case err != nil && loadCtx.Err() != nil: // shutting down
 		case err != nil:
 			d.log.Warn("loading the cache store failed; the hot store fills as domains are looked up", "err", err)
-		case d.parts.Backend != nil:
-			d.log.Info("cache loaded", "domains", n, "store", d.cfg.CachePath(), "elapsed", time.Since(start).Round(time.Millisecond))
+		default: // with no store (memory only) there was nothing to load
+			if d.parts.Backend != nil {
+				d.log.Info("cache loaded", "domains", n, "store", d.cfg.CachePath(), "elapsed", time.Since(start).Round(time.Millisecond))
+			}
 			d.metrics.cacheLoaded.Set(1)
-		default:
-			d.metrics.cacheLoaded.Set(1) // memory only: nothing to load
 		}
 	}()
 

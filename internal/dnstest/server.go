@@ -147,16 +147,14 @@ func (s *Server) Add(rrs ...string) {
 // name, so a negative answer tells NODATA from NXDOMAIN without scanning every record.
 // Callers hold s.mu.
 func (s *Server) countAncestors(name string, delta int) {
-	offs := dns.Split(name) // label starts; nil for the root
-	for i := 1; i < len(offs); i++ {
-		a := name[offs[i]:]
+	offs := dns.Split(name) // label starts; nil for the root, which has no ancestor
+	for i := 1; i <= len(offs); i++ {
+		a := "." // the last ancestor is the root
+		if i < len(offs) {
+			a = name[offs[i]:]
+		}
 		if s.below[a] += delta; s.below[a] == 0 {
 			delete(s.below, a)
-		}
-	}
-	if name != "." {
-		if s.below["."] += delta; s.below["."] == 0 {
-			delete(s.below, ".")
 		}
 	}
 }
