@@ -66,10 +66,15 @@ func (e *Engine) daneEntryFor(domain string) (*daneEntry, bool) {
 	if en, ok := e.dane.Get(domain); ok {
 		return en, true
 	}
+	return readBack(e, e.dane, domain, e.daneFromDisk)
+}
+
+// daneFromDisk reads domain's DANE outcome from the persistent store into a new slot, which
+// it does not put in the hot store. An unreadable entry is logged and ignored.
+func (e *Engine) daneFromDisk(domain string) (*daneEntry, bool) {
 	if e.opt.Backend == nil {
 		return nil, false
 	}
-	gen := e.purges.Load()
 	ent, ok, err := e.opt.Backend.Get(context.Background(), kindDANE, domain)
 	if err != nil || !ok {
 		return nil, false
@@ -82,12 +87,6 @@ func (e *Engine) daneEntryFor(domain string) (*daneEntry, bool) {
 	st.Domain = domain
 	en := &daneEntry{}
 	en.state.Store(st)
-	if !e.keepFromDisk(gen, func() { e.dane.SetIfAbsent(domain, en) }) {
-		return nil, false
-	}
-	if cur, ok := e.dane.Get(domain); ok {
-		return cur, true
-	}
 	return en, true
 }
 

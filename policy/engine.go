@@ -280,19 +280,23 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 	if en, ok := e.sts.Get(domain); ok {
 		return en, true
 	}
+	return readBack(e, e.sts, domain, e.stsFromDisk)
+}
+
+// readBack reads domain's slot from the persistent store with fromDisk after a miss of
+// mem, and keeps it there: never over a slot published meanwhile, nor after a purge since
+// the read (then the slot is not used at all).
+func readBack[V any](e *Engine, mem *cache.Memory[V], domain string, fromDisk func(string) (V, bool)) (V, bool) {
+	var none V
 	gen := e.purges.Load()
-	en, ok := e.stsFromDisk(domain)
-	if !ok {
-		return nil, false
+	v, ok := fromDisk(domain)
+	if !ok || !e.keepFromDisk(gen, func() { mem.SetIfAbsent(domain, v) }) {
+		return none, false
 	}
-	// Never over a state published meanwhile, nor after a purge since the read.
-	if !e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(domain, en) }) {
-		return nil, false
-	}
-	if cur, ok := e.sts.Get(domain); ok {
+	if cur, ok := mem.Get(domain); ok {
 		return cur, true
 	}
-	return en, true
+	return v, true
 }
 
 // stsFromDisk reads domain's MTA-STS state from the persistent store into a new slot,
