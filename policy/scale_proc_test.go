@@ -4,14 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mailtls/mailtls/socketmap"
+	"github.com/mailtls/mailtls/internal/lab"
 )
 
 // Helpers that look at another process: its memory in /proc, its Prometheus series and
@@ -95,20 +94,12 @@ func parseMetrics(r io.Reader) (map[string]float64, error) {
 // returns the reply payload; unlike lab.Query it reports failures instead of ending the
 // test, for polling a daemon that is still starting.
 func socketmapQuery(addr, name, key string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	c, err := lab.Dial(addr)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(socketmap.AppendNetstring(nil, []byte(name+" "+key))); err != nil {
-		return "", err
-	}
-	reply, err := socketmap.NewReader(bufio.NewReader(c), 100000).Next()
-	if err != nil {
-		return "", err
-	}
-	return string(reply), nil
+	return c.Ask(name, key)
 }
 
 // readProcCPU is the CPU time (user + system) a process has used, from /proc/PID/stat: a

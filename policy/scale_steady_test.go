@@ -1,13 +1,11 @@
 package policy
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
-	"github.com/mailtls/mailtls/socketmap"
+	"github.com/mailtls/mailtls/internal/lab"
 )
 
 // The steady state of the scale measurement: under traffic every domain is asked for, and
@@ -41,25 +39,18 @@ func queryAll(addr string, n int) (time.Duration, error) {
 
 // querySome asks for the domains w, w+scaleSteadyConns, … below n on one connection.
 func querySome(addr string, w, n int) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	c, err := lab.Dial(addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	bw := bufio.NewWriter(c)
-	r := socketmap.NewReader(bufio.NewReader(c), 100000)
 	for i := w; i < n; i += scaleSteadyConns {
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		bw.Write(socketmap.AppendNetstring(nil, []byte("postfix "+scaleDomain(i))))
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		reply, err := r.Next()
+		reply, err := c.Ask("postfix", scaleDomain(i))
 		if err != nil {
 			return fmt.Errorf("%s: %w", scaleDomain(i), err)
 		}
-		if got, want := string(reply), scaleReply(i); got != want {
-			return fmt.Errorf("%s: %q, want %q", scaleDomain(i), got, want)
+		if want := scaleReply(i); reply != want {
+			return fmt.Errorf("%s: %q, want %q", scaleDomain(i), reply, want)
 		}
 	}
 	return nil

@@ -1,13 +1,10 @@
 package compare
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"sync"
-	"time"
 
-	"github.com/mailtls/mailtls/socketmap"
+	"github.com/mailtls/mailtls/internal/lab"
 )
 
 // askAll sends "mapName key" for every key to addr over conns connections, strict
@@ -20,7 +17,7 @@ func askAll(addr, mapName string, keys []string, conns int) (map[string]string, 
 	var wg sync.WaitGroup
 	for range conns {
 		wg.Go(func() {
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			c, err := lab.Dial(addr)
 			if err != nil {
 				mu.Lock()
 				firstErr = err
@@ -30,19 +27,13 @@ func askAll(addr, mapName string, keys []string, conns int) (map[string]string, 
 				return
 			}
 			defer c.Close()
-			r := socketmap.NewReader(bufio.NewReader(c), 100000)
 			for key := range work {
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				var reply []byte
-				_, err := c.Write(socketmap.AppendNetstring(nil, []byte(mapName+" "+key)))
-				if err == nil {
-					reply, err = r.Next()
-				}
+				reply, err := c.Ask(mapName, key)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("%s %s: %w", addr, key, err)
 				}
-				out[key] = string(reply)
+				out[key] = reply
 				mu.Unlock()
 				if err != nil {
 					for range work {

@@ -24,18 +24,45 @@ func FreeAddr(t testing.TB) string {
 // does, and returns the reply payload.
 func Query(t testing.TB, addr, name, key string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(socketmap.AppendNetstring(nil, []byte(name+" "+key))); err != nil {
-		t.Fatal(err)
-	}
-	reply, err := socketmap.NewReader(bufio.NewReader(c), 100000).Next()
+	reply, err := c.Ask(name, key)
 	if err != nil {
 		t.Fatalf("reading reply: %v", err)
 	}
-	return string(reply)
+	return reply
 }
+
+// Conn is one persistent socketmap connection, used as Postfix uses one: each request waits
+// for its reply before the next is sent. It is not safe for concurrent use.
+type Conn struct {
+	c   net.Conn
+	r   *socketmap.Reader
+	req []byte
+}
+
+// Dial opens a socketmap connection to the TCP address addr.
+func Dial(addr string) (*Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{c: c, r: socketmap.NewReader(bufio.NewReader(c), 100000)}, nil
+}
+
+// Ask sends "name key" and returns the reply payload; the exchange must finish within 30 s.
+func (c *Conn) Ask(name, key string) (string, error) {
+	c.c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.req = socketmap.AppendNetstring(c.req[:0], []byte(name+" "+key))
+	if _, err := c.c.Write(c.req); err != nil {
+		return "", err
+	}
+	reply, err := c.r.Next()
+	return string(reply), err
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.c.Close() }
