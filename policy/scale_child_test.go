@@ -84,10 +84,7 @@ func TestScaleChild(t *testing.T) {
 	}
 	defer store.Close()
 	r.Open = time.Since(start)
-	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store, MaxEntries: 2000000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := scaleEngine(t, store, 2000000)
 	start = time.Now()
 	if r.Loaded, err = eng.Load(context.Background()); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailtls/mailtls/cache"
 	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/mtasts"
@@ -105,6 +106,17 @@ func (scaleFetcher) Fetch(_ context.Context, domain string) (*mtasts.FetchResult
 	return &mtasts.FetchResult{Policy: p, Body: body, URL: "https://mta-sts." + domain + "/.well-known/mta-sts.txt"}, nil
 }
 
+// scaleEngine is an engine on store with the scale data's resolver and fetcher, its hot
+// store bounded to maxEntries (0: unbounded).
+func scaleEngine(t testing.TB, store cache.Backend, maxEntries int) *Engine {
+	t.Helper()
+	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store, MaxEntries: maxEntries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
 // generateScaleStore fills the store at path with n scale domains through the engine's own
 // refresh path (TXT lookup, fetch, publish, store encoding, write-behind Put), flushing
 // every chunk so the pending queue stays below its bound.
@@ -115,10 +127,7 @@ func generateScaleStore(t testing.TB, path string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := scaleEngine(t, store, 0)
 	ctx := context.Background()
 	const workers = 4
 	for lo := 0; lo < n; lo += chunk {

@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"testing"
 	"time"
-
-	"github.com/mailtls/mailtls/cache/sqlitestore"
 )
 
 // Load shares the policy of domains hosted by one provider, and what it loads equals what
@@ -18,15 +16,8 @@ func TestLoadSharesEqualPolicies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
 	const n = 120
 	generateScaleStore(t, path, n)
-	store, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, path)
+	eng := scaleEngine(t, store, 0)
 	if got, err := eng.Load(context.Background()); err != nil || got != n {
 		t.Fatalf("Load = %d, %v; want %d", got, err, n)
 	}
@@ -64,15 +55,8 @@ func TestLoadSharesEqualPolicies(t *testing.T) {
 func TestLoadKeepsNewerState(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
 	generateScaleStore(t, path, 10)
-	store, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, path)
+	eng := scaleEngine(t, store, 0)
 	newer := &stsState{Domain: scaleDomain(3), RecordID: "newer"}
 	en := &stsEntry{}
 	en.state.Store(newer)
@@ -96,15 +80,8 @@ func TestLoadStopsWhenHotStoreFull(t *testing.T) {
 	const bound = 300
 	n := bound + (3*runtime.GOMAXPROCS(0)+2)*loadBatch + 1000
 	generateScaleStore(t, path, n)
-	store, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	eng, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store, MaxEntries: bound})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, path)
+	eng := scaleEngine(t, store, bound)
 	got, err := eng.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -139,14 +116,8 @@ func utcRecord(r *stsRecord) stsRecord {
 func TestLoadedCanonicalPolicyAnswersAlike(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
 	const n = 10
-	store, err := sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, path)
+	live := scaleEngine(t, store, 0)
 	ctx := context.Background()
 	type answer struct{ reply, sts string }
 	ask := func(e *Engine, p *Profile, i int) answer {
@@ -161,18 +132,8 @@ func TestLoadedCanonicalPolicyAnswersAlike(t *testing.T) {
 	for i := range n {
 		want[i] = [2]answer{ask(live, plain, i), ask(live, tlsrpt, i)}
 	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-	store, err = sqlitestore.Open(path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	loaded, err := New(Options{Resolver: scaleResolver{}, Fetcher: scaleFetcher{}, Backend: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeStore(t, store)
+	loaded := scaleEngine(t, openStore(t, path), 0)
 	if got, err := loaded.Load(ctx); err != nil || got != n {
 		t.Fatalf("Load = %d, %v", got, err)
 	}
