@@ -87,7 +87,7 @@ func (s *Server) serveConn(c *conn) {
 			return
 		}
 		reply := s.answer(log, payload)
-		if len(reply)+16 > w.Available() {
+		if len(reply)+16 > w.Available() { // 16: room for the length digits, ':' and ','
 			// bufio writes to the connection from inside writeReply: give that write the
 			// same bound as a flush, not whatever deadline the last flush left.
 			_ = c.nc.SetWriteDeadline(time.Now().Add(idle))

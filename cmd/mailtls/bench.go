@@ -314,7 +314,7 @@ func dur(d time.Duration) string {
 
 func replySummary(m map[string]uint64) string {
 	var parts []string
-	for _, k := range []string{"OK", "NOTFOUND", "TEMP", "PERM", "other"} {
+	for _, k := range loadgen.ReplyKinds() {
 		if n := m[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s=%d", k, n))
 		}

@@ -50,7 +50,7 @@ func Dial(addr string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{c: c, r: socketmap.NewReader(bufio.NewReader(c), 100000)}, nil
+	return &Conn{c: c, r: socketmap.NewReader(bufio.NewReader(c), socketmap.DefaultMaxReply)}, nil
 }
 
 // Ask sends "name key" and returns the reply payload; the exchange must finish within 30 s.

@@ -10,9 +10,6 @@ import (
 	"github.com/mailtls/mailtls/socketmap"
 )
 
-// maxRequest is Postfix's bound on a socketmap request (socketmap_table(5): 100000).
-const maxRequest = 100000
-
 // ServeNull serves the socketmap protocol on ln, answering every request with reply and
 // doing nothing else: the loopback ceiling that a policy server's figures are read against.
 // Like a good server it writes the replies to pipelined requests together, flushing only
@@ -56,7 +53,7 @@ func ServeNull(ln net.Listener, reply string) error {
 
 func serveNullConn(c net.Conn, frame []byte) {
 	br := bufio.NewReaderSize(c, 4096)
-	r := socketmap.NewReader(br, maxRequest)
+	r := socketmap.NewReader(br, socketmap.DefaultMaxRequest)
 	bw := bufio.NewWriterSize(c, 4096)
 	for {
 		if _, err := r.Next(); err != nil {

@@ -36,7 +36,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			r := socketmap.NewReader(bufio.NewReader(c), maxRequest)
+			r := socketmap.NewReader(bufio.NewReader(c), socketmap.DefaultMaxReply)
 			req := socketmap.AppendNetstring(nil, []byte("postfix example.com"))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -44,23 +44,42 @@ func (r *Result) String() string {
 		r.Config.Conns, r.Config.Pipeline, r.Rate, r.P50, r.P99, r.Max, r.Requests, r.Errors)
 }
 
-// replyKinds are the reply types of socketmap_table(5), then everything else.
-var replyKinds = [...]string{"OK", "NOTFOUND", "TEMP", "PERM", "other"}
+// Reply kinds: the reply types of socketmap_table(5), then everything else.
+const (
+	kindOK = iota
+	kindNotFound
+	kindTemp
+	kindPerm
+	kindOther
+	numKinds
+)
 
+// ReplyKinds names the reply kinds, the keys of Result.Replies, in their order: OK,
+// NOTFOUND, TEMP, PERM, then "other".
+func ReplyKinds() []string {
+	return []string{kindOK: "OK", kindNotFound: "NOTFOUND", kindTemp: "TEMP", kindPerm: "PERM", kindOther: "other"}
+}
+
+// kindOf classifies a reply by its first word.
 func kindOf(reply []byte) int {
 	word, _, _ := bytes.Cut(reply, []byte{' '})
-	for i, k := range replyKinds[:4] {
-		if string(word) == k {
-			return i
-		}
+	switch string(word) {
+	case "OK":
+		return kindOK
+	case "NOTFOUND":
+		return kindNotFound
+	case "TEMP":
+		return kindTemp
+	case "PERM":
+		return kindPerm
 	}
-	return len(replyKinds) - 1
+	return kindOther
 }
 
 // worker is one connection's tally.
 type worker struct {
 	hist    histogram
-	kinds   [len(replyKinds)]uint64
+	kinds   [numKinds]uint64
 	errors  uint64
 	lastErr error
 }
@@ -104,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 
 	res := &Result{Config: cfg, Elapsed: cfg.Duration, Replies: map[string]uint64{}}
+	names := ReplyKinds()
 	var all histogram
 	var lastErr error
 	for i := range workers {
@@ -114,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		for k, n := range workers[i].kinds {
 			if n > 0 {
-				res.Replies[replyKinds[k]] += n
+				res.Replies[names[k]] += n
 			}
 		}
 	}
@@ -183,7 +203,7 @@ func (wk *worker) fail(err error) {
 
 // strict sends one request, waits for its reply, and repeats (Postfix's way).
 func (wk *worker) strict(c net.Conn, cfg Config, w *window, reqs [][]byte, next int) (int, error) {
-	r := socketmap.NewReader(c, maxRequest)
+	r := socketmap.NewReader(c, socketmap.DefaultMaxReply)
 	for {
 		sent := time.Now()
 		if !sent.Before(w.to) {
@@ -240,7 +260,7 @@ func (wk *worker) pipelined(c net.Conn, cfg Config, w *window, reqs [][]byte, ne
 		}
 	}()
 	defer close(done)
-	r := socketmap.NewReader(c, maxRequest)
+	r := socketmap.NewReader(c, socketmap.DefaultMaxReply)
 	for sent := range inflight {
 		c.SetReadDeadline(w.deadline(time.Now(), cfg.Timeout))
 		reply, err := r.Next()

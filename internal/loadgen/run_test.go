@@ -119,7 +119,7 @@ func TestRunCountsErrorsAndRedials(t *testing.T) {
 			conns.Add(1)
 			go func() {
 				defer c.Close()
-				r := socketmap.NewReader(c, maxRequest)
+				r := socketmap.NewReader(c, socketmap.DefaultMaxRequest)
 				for range 5 {
 					if _, err := r.Next(); err != nil {
 						return
