@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mailtls/mailtls/dane"
-	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/internal/lab"
 	"github.com/mailtls/mailtls/mtasts"
 )
@@ -21,14 +20,8 @@ import (
 //	go test -run '^$' -bench ColdResolve -benchtime 40x ./policy
 func BenchmarkColdResolve(b *testing.B) {
 	const delay = 5 * time.Millisecond
-	l := lab.New(b)
-	l.DNS.SetDelay(delay)
-	dc, err := dnsclient.New(dnsclient.Config{Servers: []string{l.DNS.Addr}, Timeout: 2 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fetcher := mtasts.NewFetcher(mtasts.FetcherConfig{Dial: dc.DialContext, RootCAs: l.CA.Pool()})
-	ev := &dane.Evaluator{Resolver: dc}
+	c := newColdLab(b, delay)
+	l, dc, fetcher, ev := c.Lab, c.dc, c.fetcher, c.ev
 	n := 0
 	domain := func() string {
 		n++

@@ -24,10 +24,12 @@ import (
 // default) resolving through them.
 type coldLab struct {
 	*lab.Lab
-	dc     *dnsclient.Client
-	eng    *Engine
-	noDANE *Engine // the same without the DANE stage (profile dane: off)
-	n      int
+	dc      *dnsclient.Client
+	fetcher *mtasts.Fetcher
+	ev      *dane.Evaluator
+	eng     *Engine
+	noDANE  *Engine // the same without the DANE stage (profile dane: off)
+	n       int
 }
 
 func newColdLab(tb testing.TB, delay time.Duration) *coldLab {
@@ -38,7 +40,8 @@ func newColdLab(tb testing.TB, delay time.Duration) *coldLab {
 		tb.Fatal(err)
 	}
 	fetcher := mtasts.NewFetcher(mtasts.FetcherConfig{Dial: dc.DialContext, RootCAs: l.CA.Pool()})
-	eng, err := New(Options{Resolver: dc, Fetcher: fetcher, DANE: &dane.Evaluator{Resolver: dc}})
+	ev := &dane.Evaluator{Resolver: dc}
+	eng, err := New(Options{Resolver: dc, Fetcher: fetcher, DANE: ev})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,7 +49,7 @@ func newColdLab(tb testing.TB, delay time.Duration) *coldLab {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &coldLab{Lab: l, dc: dc, eng: eng, noDANE: noDANE}
+	return &coldLab{Lab: l, dc: dc, fetcher: fetcher, ev: ev, eng: eng, noDANE: noDANE}
 }
 
 // domain publishes a never-seen domain of the given kind and returns it with the reply
