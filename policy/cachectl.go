@@ -75,22 +75,14 @@ func (e *Engine) CacheList(filter string) []CacheEntry {
 		return true
 	})
 	if e.opt.Backend != nil {
-		var onDisk []string
 		_ = e.opt.Backend.Range(context.Background(), kindSTS, func(ent cache.Entry) bool {
-			if strings.Contains(ent.Key, filter) {
-				if _, ok := e.sts.Get(ent.Key); !ok {
-					onDisk = append(onDisk, ent.Key)
+			if _, inMemory := e.sts.Get(ent.Key); !inMemory && strings.Contains(ent.Key, filter) {
+				if en, ok := e.stsSlot(ent); ok {
+					out = append(out, e.diskView(ent.Key, en, false))
 				}
 			}
 			return true
 		})
-		for _, d := range onDisk {
-			if en, ok := e.stsFromDisk(d); ok {
-				c := e.view(d, en, false)
-				c.DiskOnly = true
-				out = append(out, c)
-			}
-		}
 	}
 	slices.SortFunc(out, func(a, b CacheEntry) int { return strings.Compare(a.Domain, b.Domain) })
 	return out
@@ -109,9 +101,14 @@ func (e *Engine) CacheShow(domain string) (CacheEntry, bool) {
 	if !ok {
 		return CacheEntry{}, false
 	}
-	c := e.view(domain, en, true)
+	return e.diskView(domain, en, true), true
+}
+
+// diskView is the view of a slot read from the persistent store, not in memory.
+func (e *Engine) diskView(domain string, en *stsEntry, detail bool) CacheEntry {
+	c := e.view(domain, en, detail)
 	c.DiskOnly = true
-	return c, true
+	return c
 }
 
 // Purge forgets domain (or, with domain "", everything) in memory and in the persistent

@@ -309,9 +309,15 @@ func (e *Engine) stsFromDisk(domain string) (*stsEntry, bool) {
 	if err != nil || !ok {
 		return nil, false
 	}
+	return e.stsSlot(ent)
+}
+
+// stsSlot decodes a stored MTA-STS entry into a new slot, not put in the hot store. An
+// unreadable entry is logged and ignored.
+func (e *Engine) stsSlot(ent cache.Entry) (*stsEntry, bool) {
 	rec, err := decodeState(ent, decodeSTS, func(s *stsRecord) string { return s.Domain })
 	if err != nil {
-		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindSTS, "domain", domain, "err", err)
+		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindSTS, "domain", ent.Key, "err", err)
 		return nil, false
 	}
 	en := &stsEntry{}
