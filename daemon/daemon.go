@@ -62,10 +62,9 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 		return "PERM unknown map name " + fmt.Sprintf("%q", name) + ": not a configured profile"
 	}
 	start := time.Now()
-	// The engine bounds any network work by the profile's answer deadline itself, and
-	// makes no timer for an answer from memory.
-	// The decision stays on this goroutine's stack: a cached answer allocates nothing in
-	// the engine (the reasons are rendered only if the audit log records them).
+	// The engine bounds any network work by the profile's answer deadline itself (no
+	// timer for an answer from memory), and the decision stays on this goroutine's stack:
+	// a cached answer allocates nothing (reasons are rendered only if the audit log asks).
 	var dec policy.Decision
 	d.parts.Engine.ResolveInto(ctx, p, key, &dec)
 	reply := dec.PostfixReply()
