@@ -140,12 +140,13 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
 	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
 	d.why.eng = e
-	domain, err := ParseNexthop(key)
+	nh, err := ParseNexthopKey(key)
 	if err != nil {
 		d.Result, d.Source = NotFound, SourceInput
 		d.why.input = err
 		return
 	}
+	domain := nh.Domain
 	d.Domain = domain
 
 	// 1. Operator overrides, before anything is looked up.
@@ -160,7 +161,7 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 	defer dl.stop()
 	slot := e.daneSlot.Load()
 	wantDANE := p.DANE && slot.ev != nil
-	f := e.facts(&dl, domain, wantDANE, slot.ev)
+	f := e.facts(&dl, &nh, wantDANE, slot.ev)
 	d.CacheHit = f.hit
 	if !p.DANE {
 		d.why.daneNote = daneProfileOff
@@ -237,11 +238,14 @@ type facts struct {
 	hit  bool       // every fact came from the hot store
 }
 
-// facts gathers the MTA-STS and (if wanted) DANE facts. What the hot store holds fresh is
+// facts gathers the MTA-STS facts of nh's policy domain and (if wanted) the DANE facts of
+// nh's destination (conformance.md §1: a host next-hop or another port has DANE facts of
+// its own, cached under nh.DANEKey). What the hot store holds fresh is
 // used as is, with no goroutine, disk or network; on a miss of both, the DANE and MTA-STS
 // lookups run in parallel, so a cold answer costs the slower chain, not the sum (issue 3).
-func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANEEvaluator) facts {
+func (e *Engine) facts(dl *answerDeadline, nh *Nexthop, wantDANE bool, ev DANEEvaluator) facts {
 	now := e.now()
+	domain := nh.Domain
 	var f facts
 	sts, stsOK := e.stsCached(domain, now)
 	f.sts = sts
@@ -252,7 +256,7 @@ func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANE
 		f.hit = stsOK
 		return f
 	}
-	dst, daneOK := e.daneCached(domain, now)
+	dst, daneOK := e.daneCached(nh.DANEKey, now)
 	f.dane, f.hit = dst, stsOK && daneOK
 	if f.hit {
 		return f
@@ -260,13 +264,14 @@ func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANE
 	ctx := dl.context()
 	switch {
 	case stsOK:
-		f.dane = e.refreshDANE(ctx, domain, ev)
+		f.dane = e.refreshDANE(ctx, *nh, ev)
 	case daneOK:
 		f.sts = e.refreshSTS(ctx, domain, false)
 	default:
 		// The goroutine writes its own result (not f), so f stays on the caller's stack.
 		done := make(chan *daneState, 1)
-		go func() { done <- e.refreshDANE(ctx, domain, ev) }()
+		dnh := *nh
+		go func() { done <- e.refreshDANE(ctx, dnh, ev) }()
 		f.sts = e.refreshSTS(ctx, domain, false)
 		f.dane = <-done
 	}

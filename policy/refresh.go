@@ -63,7 +63,10 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 		wg.Go(func() {
 			for j := range work {
 				if j.dane {
-					e.refreshDANE(ctx, j.domain, ev)
+					// DANE slots are named by canonical next-hop keys, which parse back.
+					if nh, err := ParseNexthopKey(j.domain); err == nil {
+						e.refreshDANE(ctx, nh, ev)
+					}
 				} else {
 					e.refreshSTS(ctx, j.domain, j.force)
 				}
