@@ -48,6 +48,9 @@ type Options struct {
 	NegativeTTLMin  time.Duration // bounds on caching "no MTA-STS record" (default 60s..1h)
 	NegativeTTLMax  time.Duration
 	DNSRetry        time.Duration // a failed TXT lookup is retried at most this often (default 60s)
+	// TXTTTLMin is the floor on the _mta-sts TXT record's TTL (default 5s): the record is
+	// re-read once its check is older than the TTL as published, or this floor.
+	TXTTTLMin time.Duration
 }
 
 // Engine resolves next-hops to Decisions. It is safe for concurrent use.
@@ -60,6 +63,7 @@ type Engine struct {
 	sts       *cache.Memory[*stsEntry]
 	dane      *cache.Memory[*daneEntry]
 	flight    singleflight.Group
+	bg        background
 	// Purge and the paths that copy entries from disk into memory (Load, a lookup's
 	// read-back): a purge bumps purges under the write lock; a copy checks, under the read
 	// lock, that no purge happened since it read the disk, so a purged entry is never
@@ -69,10 +73,11 @@ type Engine struct {
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
-// (conformance.md §4: re-read once older than the record's TTL).
+// (conformance.md §4: re-read once older than the record's TTL as published, with no
+// floor beyond a few seconds; Options.TXTTTLMin is the floor).
 const (
-	txtTTLMin = 60 * time.Second
-	txtTTLMax = time.Hour
+	DefaultTXTTTLMin = 5 * time.Second
+	txtTTLMax        = time.Hour
 )
 
 // kindSTS names MTA-STS state in the persistent store.
@@ -101,11 +106,13 @@ func New(opt Options) (*Engine, error) {
 	def(&opt.NegativeTTLMin, time.Minute)
 	def(&opt.NegativeTTLMax, time.Hour)
 	def(&opt.DNSRetry, time.Minute)
+	def(&opt.TXTTTLMin, DefaultTXTTTLMin)
 	e := &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}
 	e.overrides.Store(opt.Overrides)
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
 	e.asnRules.Store(opt.ASN)
 	e.mx = cache.NewMemory[*mxState](opt.MaxEntries)
+	e.bg.jobs = make(chan bgJob, bgQueueLen)
 	return e, nil
 }
 
