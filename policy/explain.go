@@ -191,7 +191,7 @@ func (x *explanation) renderSTS(r []string, d *Decision) []string {
 		}
 	}
 	if st.FailedID != "" {
-		add("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.opt.FailureRetry)))
+		add("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.timers.Load().FailureRetry)))
 		switch {
 		case st.Policy != nil && !x.stsUsable:
 			add("the expired policy could not be refetched: no policy until a fetch succeeds (RFC 8461 §5.1, §3.3)")

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -116,6 +117,13 @@ func ParseNexthopKey(key string) (Nexthop, error) {
 		// hot path of every cached lookup).
 		nh.Domain, err = finishNexthop(name)
 	} else {
+		// A name is a string of characters (RFC 5890 §2.3.2.1): bytes that are not UTF-8
+		// are not one. The IDNA mapping would turn each into U+FFFD without complaint
+		// (\xff\xfe.test became xn--zn7ca.test, a name somebody could register), so
+		// refuse them first.
+		if !utf8.ValidString(name) {
+			return nh, ErrInvalidName
+		}
 		// U-labels become A-labels the way a resolver would see them (UTS #46 lookup, RFC 5891).
 		ascii, ierr := idna.Lookup.ToASCII(name)
 		if ierr != nil {

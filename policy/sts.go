@@ -36,7 +36,7 @@ func (e *Engine) stsFresh(st *stsState, now time.Time) (answer, due bool) {
 	}
 	// RFC 8461 §5.1: once the TXT check is older than the record's TTL, read it again.
 	txtStale := now.After(st.TXTChecked().Add(st.ttl()))
-	failedRecently := st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.opt.FailureRetry))
+	failedRecently := st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.timers.Load().FailureRetry))
 	if st.usable(now) {
 		// An unexpired policy answers; re-reading the record, fetching a new id or
 		// refetching before expiry happens behind it (conformance.md §4).
@@ -74,7 +74,7 @@ func nearExpiry(p *mtasts.Policy, expires, now time.Time) bool {
 // whose ctx ends first gets the state known so far.
 func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	ch := e.flight.DoChan(domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+5*time.Second)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+5*time.Second)
 		defer cancel()
 		return e.doRefreshSTS(wctx, domain, force), nil
 	})
@@ -115,9 +115,9 @@ func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *s
 		return e.publish(st, prev)
 	}
 	st.RecordID, st.TXTReason = rl.Record.ID, ""
-	st.TXTTTL = bound(rl.TTL, e.opt.TXTTTLMin, txtTTLMax)
+	st.TXTTTL = bound(rl.TTL, e.timers.Load().TXTTTLMin, txtTTLMax)
 
-	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.opt.FailureRetry))
+	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.timers.Load().FailureRetry))
 	held := st.PolicyID == st.RecordID && st.Policy != nil && !now.After(st.Expires)
 	switch {
 	case !force && held && !nearExpiry(st.Policy, st.Expires, now):
