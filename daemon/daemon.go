@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,36 +85,6 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 		d.log.Debug("lookup", "profile", name, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", elapsed)
 	}
 	return reply
-}
-
-// Reload applies a new configuration without dropping connections: profiles, overrides
-// and the audit log change at once; listeners, resolvers and the store need a restart and
-// are left as they are (logged). On error nothing changes.
-func (d *Daemon) Reload(cfg *config.Config) error {
-	overrides, err := policy.OverridesFromConfig(cfg.Overrides)
-	if err != nil {
-		return err
-	}
-	asnRules, err := loadASN(cfg)
-	if err != nil {
-		return err
-	}
-	// The audit log is opened anew: that also follows a file logrotate has moved.
-	a, err := openAudit(cfg.Audit)
-	if err != nil {
-		return err
-	}
-	profiles := policy.ProfilesFromConfig(cfg)
-	d.parts.Engine.SetOverrides(overrides)
-	d.parts.Engine.SetASNRules(asnRules)
-	d.profiles.Store(&profiles)
-	d.audit.Swap(a).close()
-	if !slices.Equal(cfg.Listen.Socketmap, d.cfg.Listen.Socketmap) || !slices.Equal(cfg.Resolver.Servers, d.cfg.Resolver.Servers) ||
-		cfg.Cache != d.cfg.Cache || cfg.Metrics != d.cfg.Metrics || cfg.StateDir != d.cfg.StateDir {
-		d.log.Warn("configuration reloaded; changes to listen, resolver, cache, metrics or state_dir take effect at the next restart")
-	}
-	d.log.Info("configuration reloaded", "config", cfgName(cfg), "profiles", len(profiles), "overrides", overrides.Len())
-	return nil
 }
 
 // Run opens every listener, loads the persistent store into the hot store in the

@@ -41,10 +41,11 @@ type Options struct {
 	// OnRefresh, if set, is told how many domains each background pass refreshes.
 	OnRefresh func(n int)
 
-	MaxEntries      int           // hot store bound; 0 = unbounded
-	FetchTimeout    time.Duration // bound on one domain's shared DNS + HTTPS work (default 10s)
-	FailureRetry    time.Duration // a failing policy id is refetched at most this often (default 5m)
-	RefreshInterval time.Duration // proactive refetch of held policies (default 24h)
+	MaxEntries int // hot store bound; 0 = unbounded
+	// The MTA-STS timers; SetSTSTimers replaces them (see STSTimers for their defaults).
+	FetchTimeout    time.Duration
+	FailureRetry    time.Duration
+	RefreshInterval time.Duration
 	NegativeTTLMin  time.Duration // bounds on caching "no MTA-STS record" (default 60s..1h)
 	NegativeTTLMax  time.Duration
 	DNSRetry        time.Duration // a failed TXT lookup is retried at most this often (default 60s)
@@ -56,6 +57,7 @@ type Engine struct {
 	overrides atomic.Pointer[Overrides]
 	daneSlot  atomic.Pointer[daneSlot]
 	asnRules  atomic.Pointer[ASNRules]
+	timers    atomic.Pointer[STSTimers] // from Options, replaced by SetSTSTimers
 	mx        *cache.Memory[*mxState]
 	sts       *cache.Memory[*stsEntry]
 	dane      *cache.Memory[*daneEntry]
@@ -95,14 +97,12 @@ func New(opt Options) (*Engine, error) {
 			*d = v
 		}
 	}
-	def(&opt.FetchTimeout, 10*time.Second)
-	def(&opt.FailureRetry, 5*time.Minute)
-	def(&opt.RefreshInterval, 24*time.Hour)
 	def(&opt.NegativeTTLMin, time.Minute)
 	def(&opt.NegativeTTLMax, time.Hour)
 	def(&opt.DNSRetry, time.Minute)
 	e := &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}
 	e.overrides.Store(opt.Overrides)
+	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
 	e.asnRules.Store(opt.ASN)
 	e.mx = cache.NewMemory[*mxState](opt.MaxEntries)

@@ -198,7 +198,7 @@ func (x *explanation) renderSTS(r []string, d *Decision) []string {
 		}
 	}
 	if st.FailedID != "" {
-		add("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.opt.FailureRetry)))
+		add("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.timers.Load().FailureRetry)))
 		if st.Policy == nil || !x.stsUsable {
 			add("no policy held: continuing as if the domain had none (RFC 8461 §3.3)")
 		}

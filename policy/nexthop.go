@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -63,6 +64,12 @@ func ParseNexthop(key string) (string, error) {
 		// Already what the IDNA mapping would return: skip it (the common case, and the
 		// hot path of every cached lookup).
 		return finishNexthop(s)
+	}
+	// A name is a string of characters (RFC 5890 §2.3.2.1): bytes that are not UTF-8 are
+	// not one. The IDNA mapping would turn each into U+FFFD without complaint (\xff\xfe.test
+	// became xn--zn7ca.test, a name somebody could register), so refuse them first.
+	if !utf8.ValidString(s) {
+		return "", ErrInvalidName
 	}
 	// U-labels become A-labels the way a resolver would see them (UTS #46 lookup, RFC 5891).
 	ascii, err := idna.Lookup.ToASCII(s)

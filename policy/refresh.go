@@ -93,13 +93,13 @@ func (e *Engine) refreshDue(en *stsEntry, now time.Time) (force, due bool) {
 	if st.detail != nil && st.detail.dnsFailedAt != 0 && now.Before(st.DNSFailedAt().Add(e.opt.DNSRetry)) {
 		return false, false
 	}
-	if st.FailedID() != "" && now.Before(st.FailedAt().Add(e.opt.FailureRetry)) {
+	if st.FailedID() != "" && now.Before(st.FailedAt().Add(e.timers.Load().FailureRetry)) {
 		return false, false
 	}
 	if st.usable(now) {
 		// Refetch daily, and at the latest when half of max_age has passed.
 		age := time.Duration(st.Policy.MaxAge) * time.Second / 2
-		if now.Sub(st.Fetched()) >= min(e.opt.RefreshInterval, age) {
+		if now.Sub(st.Fetched()) >= min(e.timers.Load().RefreshInterval, age) {
 			return true, true
 		}
 	}

@@ -34,7 +34,7 @@ func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
 		return true // negative cache: no MTA-STS record, for the answer's TTL
 	case st.PolicyID() == st.RecordID && st.usable(now):
 		return true
-	case st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.opt.FailureRetry)):
+	case st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.timers.Load().FailureRetry)):
 		return true // this id failed recently: retry at most every failure_retry
 	}
 	return false
@@ -46,7 +46,7 @@ func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
 // whose ctx ends first gets the state known so far.
 func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	ch := e.flight.DoChan(domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+5*time.Second)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+5*time.Second)
 		defer cancel()
 		return e.doRefreshSTS(wctx, domain, force), nil
 	})
@@ -89,7 +89,7 @@ func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *s
 	st.RecordID, st.TXTReason = rl.Record.ID, ""
 	st.TXTTTL = bound(rl.TTL, txtTTLMin, txtTTLMax)
 
-	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.opt.FailureRetry))
+	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.timers.Load().FailureRetry))
 	switch {
 	case !force && st.PolicyID == st.RecordID && st.Policy != nil && !now.After(st.Expires):
 		// Same id: the held policy stands (RFC 8461 §3.3: a changed body under an

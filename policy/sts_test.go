@@ -57,6 +57,9 @@ func TestSTSAnswers(t *testing.T) {
 		}, plain, "example.com", "NOTFOUND ", SourceDefault, 0},
 		{"IP literal → NOTFOUND, no network", func(h *harness) {}, plain, "[192.0.2.1]:25", "NOTFOUND ", SourceInput, 0},
 		{"parent-domain probe → NOTFOUND, no network (§4)", func(h *harness) {}, plain, ".example.com", "NOTFOUND ", SourceInput, 0},
+		{"invalid UTF-8 → NOTFOUND, no network (not mapped to xn--zn7ca.test)", func(h *harness) {
+			h.sts("xn--zn7ca.test", "1", enforce)
+		}, plain, "\xff\xfe.test", "NOTFOUND ", SourceInput, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
