@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailtls/mailtls/config"
+	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/policy"
 	"github.com/mailtls/mailtls/socketmap"
 )
@@ -33,6 +34,8 @@ type Daemon struct {
 	ready    atomic.Bool
 	profiles atomic.Pointer[map[string]*policy.Profile] // replaced by Reload
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
+	// validation follows the resolver's DNSSEC validation check (watchValidation).
+	validation validationState
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -47,6 +50,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
+	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
+	if parts.DANEError != nil && !dnsclient.NotValidating(parts.DANEError) {
+		// The start-up check could not be made: retry soon (back-off), not in a minute.
+		d.validation.inconclusive, d.validation.lastErr, d.validation.lastCheck = 1, parts.DANEError.Error(), time.Now()
+	}
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
 	return d, nil
@@ -140,7 +148,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth), ReadHeaderTimeout: 10 * time.Second}
+		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth, d.daneReadiness), ReadHeaderTimeout: 10 * time.Second}
 		d.log.Info("metrics listening", "addr", mln.Addr().String())
 		go func() { _ = metricsSrv.Serve(mln) }()
 	}
@@ -159,7 +167,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	refreshCtx, stopRefresh := context.WithCancel(context.Background())
 	wg.Go(func() { d.parts.Engine.Run(refreshCtx, 30*time.Second) })
-	wg.Go(func() { d.watchValidation(refreshCtx, time.Minute, 10*time.Minute) })
+	wg.Go(func() { d.watchValidation(refreshCtx, defaultValidationTimers()) })
 	d.ready.Store(true)
 	d.log.Info("mailtls started", "version", Version(), "config", cfgName(d.cfg), "profiles", len(d.parts.Profiles))
 
@@ -188,33 +196,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// watchValidation repeats the resolver's DNSSEC validation check — every whileOff while
-// DANE is off (the resolver may come up after mailtls, e.g. at boot), every whileOn while
-// it is on (the resolver may stop validating) — and switches the DANE stage to match,
-// logging each change.
-func (d *Daemon) watchValidation(ctx context.Context, whileOff, whileOn time.Duration) {
-	for {
-		every := whileOn
-		if !d.parts.Engine.DANEEnabled() {
-			every = whileOff
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-		err := checkValidation(d.parts.Resolver, d.cfg)
-		switch on := d.parts.Engine.DANEEnabled(); {
-		case err == nil && !on:
-			d.parts.Engine.SetDANE(d.parts.DANE, "")
-			d.metrics.validating.Set(1)
-			d.log.Info("DANE ENABLED: the resolver now passes the DNSSEC validation check")
-		case err != nil && on:
-			d.parts.Engine.SetDANE(nil, err.Error())
-			d.metrics.validating.Set(0)
-			d.log.Error("DANE DISABLED: the resolver no longer passes the DNSSEC validation check; answers fall back to MTA-STS only", "err", err)
+// daneReadiness says how the DANE stage stands, for /readyz; ok is false while it is off
+// and a profile requires DANE (that profile answers TEMP for every domain).
+func (d *Daemon) daneReadiness() (ok bool, text string) {
+	on, text := d.validation.report()
+	if on {
+		return true, text
+	}
+	for name, p := range *d.profiles.Load() {
+		if p.DANERequired {
+			return false, text + "dane: profile " + name + " requires DANE: it answers TEMP\n"
 		}
 	}
+	return true, text
 }
 
 // storeHealth is the persistent store's last write error (nil when healthy or absent).

@@ -160,21 +160,28 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 
-	// Network work, if any, is bounded by the profile's answer deadline.
-	dl := newAnswerDeadline(ctx, p)
-	defer dl.stop()
 	slot := e.daneSlot.Load()
-	wantDANE := p.DANE && slot.ev != nil
-	f := e.facts(&dl, &nh, wantDANE, slot.ev)
-	d.CacheHit = f.hit
+	daneOff := p.DANE && slot.ev == nil // the profile wants DANE, the resolver does not validate
 	if !p.DANE {
 		d.why.daneNote = daneProfileOff
-	} else if slot.ev == nil {
+	} else if daneOff {
 		d.why.daneNote, d.why.daneOff = daneDisabled, slot.off
 		if slot.off == "" {
 			d.why.daneOff = "no DANE evaluator configured"
 		}
+		if p.DANERequired {
+			daneRequiredOff(d)
+			e.reportOnly(d, p, false)
+			return
+		}
 	}
+
+	// Network work, if any, is bounded by the profile's answer deadline.
+	dl := newAnswerDeadline(ctx, p)
+	defer dl.stop()
+	wantDANE := p.DANE && slot.ev != nil
+	f := e.facts(&dl, &nh, wantDANE, slot.ev)
+	d.CacheHit = f.hit
 
 	// The answer deadline passed before a fact was known: TEMP, so Postfix retries later,
 	// rather than an answer that could be weaker than the domain's policy.
@@ -184,8 +191,16 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 
+	// With the DANE stage off, the domain's last known DANE facts still stand: an answer
+	// weaker than they give would be a downgrade (heldWhileOff).
+	if daneOff {
+		f.dane = e.daneKnown(nh.DANEKey)
+	}
 	// 2. DANE: a usable DANE answer wins over MTA-STS (RFC 8461 §2).
 	if f.dane != nil && e.applyDANE(d, p, f.dane, f.sts) {
+		if daneOff {
+			heldWhileOff(d)
+		}
 		if f.sts != nil && f.sts.usable(e.now()) {
 			d.why.sts, d.why.stsStep = f.sts, stsAlso
 		}

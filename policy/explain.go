@@ -22,6 +22,10 @@ type explanation struct {
 
 	dane     *daneState
 	daneStep daneStep
+	// daneHeld: the stage is off and dane holds the last known facts, whose answer
+	// became TEMP (heldWhileOff); daneRequired: the stage is off and the profile
+	// requires DANE (daneRequiredOff).
+	daneHeld, daneRequired bool
 
 	sts       *stsState
 	stsUsable bool // the held policy was usable when the decision was made
@@ -103,7 +107,16 @@ func (x *explanation) render(d *Decision) []string {
 	case daneDisabled:
 		add("DANE stage DISABLED: %s", x.daneOff)
 	}
-	if x.dane != nil {
+	if x.daneRequired {
+		add("profile %s requires DANE: TEMP until the resolver validates again, never a weaker answer", d.Profile)
+	}
+	if x.dane != nil && x.daneHeld {
+		add("known DANE facts of %s (evaluated %s, outcome %s) require DANE: TEMP until the resolver validates again, never a weaker answer",
+			d.Domain, stamp(x.dane.Checked()), x.dane.Outcome)
+	} else if x.dane != nil {
+		if x.daneNote == daneDisabled {
+			add("last known DANE facts of %s, evaluated %s (not re-checked while the stage is off):", d.Domain, stamp(x.dane.Checked()))
+		}
 		r = x.renderDANE(r, d)
 	}
 	switch {
