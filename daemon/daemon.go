@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/policy"
 	"github.com/mailtls/mailtls/socketmap"
@@ -45,6 +46,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	a, err := openAudit(cfg.Audit)
 	if err != nil {
 		return nil, err
+	}
+	if st, ok := parts.Backend.(*sqlitestore.Store); ok {
+		m.watchStore(st)
 	}
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
 	d.profiles.Store(&parts.Profiles)
