@@ -135,8 +135,8 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 				return nil, fmt.Errorf("profile %s requires DANE, but %w", name, p.DANEError)
 			}
 		}
-		log.Error("DANE DISABLED: the resolver failed the DNSSEC validation check; answers fall back to MTA-STS only",
-			"servers", servers, "err", p.DANEError)
+		log.Error("DANE DISABLED: the resolver failed the DNSSEC validation check; domains known to use DANE answer TEMP, others fall back to MTA-STS",
+			"servers", servers, "err", p.DANEError, "inconclusive", !dnsclient.NotValidating(p.DANEError))
 	} else {
 		daneEval = p.DANE
 	}
@@ -158,6 +158,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		FetchTimeout:    cfg.MTASTS.FetchTimeout.D(),
 		FailureRetry:    cfg.MTASTS.FailureRetry.D(),
 		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
+		TXTTTLMin:       cfg.MTASTS.TXTTTLMin.D(),
 		NegativeTTLMin:  cfg.Cache.NegativeTTLMin.D(),
 		NegativeTTLMax:  cfg.Cache.NegativeTTLMax.D(),
 	})

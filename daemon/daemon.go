@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/config"
+	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/policy"
 	"github.com/mailtls/mailtls/socketmap"
 )
@@ -34,6 +35,8 @@ type Daemon struct {
 	ready    atomic.Bool
 	profiles atomic.Pointer[map[string]*policy.Profile] // replaced by Reload
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
+	// validation follows the resolver's DNSSEC validation check (watchValidation).
+	validation validationState
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -51,6 +54,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		m.watchStore(st)
 	}
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
+	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
+	if parts.DANEError != nil && !dnsclient.NotValidating(parts.DANEError) {
+		// The start-up check could not be made: retry soon (back-off), not in a minute.
+		d.validation.inconclusive, d.validation.lastErr, d.validation.lastCheck = 1, parts.DANEError.Error(), time.Now()
+	}
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
 	return d, nil
@@ -144,7 +152,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth), ReadHeaderTimeout: 10 * time.Second}
+		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth, d.daneReadiness), ReadHeaderTimeout: 10 * time.Second}
 		d.log.Info("metrics listening", "addr", mln.Addr().String())
 		go func() { _ = metricsSrv.Serve(mln) }()
 	}
@@ -163,7 +171,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	refreshCtx, stopRefresh := context.WithCancel(context.Background())
 	wg.Go(func() { d.parts.Engine.Run(refreshCtx, 30*time.Second) })
-	wg.Go(func() { d.watchValidation(refreshCtx, time.Minute, 10*time.Minute) })
+	wg.Go(func() { d.watchValidation(refreshCtx, defaultValidationTimers()) })
 	d.ready.Store(true)
 	d.log.Info("mailtls started", "version", Version(), "config", cfgName(d.cfg), "profiles", len(d.parts.Profiles))
 
@@ -192,33 +200,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// watchValidation repeats the resolver's DNSSEC validation check — every whileOff while
-// DANE is off (the resolver may come up after mailtls, e.g. at boot), every whileOn while
-// it is on (the resolver may stop validating) — and switches the DANE stage to match,
-// logging each change.
-func (d *Daemon) watchValidation(ctx context.Context, whileOff, whileOn time.Duration) {
-	for {
-		every := whileOn
-		if !d.parts.Engine.DANEEnabled() {
-			every = whileOff
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-		err := checkValidation(d.parts.Resolver, d.cfg)
-		switch on := d.parts.Engine.DANEEnabled(); {
-		case err == nil && !on:
-			d.parts.Engine.SetDANE(d.parts.DANE, "")
-			d.metrics.validating.Set(1)
-			d.log.Info("DANE ENABLED: the resolver now passes the DNSSEC validation check")
-		case err != nil && on:
-			d.parts.Engine.SetDANE(nil, err.Error())
-			d.metrics.validating.Set(0)
-			d.log.Error("DANE DISABLED: the resolver no longer passes the DNSSEC validation check; answers fall back to MTA-STS only", "err", err)
+// daneReadiness says how the DANE stage stands, for /readyz; ok is false while it is off
+// and a profile requires DANE (that profile answers TEMP for every domain).
+func (d *Daemon) daneReadiness() (ok bool, text string) {
+	on, text := d.validation.report()
+	if on {
+		return true, text
+	}
+	for name, p := range *d.profiles.Load() {
+		if p.DANERequired {
+			return false, text + "dane: profile " + name + " requires DANE: it answers TEMP\n"
 		}
 	}
+	return true, text
 }
 
 // storeHealth is the persistent store's last write error (nil when healthy or absent).

@@ -45,6 +45,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		FetchTimeout:    cfg.MTASTS.FetchTimeout.D(),
 		FailureRetry:    cfg.MTASTS.FailureRetry.D(),
 		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
+		TXTTTLMin:       cfg.MTASTS.TXTTTLMin.D(),
 	})
 	d.profiles.Store(&profiles)
 	d.audit.Swap(a).close()
