@@ -118,7 +118,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 
 	srv := &socketmap.Server{Handler: d, RequestTimeout: -1, Logger: d.log,
-		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D()}
+		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D(),
+		PartialTimeout: d.cfg.Listen.PartialRequestTimeout.D()}
 	lns, activated, err := socketmapListeners(d.cfg.Listen.Socketmap)
 	if err != nil {
 		return err
