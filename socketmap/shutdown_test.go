@@ -185,8 +185,10 @@ func TestMaxConnsBackPressure(t *testing.T) {
 				mu.Unlock()
 			}
 			release := make(chan struct{})
+			blocked := make(chan struct{}, n)
 			h := HandlerFunc(func(ctx context.Context, name, key string) string {
 				if key == "block" {
+					blocked <- struct{}{}
 					<-release
 				}
 				record(key)
@@ -201,8 +203,10 @@ func TestMaxConnsBackPressure(t *testing.T) {
 				}
 				first[i].request("m block") // busy until release
 			}
-			time.Sleep(50 * time.Millisecond) // the blocking requests reach the handler
-			waiting := dial(t, addr)          // completes in the kernel backlog
+			for range n { // every connection is busy in the handler
+				<-blocked
+			}
+			waiting := dial(t, addr) // completes in the kernel backlog
 			waiting.request("m waiting")
 			if p, err := waiting.next(300 * time.Millisecond); err == nil {
 				t.Fatalf("connection over MaxConns was served (%q) while %d were busy", p, n)
