@@ -29,6 +29,8 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	ASN      ASN      `yaml:"asn"`
+	// Hosting serves MTA-STS policies for the operator's own domains (config/hosting.go).
+	Hosting Hosting `yaml:"hosting"`
 	// Overrides pin a policy for domains, before DANE and MTA-STS (conformance.md §2).
 	Overrides []Override `yaml:"overrides"`
 	// Profiles are keyed by the socketmap map name. The built-in "postfix" and

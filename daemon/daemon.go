@@ -34,6 +34,7 @@ type Daemon struct {
 	ready    atomic.Bool
 	profiles atomic.Pointer[map[string]*policy.Profile] // replaced by Reload
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
+	hosting  *hostingRole                               // the MTA-STS policy host; nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -50,6 +51,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
+	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -95,6 +99,10 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	// The audit log is opened anew: that also follows a file logrotate has moved.
 	a, err := openAudit(cfg.Audit)
 	if err != nil {
+		return err
+	}
+	if err := d.hosting.reload(cfg); err != nil {
+		a.close()
 		return err
 	}
 	profiles := policy.ProfilesFromConfig(cfg)
@@ -176,6 +184,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() { _ = metricsSrv.Serve(mln) }()
 	}
 
+	stopHosting := func(context.Context) {}
+	if d.hosting != nil {
+		if stopHosting, err = d.hosting.start(d.log); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			return err
+		}
+	}
+
 	var wg sync.WaitGroup
 	for _, ln := range lns {
 		d.log.Info("socketmap listening", "addr", ln.Addr().String())
@@ -203,6 +225,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("socketmap shutdown", "err", err)
 	}
 	_ = httpSrv.Shutdown(sctx)
+	stopHosting(sctx)
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)
 	}
