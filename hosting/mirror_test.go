@@ -44,7 +44,10 @@ func TestMirror(t *testing.T) {
 	good := "version: STSv1\nmode: enforce\nmx: mx.provider.example\nmax_age: 3600\n"
 	up.set(200, "text/plain; charset=utf-8", good)
 	uts := httptest.NewUnstartedServer(up)
-	uts.TLS = TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { c := e.ca.Leaf(t, "mta-sts.provider.example"); return &c, nil })
+	uts.TLS = TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		c := e.ca.Leaf(t, "mta-sts.provider.example")
+		return &c, nil
+	})
 	uts.StartTLS()
 	t.Cleanup(uts.Close)
 
