@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -79,6 +80,9 @@ func New(opts Options) *Manager {
 // hostPolicy allows ACME only for hosted policy host names that have no static
 // certificate: the CA is never asked for a name this host does not serve.
 func (m *Manager) hostPolicy(_ context.Context, host string) error {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h // HTTP-01 passes the Host header, which may carry a port
+	}
 	host = strings.ToLower(host)
 	if !m.opts.Hosted(host) {
 		return fmt.Errorf("%w: %s", ErrNotHosted, host)
