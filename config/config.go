@@ -73,6 +73,9 @@ type MTASTS struct {
 	AllowAddresses  []string `yaml:"allow_addresses"`
 	FailureRetry    Duration `yaml:"failure_retry"`
 	RefreshInterval Duration `yaml:"refresh_interval"`
+	// TXTTTLMin is the floor on the _mta-sts TXT record's TTL: the record is re-read once
+	// its check is older than its TTL as published, or this (conformance.md §4).
+	TXTTTLMin Duration `yaml:"txt_ttl_min"`
 }
 
 // AllowPrefixes parses AllowAddresses (validated by Parse); a bare address is a /32 or /128.

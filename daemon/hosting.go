@@ -68,8 +68,10 @@ func NewHostingTools(cfg *config.Config, onUpstreamFailure func(mtasts.ResultTyp
 	if err != nil {
 		return nil, err
 	}
-	f := mtasts.NewFetcher(mtasts.FetcherConfig{Dial: dc.DialContext, RootCAs: roots,
-		Timeout: cfg.MTASTS.FetchTimeout.D(), MaxBody: cfg.MTASTS.MaxBody, UserAgent: "mailtls/" + Version()})
+	f, err := newFetcher(cfg.MTASTS, dc)
+	if err != nil {
+		return nil, err
+	}
 	return &HostingTools{Resolver: dc, Fetcher: f, Roots: roots,
 		Builder: &hosting.Builder{Resolver: dc, Mirror: &mirror.Fetcher{STS: f, OnFailure: onUpstreamFailure}}}, nil
 }

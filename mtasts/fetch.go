@@ -106,6 +106,10 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 	return f
 }
 
+// CloseIdleConnections closes the kept-alive connections to policy hosts; a fetcher being
+// replaced (configuration reload) calls it so none outlives it.
+func (f *Fetcher) CloseIdleConnections() { f.client.CloseIdleConnections() }
+
 // PolicyURL returns the policy URL of domain (RFC 8461 §3.3).
 func PolicyURL(domain string) string {
 	return "https://mta-sts." + domain + "/.well-known/mta-sts.txt"
