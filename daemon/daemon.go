@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/policy"
@@ -49,6 +50,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	a, err := openAudit(cfg.Audit)
 	if err != nil {
 		return nil, err
+	}
+	if st, ok := parts.Backend.(*sqlitestore.Store); ok {
+		m.watchStore(st)
 	}
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
 	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
