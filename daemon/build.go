@@ -158,6 +158,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		FetchTimeout:    cfg.MTASTS.FetchTimeout.D(),
 		FailureRetry:    cfg.MTASTS.FailureRetry.D(),
 		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
+		TXTTTLMin:       cfg.MTASTS.TXTTTLMin.D(),
 		NegativeTTLMin:  cfg.Cache.NegativeTTLMin.D(),
 		NegativeTTLMax:  cfg.Cache.NegativeTTLMax.D(),
 	})

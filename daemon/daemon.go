@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/policy"
@@ -36,6 +37,7 @@ type Daemon struct {
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
 	// validation follows the resolver's DNSSEC validation check (watchValidation).
 	validation validationState
+	hosting    *hostingRole // the MTA-STS policy host; nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -49,6 +51,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st, ok := parts.Backend.(*sqlitestore.Store); ok {
+		m.watchStore(st)
+	}
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
 	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
 	if parts.DANEError != nil && !dnsclient.NotValidating(parts.DANEError) {
@@ -57,6 +62,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
+	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -155,6 +163,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() { _ = metricsSrv.Serve(mln) }()
 	}
 
+	stopHosting := func(context.Context) {}
+	if d.hosting != nil {
+		if stopHosting, err = d.hosting.start(d.log); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			return err
+		}
+	}
+
 	d.checkFileLimit(len(lns))
 
 	var wg sync.WaitGroup
@@ -184,6 +206,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("socketmap shutdown", "err", err)
 	}
 	_ = httpSrv.Shutdown(sctx)
+	stopHosting(sctx)
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/policy"
 )
 
@@ -76,6 +77,20 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	return m
+}
+
+// watchStore exports the persistent store's own counters: values refused for a checksum
+// mismatch (each then looked up afresh) and expired entries the scheduled sweep deleted.
+func (m *metrics) watchStore(st *sqlitestore.Store) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mailtls_store_corrupt_values_total",
+			Help: "Stored values refused because their checksum did not match (corruption); each is looked up afresh.",
+		}, func() float64 { return float64(st.Stats().Corrupt) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mailtls_store_swept_total", Help: "Expired entries the scheduled sweep deleted from the persistent store.",
+		}, func() float64 { return float64(st.Stats().Swept) }),
+	)
 }
 
 func (m *metrics) observeDecision(d *policy.Decision) {

@@ -65,7 +65,7 @@ func TestReloadAppliesMTASTS(t *testing.T) {
 		t.Fatalf("loopback policy host before the reload: %q, want NOTFOUND (refused by the guard)", got)
 	}
 	// allow_addresses, failure_retry and refresh_interval change; so do two listen settings.
-	next := strings.Replace(base, "fetch_timeout: 3s", "fetch_timeout: 4s, failure_retry: 7m, refresh_interval: 5h", 1)
+	next := strings.Replace(base, "fetch_timeout: 3s", "fetch_timeout: 4s, failure_retry: 7m, refresh_interval: 5h, txt_ttl_min: 3s", 1)
 	next = strings.Replace(next, "listen:\n", "listen:\n  max_connections: 77\n  idle_timeout: 45s\n", 1)
 	if err := d.Reload(parse(next)); err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestReloadAppliesMTASTS(t *testing.T) {
 	if got := ask("after.example"); !strings.HasPrefix(got, "OK secure match=mx.after.example") {
 		t.Errorf("loopback policy host after allow_addresses was reloaded: %q", got)
 	}
-	if tm := d.parts.Engine.STSTimers(); tm.FetchTimeout != 4*time.Second || tm.FailureRetry != 7*time.Minute || tm.RefreshInterval != 5*time.Hour {
+	if tm := d.parts.Engine.STSTimers(); tm.FetchTimeout != 4*time.Second || tm.FailureRetry != 7*time.Minute || tm.RefreshInterval != 5*time.Hour || tm.TXTTTLMin != 3*time.Second {
 		t.Errorf("timers after the reload: %+v", tm)
 	}
 	warns := ""

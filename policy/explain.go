@@ -178,6 +178,9 @@ func (x *explanation) renderSTS(r []string, d *Decision) []string {
 	name := "_mta-sts." + st.Domain
 	if st.DNSError != "" {
 		add("TXT %s lookup failed at %s: %s (retried after %s)", name, stamp(st.DNSFailedAt), st.DNSError, e.opt.DNSRetry)
+		if st.Policy != nil && !x.stsUsable {
+			add("the expired policy could not be refreshed: no policy until a refresh succeeds (RFC 8461 §5.1)")
+		}
 	}
 	if !st.TXTChecked.IsZero() {
 		if st.RecordID == "" {
@@ -187,19 +190,25 @@ func (x *explanation) renderSTS(r []string, d *Decision) []string {
 		}
 	}
 	if st.Policy != nil {
-		state := "valid"
-		if !x.stsUsable {
-			state = "expired"
+		state := "valid until " + stamp(st.Expires)
+		switch {
+		case x.sts.once:
+			state = "max_age 0: applies to this lookup only and is not kept (RFC 8461 §3.2)"
+		case !x.stsUsable:
+			state = "expired at " + stamp(st.Expires) + ": max_age has passed, the policy is no longer applied (RFC 8461 §5.1)"
 		}
-		add("policy from %s fetched %s under id %s: mode %s, max_age %d, mx %s; %s until %s",
-			st.URL, stamp(st.Fetched), st.PolicyID, st.Policy.Mode, st.Policy.MaxAge, strings.Join(st.Policy.MX, " "), state, stamp(st.Expires))
+		add("policy from %s fetched %s under id %s: mode %s, max_age %d, mx %s; %s",
+			st.URL, stamp(st.Fetched), st.PolicyID, st.Policy.Mode, st.Policy.MaxAge, strings.Join(st.Policy.MX, " "), state)
 		if st.RecordID != "" && st.PolicyID != st.RecordID && x.stsUsable {
 			add("the record now carries id %s; the held policy stays in force until a new one is fetched (RFC 8461 §5.1)", st.RecordID)
 		}
 	}
 	if st.FailedID != "" {
 		add("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.timers.Load().FailureRetry)))
-		if st.Policy == nil || !x.stsUsable {
+		switch {
+		case st.Policy != nil && !x.stsUsable:
+			add("the expired policy could not be refetched: no policy until a fetch succeeds (RFC 8461 §5.1, §3.3)")
+		case st.Policy == nil:
 			add("no policy held: continuing as if the domain had none (RFC 8461 §3.3)")
 		}
 	}

@@ -19,6 +19,10 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
+	// Workers for the refreshes lookups hand over (stsCached), for as long as Run runs.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { e.serveBackground(ctx, refreshWorkers) })
 	for {
 		jitter := time.Duration(rand.Int64N(int64(every)))
 		select {
@@ -63,7 +67,10 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 		wg.Go(func() {
 			for j := range work {
 				if j.dane {
-					e.refreshDANE(ctx, j.domain, ev)
+					// DANE slots are named by canonical next-hop keys, which parse back.
+					if nh, err := ParseNexthopKey(j.domain); err == nil {
+						e.refreshDANE(ctx, nh, ev)
+					}
 				} else {
 					e.refreshSTS(ctx, j.domain, j.force)
 				}
