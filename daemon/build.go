@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/mailtls/mailtls/asn"
@@ -15,6 +14,7 @@ import (
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dane"
 	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/buildinfo"
 	"github.com/mailtls/mailtls/internal/netguard"
 	"github.com/mailtls/mailtls/mtasts"
 	"github.com/mailtls/mailtls/policy"
@@ -211,13 +211,9 @@ func loadRoots(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Version is the module version the binary was built from ("devel" for a source build).
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
+// Version is the release version stamped into the binary, else its module version, else
+// "devel" (internal/buildinfo).
+func Version() string { return buildinfo.Get().Version }
 
 // NewLogger builds the daemon's logger from the log section.
 func NewLogger(c config.Log) *slog.Logger {
