@@ -39,7 +39,8 @@ type Parts struct {
 
 // Build creates the engine and its dependencies from cfg. With persist false the
 // persistent store is not opened (the CLI's one-off queries must not compete with a
-// running daemon for it); with persist true a store that cannot be opened is an error.
+// running daemon for it); with persist true a store that cannot be opened is an error, and
+// the resolver's DNSSEC check is not run (the cache commands resolve nothing).
 func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
 	mode := storeOff
 	if persist {
@@ -115,7 +116,11 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 	}
 	p.DANE = &dane.Evaluator{Resolver: dc, Port: 25, MaxHosts: 10}
 	var daneEval policy.DANEEvaluator
-	if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
+	if mode == storeRequired {
+		// The cache commands only read and edit stored state and resolve nothing: no
+		// resolver check, so no DNS traffic and no DANE error line from them.
+		daneEval = p.DANE
+	} else if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
 		for name, prof := range p.Profiles {
 			if prof.DANERequired {
 				return nil, fmt.Errorf("profile %s requires DANE, but %w", name, p.DANEError)
