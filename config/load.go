@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,19 +36,32 @@ func Parse(data []byte, name string) (*Config, error) {
 	}
 	lines := map[string]int{}
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := decode(data, cfg, name); err != nil {
-			return nil, err
-		}
-		var root yaml.Node
-		if err := yaml.Unmarshal(data, &root); err == nil {
-			recordLines(&root, "", lines)
+		var errs Errors
+		if lines, errs = decodeFile(data, cfg, name); len(errs) > 0 {
+			return nil, errs.sorted()
 		}
 	}
-	cfg.Source = name
+	cfg.Source, cfg.lines = name, lines
 	if errs := cfg.validate(name, lines); len(errs) > 0 {
-		return nil, errs
+		return nil, errs.sorted()
 	}
 	return cfg, nil
+}
+
+// sorted orders the errors by line, those without a line (values from the default) last.
+func (es Errors) sorted() Errors {
+	slices.SortStableFunc(es, func(a, b *Error) int {
+		switch {
+		case a.Line == b.Line:
+			return 0
+		case a.Line == 0:
+			return 1
+		case b.Line == 0:
+			return -1
+		}
+		return a.Line - b.Line
+	})
+	return es
 }
 
 func decode(data []byte, cfg *Config, name string) error {
