@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH):/usr/sbin:/sbin
 
-.PHONY: build test unit e2e deps fuzz bench compare clean
+.PHONY: build test unit e2e deps fuzz bench compare clean release release-check deb image
 
 build:
 	$(GO) build -o mailtls ./cmd/mailtls
@@ -42,5 +42,22 @@ bench:
 compare:
 	bash scripts/compare.sh
 
+# Static linux/amd64 and linux/arm64 binaries, reproducible from the commit (version,
+# commit and date stamped), tarballs and SHA256SUMS in dist/. release-check rebuilds
+# linux/amd64 from a copy of the source with an empty build cache and compares.
+release:
+	bash scripts/release.sh
+release-check:
+	bash scripts/release.sh -verify
+
+# The Debian packages (amd64, arm64) in dist/, built with nfpm from the release binaries.
+deb:
+	bash scripts/deb.sh
+
+# The OCI image (packaging/oci/Containerfile) with podman, from the static binary.
+image: release
+	bash scripts/image.sh
+
 clean:
 	rm -f mailtls
+	rm -rf dist
