@@ -31,6 +31,10 @@ build() {
 
 out=${OUT:-dist}
 if [ "${1:-}" = -verify ]; then
+  # The same stamps as the release being checked (recorded by it), so only the build differs.
+  [ -f "$out/BUILDINFO" ] || { echo "release -verify: run make release first" >&2; exit 1; }
+  . "$out/BUILDINFO"
+  ldflags="-s -w -buildid= -X $pkg.version=$VERSION -X $pkg.commit=$COMMIT -X $pkg.date=$DATE"
   [ -f "$out/mailtls_${VERSION}_linux_amd64/mailtls" ] || { echo "release -verify: run make release first" >&2; exit 1; }
   tmp=$(mktemp -d /tmp/mailtls-repro.XXXXXX)
   trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -50,6 +54,8 @@ if [ "${1:-}" = -verify ]; then
 fi
 
 rm -rf "$out"/mailtls_*_linux_*
+mkdir -p "$out"
+printf 'VERSION=%q\nCOMMIT=%q\nDATE=%q\nSOURCE_DATE_EPOCH=%q\n' "$VERSION" "$COMMIT" "$DATE" "$SOURCE_DATE_EPOCH" >"$out/BUILDINFO"
 for arch in ${ARCHES:-amd64 arm64}; do
   build "$out" "$arch"
 done
