@@ -63,6 +63,8 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	}
 	within("mta_sts.failure_retry", c.MTASTS.FailureRetry, 0, 24*time.Hour)
 	within("mta_sts.refresh_interval", c.MTASTS.RefreshInterval, time.Hour, 31*24*time.Hour)
+	// conformance.md §4: the TXT record's TTL as published, "no floor beyond a few seconds".
+	within("mta_sts.txt_ttl_min", c.MTASTS.TXTTTLMin, time.Second, 10*time.Second)
 
 	if c.Cache.MaxEntries < 0 {
 		bad("cache.max_entries", "must not be negative")
@@ -76,6 +78,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 		bad("listen.max_connections", "must not be negative")
 	}
 	within("listen.idle_timeout", c.Listen.IdleTimeout, time.Second, time.Hour)
+	within("listen.partial_request_timeout", c.Listen.PartialRequestTimeout, 100*time.Millisecond, time.Minute)
 	if len(c.Listen.Socketmap) == 0 {
 		bad("listen.socketmap", "at least one listener is needed")
 	}
@@ -99,6 +102,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 
 	c.validateOverrides(bad)
 	c.validateDeployment(bad)
+	c.validateHosting(bad)
 
 	if len(c.ASN.Rules) > 0 && c.ASN.Database == "" {
 		bad("asn.database", "ASN rules need an IP-to-ASN database (.mmdb or ip2asn TSV)")

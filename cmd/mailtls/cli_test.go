@@ -24,6 +24,14 @@ func TestConfigCheck(t *testing.T) {
 	if code := run([]string{"config", "check", bad}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "bad.yaml:3:") {
 		t.Errorf("bad config: exit %d, stderr %q: want the line named", code, errb.String())
 	}
+	// Issue 11: an empty file is not a configuration.
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"config", "check", empty}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "empty.yaml: the file holds no settings") {
+		t.Errorf("empty config: exit %d, stdout %q, stderr %q: want it refused", code, out.String(), errb.String())
+	}
 }
 
 // Issue 14 item 4: "config check -" reads standard input; -v names the file used.

@@ -7,6 +7,7 @@
 //	mailtls cache list|show|purge         inspect or clear the policy cache
 //	mailtls config check|path|default     validate a configuration, say which is used, print the default
 //	mailtls bench load|null               load-test socketmap servers (BENCHMARKS.md)
+//	mailtls hosting records|check         DNS records and live self-check of hosted MTA-STS domains
 //	mailtls version
 package main
 
@@ -33,6 +34,8 @@ Usage:
   mailtls config path                        print which configuration file is used, and why
   mailtls config default                     print the embedded default configuration
   mailtls bench load|null [flags]            load-test socketmap servers against the null server
+  mailtls hosting records [DOMAIN…]          DNS records to publish for hosted MTA-STS domains
+  mailtls hosting check [DOMAIN…] [-json]    check hosted domains as a sender would (exit 1 on a problem)
   mailtls version                            print the version, commit and Go version
 
 Configuration: -config FILE, else $MAILTLS_CONFIG, else /etc/mailtls/mailtls.yaml if it
@@ -68,6 +71,8 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdConfig(rest, stdout, stderr, stdin)
 	case "bench":
 		return cmdBench(rest, stdout, stderr)
+	case "hosting":
+		return cmdHosting(rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 && rest[0] != "-h" && rest[0] != "-help" && rest[0] != "--help" {
 			fmt.Fprint(stderr, "Usage: mailtls version\n")
