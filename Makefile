@@ -9,11 +9,13 @@ build:
 
 # The test command: installs the real parts the integration tests use (Debian packages,
 # needs root the first time), then runs every test with the race detector. Integration
-# prerequisites are required here, so nothing is silently skipped.
+# prerequisites are required here: internal/testcheck reads go test's JSON stream, shows
+# failures as go test does, and fails the run when any test skipped (listing them), except
+# runs that must be asked for (testenv.OptIn: soak, comparison, helper processes).
 test: deps
 	gofmt -l . | (! grep .) || (echo "gofmt: files above need formatting" && exit 1)
 	$(GO) vet ./...
-	MAILTLS_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
+	MAILTLS_REQUIRE_INTEGRATION=1 $(GO) run ./internal/testcheck -- $(GO) test -json -race -count=1 -timeout 20m ./...
 
 # Unit tests only, no installs; integration tests skip with their reason.
 unit:

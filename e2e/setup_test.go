@@ -16,9 +16,7 @@ import (
 // setup builds the whole topology inside a fresh namespace; t.Cleanup tears it down.
 func setup(t *testing.T) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end suite skipped in -short mode")
-	}
+	testenv.Full(t, "the end-to-end suite")
 	testenv.Root(t, "the end-to-end suite creates a network namespace and runs Postfix")
 	w := &world{bin: lookBinaries(t), paths: map[string]*proc{}}
 	start := time.Now()

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mailtls/mailtls/internal/testenv"
 )
 
 // The unit must pass systemd-analyze verify (with ExecStart pointed at a binary that
@@ -20,10 +22,7 @@ func TestUnitVerifies(t *testing.T) {
 			t.Errorf("unit lacks %q", strings.TrimSpace(want))
 		}
 	}
-	sa, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze not installed")
-	}
+	sa := testenv.LookPath(t, "systemd-analyze", "Debian package systemd")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "mailtls")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
