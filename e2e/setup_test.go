@@ -17,7 +17,7 @@ import (
 func setup(t *testing.T) *world {
 	t.Helper()
 	testenv.Full(t, "the end-to-end suite")
-	testenv.Root(t, "the end-to-end suite creates a network namespace and runs Postfix")
+	testenv.Namespace(t, "the end-to-end suite creates a network namespace and runs Postfix")
 	w := &world{bin: lookBinaries(t), paths: map[string]*proc{}}
 	start := time.Now()
 
