@@ -94,7 +94,7 @@ func (e *Engine) daneFromDisk(domain string) (*daneEntry, bool) {
 // refresh); a caller whose ctx ends first gets the outcome known so far, or nil.
 func (e *Engine) refreshDANE(ctx context.Context, domain string, ev DANEEvaluator) *daneState {
 	ch := e.flight.DoChan("dane:"+domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+5*time.Second)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshDANE(wctx, domain, ev), nil
 	})

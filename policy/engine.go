@@ -42,7 +42,7 @@ type Options struct {
 	OnRefresh func(n int)
 
 	MaxEntries      int           // hot store bound; 0 = unbounded
-	FetchTimeout    time.Duration // bound on one domain's shared DNS + HTTPS work (default 10s)
+	FetchTimeout    time.Duration // one domain's shared DNS + HTTPS work is bounded by FetchTimeout+refreshSlack (default 10s)
 	FailureRetry    time.Duration // a failing policy id is refetched at most this often (default 5m)
 	RefreshInterval time.Duration // proactive refetch of held policies (default 24h)
 	NegativeTTLMin  time.Duration // bounds on caching "no MTA-STS record" (default 60s..1h)
@@ -77,6 +77,10 @@ const (
 
 // kindSTS names MTA-STS state in the persistent store.
 const kindSTS = "sts"
+
+// refreshSlack is added to FetchTimeout to bound one domain's shared refresh (DNS lookups
+// and the policy fetch, which the Fetcher bounds by FetchTimeout itself).
+const refreshSlack = 5 * time.Second
 
 // New builds an engine. Call Load to warm it from the persistent store and Run to start
 // the background refresher.

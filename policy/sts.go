@@ -46,7 +46,7 @@ func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
 // whose ctx ends first gets the state known so far.
 func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	ch := e.flight.DoChan(domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+5*time.Second)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshSTS(wctx, domain, force), nil
 	})

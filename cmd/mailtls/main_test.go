@@ -378,7 +378,7 @@ func TestKillDuringPersistence(t *testing.T) {
 func TestSIGTERMDrains(t *testing.T) {
 	l := lab.New(t)
 	l.STS("slow.example", "1", lab.Policy("enforce", 86400, "mx.slow.example"))
-	l.SetDelay("slow.example", 1500*time.Millisecond)
+	l.SetDelay("slow.example", 2*time.Second) // below the lab's fetch_timeout (3 s)
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	addr := lab.FreeAddr(t)
@@ -386,13 +386,19 @@ func TestSIGTERMDrains(t *testing.T) {
 
 	got := make(chan string, 1)
 	go func() { got <- lab.Query(t, addr, "postfix", "slow.example") }()
-	time.Sleep(400 * time.Millisecond) // the request is in flight, waiting on the host
+	// The request is in flight once the policy host has it (and holds it for 2 s).
+	waitFor(t, "the lookup to reach the policy host", 30*time.Second, func() bool { return l.Fetches("slow.example") > 0 })
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	signalled := time.Now()
 	select {
 	case r := <-got:
 		if r != "OK secure match=mx.slow.example servername=hostname" {
 			t.Errorf("in-flight request during shutdown: %q", r)
 		}
+		if l.Fetches("slow.example") != 1 {
+			t.Errorf("%d fetches, want the one in flight at SIGTERM", l.Fetches("slow.example"))
+		}
+		t.Logf("answered %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
 	case <-time.After(20 * time.Second):
 		t.Fatal("in-flight request never answered after SIGTERM")
 	}
