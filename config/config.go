@@ -29,6 +29,8 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	ASN      ASN      `yaml:"asn"`
+	// Hosting serves MTA-STS policies for the operator's own domains (config/hosting.go).
+	Hosting Hosting `yaml:"hosting"`
 	// Overrides pin a policy for domains, before DANE and MTA-STS (conformance.md §2).
 	Overrides []Override `yaml:"overrides"`
 	// Profiles are keyed by the socketmap map name. The built-in "postfix" and
@@ -71,6 +73,9 @@ type MTASTS struct {
 	AllowAddresses  []string `yaml:"allow_addresses"`
 	FailureRetry    Duration `yaml:"failure_retry"`
 	RefreshInterval Duration `yaml:"refresh_interval"`
+	// TXTTTLMin is the floor on the _mta-sts TXT record's TTL: the record is re-read once
+	// its check is older than its TTL as published, or this (conformance.md §4).
+	TXTTTLMin Duration `yaml:"txt_ttl_min"`
 }
 
 // AllowPrefixes parses AllowAddresses (validated by Parse); a bare address is a /32 or /128.

@@ -50,9 +50,27 @@ profiles:
 	}
 }
 
-func TestCommentsOnlyFileIsDefault(t *testing.T) {
-	if _, err := Parse([]byte("# nothing here\n"), "c.yaml"); err != nil {
-		t.Fatal(err)
+// Issue 11: a file without a single setting is refused (config check and SIGHUP both go
+// through Parse), so a truncated or empty file cannot reset the running configuration to
+// the defaults; {} says "defaults" on purpose and is accepted.
+func TestFileWithoutSettingsRefused(t *testing.T) {
+	for _, data := range []string{"", "\n", "  \n\t\n", "# nothing here\n", "# a\n\n# b\n", "---\n", "--- # c\n...\n", "~\n", "null\n"} {
+		_, err := Parse([]byte(data), "c.yaml")
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(err.Error(), "c.yaml: the file holds no settings") {
+			t.Errorf("Parse(%q) = %v, want the file refused as holding no settings", data, err)
+		}
+	}
+	for _, data := range []string{"{}\n", "# defaults\n{}\n", "log: {level: info}\n"} {
+		if _, err := Parse([]byte(data), "c.yaml"); err != nil {
+			t.Errorf("Parse(%q): %v", data, err)
+		}
+	}
+	if _, err := Load(""); err != nil {
+		t.Errorf("no file at all is the embedded default: %v", err)
+	}
+	if _, err := Parse([]byte("log: [unclosed\n"), "c.yaml"); err == nil || strings.Contains(err.Error(), "no settings") {
+		t.Errorf("malformed YAML must get its own error, got %v", err)
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // alone. Every problem found is returned together, each with its line, as Errors.
 func Load(path string) (*Config, error) {
 	if path == "" {
-		return Parse(nil, "")
+		return parse(nil, "")
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -28,8 +28,39 @@ func Load(path string) (*Config, error) {
 	return Parse(data, path)
 }
 
-// Parse is Load on bytes already read; name is used in error messages.
+// Parse is Load on bytes already read; name is used in error messages. Data that holds
+// no setting at all (an empty file, only blank lines or comments, an empty or null YAML
+// document) is refused: such a file is far more often a truncated write or a template
+// that rendered to nothing than a wish for the defaults, and accepting it on SIGHUP would
+// silently drop every override and profile. A file meaning "all defaults" says {}.
 func Parse(data []byte, name string) (*Config, error) {
+	if !holdsSettings(data) {
+		return nil, Errors{{File: name, Msg: "the file holds no settings (empty, or only comments); " +
+			"an empty file is refused so a truncated one cannot replace the configuration: " +
+			"write {} to run on the defaults"}}
+	}
+	return parse(data, name)
+}
+
+// holdsSettings reports whether data's first YAML document is something other than
+// nothing or null. Malformed YAML counts as settings, so parse reports its error.
+func holdsSettings(data []byte) bool {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return false
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return true
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return false
+	}
+	n := root.Content[0]
+	return n.Kind != yaml.ScalarNode || n.ShortTag() != "!!null"
+}
+
+// parse decodes data over the embedded default and validates the result.
+func parse(data []byte, name string) (*Config, error) {
 	cfg := &Config{Profiles: builtinProfiles()}
 	if err := decode(defaultYAML, cfg); err != nil {
 		return nil, fmt.Errorf("embedded default configuration: %w", err)
@@ -65,7 +96,8 @@ func Parse(data []byte, name string) (*Config, error) {
 func decode(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	// An empty document (only comments) decodes to io.EOF: it is valid and changes nothing.
+	// An empty document decodes to io.EOF: it changes nothing (Parse has already refused a
+	// file that is nothing else).
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}

@@ -64,6 +64,8 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	}
 	within("mta_sts.failure_retry", c.MTASTS.FailureRetry, 0, 24*time.Hour)
 	within("mta_sts.refresh_interval", c.MTASTS.RefreshInterval, time.Hour, 31*24*time.Hour)
+	// conformance.md §4: the TXT record's TTL as published, "no floor beyond a few seconds".
+	within("mta_sts.txt_ttl_min", c.MTASTS.TXTTTLMin, time.Second, 10*time.Second)
 
 	if c.Cache.MaxEntries < 0 {
 		bad("cache.max_entries", "must not be negative")
@@ -102,6 +104,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	}
 
 	c.validateOverrides(bad)
+	c.validateHosting(bad)
 
 	if len(c.ASN.Rules) > 0 && c.ASN.Database == "" {
 		bad("asn.database", "ASN rules need an IP-to-ASN database (.mmdb or ip2asn TSV)")

@@ -35,6 +35,24 @@ type Parts struct {
 	DANEError error
 	// DANE is the evaluator the stage uses when the resolver validates.
 	DANE *dane.Evaluator
+
+	fetcher *swapFetcher // the engine's MTA-STS fetcher, replaced by Reload
+	guard   *swapGuard   // the SSRF guard on every fetch, replaced by Reload
+}
+
+// newFetcher builds the MTA-STS policy fetcher of the mta_sts settings, dialing through dc.
+func newFetcher(m config.MTASTS, dc *dnsclient.Client) (*mtasts.Fetcher, error) {
+	roots, err := loadRoots(m.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return mtasts.NewFetcher(mtasts.FetcherConfig{
+		Dial:      dc.DialContext,
+		RootCAs:   roots,
+		Timeout:   m.FetchTimeout.D(),
+		MaxBody:   m.MaxBody,
+		UserAgent: "mailtls/" + Version(),
+	}), nil
 }
 
 // Build creates the engine and its dependencies from cfg. With persist false the
@@ -66,7 +84,8 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 			return nil, fmt.Errorf("resolver: no servers configured and %s unusable: %w", cfg.Resolver.ResolvConf, err)
 		}
 	}
-	guard := &netguard.Guard{Allow: cfg.MTASTS.AllowPrefixes()}
+	guard := &swapGuard{}
+	guard.cur.Store(&netguard.Guard{Allow: cfg.MTASTS.AllowPrefixes()})
 	dcfg := dnsclient.Config{Servers: servers, Timeout: cfg.Resolver.Timeout.D(), DialControl: guard.Control}
 	var onFetch func(string)
 	var onRefresh func(int)
@@ -79,18 +98,13 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 	if err != nil {
 		return nil, fmt.Errorf("resolver: %w", err)
 	}
-	roots, err := loadRoots(cfg.MTASTS.CAFile)
+	f, err := newFetcher(cfg.MTASTS, dc)
 	if err != nil {
 		return nil, err
 	}
-	fetcher := mtasts.NewFetcher(mtasts.FetcherConfig{
-		Dial:      dc.DialContext,
-		RootCAs:   roots,
-		Timeout:   cfg.MTASTS.FetchTimeout.D(),
-		MaxBody:   cfg.MTASTS.MaxBody,
-		UserAgent: "mailtls/" + Version(),
-	})
-	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg)}
+	fetcher := &swapFetcher{}
+	fetcher.cur.Store(f)
+	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg), fetcher: fetcher, guard: guard}
 	if mode != storeOff && cfg.Cache.Store == "sqlite" {
 		st, err := openStore(cfg, log)
 		switch {
@@ -121,8 +135,8 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 				return nil, fmt.Errorf("profile %s requires DANE, but %w", name, p.DANEError)
 			}
 		}
-		log.Error("DANE DISABLED: the resolver failed the DNSSEC validation check; answers fall back to MTA-STS only",
-			"servers", servers, "err", p.DANEError)
+		log.Error("DANE DISABLED: the resolver failed the DNSSEC validation check; domains known to use DANE answer TEMP, others fall back to MTA-STS",
+			"servers", servers, "err", p.DANEError, "inconclusive", !dnsclient.NotValidating(p.DANEError))
 	} else {
 		daneEval = p.DANE
 	}
@@ -144,6 +158,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		FetchTimeout:    cfg.MTASTS.FetchTimeout.D(),
 		FailureRetry:    cfg.MTASTS.FailureRetry.D(),
 		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
+		TXTTTLMin:       cfg.MTASTS.TXTTTLMin.D(),
 		NegativeTTLMin:  cfg.Cache.NegativeTTLMin.D(),
 		NegativeTTLMax:  cfg.Cache.NegativeTTLMax.D(),
 	})

@@ -9,12 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/config"
+	"github.com/mailtls/mailtls/dnsclient"
 	"github.com/mailtls/mailtls/policy"
 	"github.com/mailtls/mailtls/socketmap"
 )
@@ -34,6 +35,9 @@ type Daemon struct {
 	ready    atomic.Bool
 	profiles atomic.Pointer[map[string]*policy.Profile] // replaced by Reload
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
+	// validation follows the resolver's DNSSEC validation check (watchValidation).
+	validation validationState
+	hosting    *hostingRole // the MTA-STS policy host; nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -47,9 +51,20 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st, ok := parts.Backend.(*sqlitestore.Store); ok {
+		m.watchStore(st)
+	}
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
+	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
+	if parts.DANEError != nil && !dnsclient.NotValidating(parts.DANEError) {
+		// The start-up check could not be made: retry soon (back-off), not in a minute.
+		d.validation.inconclusive, d.validation.lastErr, d.validation.lastCheck = 1, parts.DANEError.Error(), time.Now()
+	}
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
+	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -78,36 +93,6 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 		d.log.Debug("lookup", "profile", name, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", elapsed)
 	}
 	return reply
-}
-
-// Reload applies a new configuration without dropping connections: profiles, overrides
-// and the audit log change at once; listeners, resolvers and the store need a restart and
-// are left as they are (logged). On error nothing changes.
-func (d *Daemon) Reload(cfg *config.Config) error {
-	overrides, err := policy.OverridesFromConfig(cfg.Overrides)
-	if err != nil {
-		return err
-	}
-	asnRules, err := loadASN(cfg)
-	if err != nil {
-		return err
-	}
-	// The audit log is opened anew: that also follows a file logrotate has moved.
-	a, err := openAudit(cfg.Audit)
-	if err != nil {
-		return err
-	}
-	profiles := policy.ProfilesFromConfig(cfg)
-	d.parts.Engine.SetOverrides(overrides)
-	d.parts.Engine.SetASNRules(asnRules)
-	d.profiles.Store(&profiles)
-	d.audit.Swap(a).close()
-	if !slices.Equal(cfg.Listen.Socketmap, d.cfg.Listen.Socketmap) || !slices.Equal(cfg.Resolver.Servers, d.cfg.Resolver.Servers) ||
-		cfg.Cache != d.cfg.Cache || cfg.Metrics != d.cfg.Metrics || cfg.StateDir != d.cfg.StateDir {
-		d.log.Warn("configuration reloaded; changes to listen, resolver, cache, metrics or state_dir take effect at the next restart")
-	}
-	d.log.Info("configuration reloaded", "config", cfgName(cfg), "profiles", len(profiles), "overrides", overrides.Len())
-	return nil
 }
 
 // Run opens every listener, loads the persistent store into the hot store in the
@@ -171,9 +156,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth), ReadHeaderTimeout: 10 * time.Second}
+		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth, d.daneReadiness), ReadHeaderTimeout: 10 * time.Second}
 		d.log.Info("metrics listening", "addr", mln.Addr().String())
 		go func() { _ = metricsSrv.Serve(mln) }()
+	}
+
+	stopHosting := func(context.Context) {}
+	if d.hosting != nil {
+		if stopHosting, err = d.hosting.start(d.log); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			return err
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -190,7 +189,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	refreshCtx, stopRefresh := context.WithCancel(context.Background())
 	wg.Go(func() { d.parts.Engine.Run(refreshCtx, 30*time.Second) })
-	wg.Go(func() { d.watchValidation(refreshCtx, time.Minute, 10*time.Minute) })
+	wg.Go(func() { d.watchValidation(refreshCtx, defaultValidationTimers()) })
 	d.ready.Store(true)
 	d.log.Info("mailtls started", "version", Version(), "config", cfgName(d.cfg), "profiles", len(d.parts.Profiles))
 
@@ -203,6 +202,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("socketmap shutdown", "err", err)
 	}
 	_ = httpSrv.Shutdown(sctx)
+	stopHosting(sctx)
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)
 	}
@@ -219,33 +219,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// watchValidation repeats the resolver's DNSSEC validation check — every whileOff while
-// DANE is off (the resolver may come up after mailtls, e.g. at boot), every whileOn while
-// it is on (the resolver may stop validating) — and switches the DANE stage to match,
-// logging each change.
-func (d *Daemon) watchValidation(ctx context.Context, whileOff, whileOn time.Duration) {
-	for {
-		every := whileOn
-		if !d.parts.Engine.DANEEnabled() {
-			every = whileOff
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-		err := checkValidation(d.parts.Resolver, d.cfg)
-		switch on := d.parts.Engine.DANEEnabled(); {
-		case err == nil && !on:
-			d.parts.Engine.SetDANE(d.parts.DANE, "")
-			d.metrics.validating.Set(1)
-			d.log.Info("DANE ENABLED: the resolver now passes the DNSSEC validation check")
-		case err != nil && on:
-			d.parts.Engine.SetDANE(nil, err.Error())
-			d.metrics.validating.Set(0)
-			d.log.Error("DANE DISABLED: the resolver no longer passes the DNSSEC validation check; answers fall back to MTA-STS only", "err", err)
+// daneReadiness says how the DANE stage stands, for /readyz; ok is false while it is off
+// and a profile requires DANE (that profile answers TEMP for every domain).
+func (d *Daemon) daneReadiness() (ok bool, text string) {
+	on, text := d.validation.report()
+	if on {
+		return true, text
+	}
+	for name, p := range *d.profiles.Load() {
+		if p.DANERequired {
+			return false, text + "dane: profile " + name + " requires DANE: it answers TEMP\n"
 		}
 	}
+	return true, text
 }
 
 // storeHealth is the persistent store's last write error (nil when healthy or absent).

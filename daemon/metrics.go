@@ -11,23 +11,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/policy"
 )
 
 // metrics are the daemon's Prometheus series, on a registry of its own (no global state).
 type metrics struct {
-	reg          *prometheus.Registry
-	queries      *prometheus.CounterVec
-	cache        *prometheus.CounterVec
-	cacheHit     prometheus.Counter // cache's two series, looked up once rather than per query
-	cacheMiss    prometheus.Counter
-	fetches      *prometheus.CounterVec
-	dns          *prometheus.HistogramVec
-	refreshed    prometheus.Gauge
-	validating   prometheus.Gauge
-	auditErrors  prometheus.Counter
-	storeHealthy prometheus.Gauge
-	cacheLoaded  prometheus.Gauge
+	reg        *prometheus.Registry
+	queries    *prometheus.CounterVec
+	cache      *prometheus.CounterVec
+	cacheHit   prometheus.Counter // cache's two series, looked up once rather than per query
+	cacheMiss  prometheus.Counter
+	fetches    *prometheus.CounterVec
+	dns        *prometheus.HistogramVec
+	refreshed  prometheus.Gauge
+	validating prometheus.Gauge
+	// validationChecks counts the resolver's validation checks by result; daneChanges
+	// the DANE stage's switches by the state switched to.
+	validationChecks *prometheus.CounterVec
+	daneChanges      *prometheus.CounterVec
+	auditErrors      prometheus.Counter
+	storeHealthy     prometheus.Gauge
+	cacheLoaded      prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -52,6 +57,12 @@ func newMetrics() *metrics {
 		validating: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mailtls_resolver_validating", Help: "1 when the resolver passed the DNSSEC validation check (DANE on), else 0.",
 		}),
+		validationChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtls_resolver_validation_checks_total", Help: "DNSSEC validation checks of the resolver by result: validating, not_validating (proof, switches DANE off) or inconclusive (timeouts, network errors: the last verdict stands).",
+		}, []string{"result"}),
+		daneChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtls_dane_state_changes_total", Help: "Times the DANE stage was switched on or off at run time after a conclusive validation check.",
+		}, []string{"to"}),
 		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mailtls_audit_write_errors_total", Help: "Audit log lines that could not be written.",
 		}),
@@ -62,10 +73,24 @@ func newMetrics() *metrics {
 			Name: "mailtls_cache_loaded", Help: "1 once the persistent store has been loaded into the hot store after start; until then lookups read the store.",
 		}),
 	}
-	m.reg.MustRegister(m.queries, m.cache, m.fetches, m.dns, m.refreshed, m.validating, m.auditErrors, m.storeHealthy, m.cacheLoaded,
+	m.reg.MustRegister(m.queries, m.cache, m.fetches, m.dns, m.refreshed, m.validating, m.validationChecks, m.daneChanges, m.auditErrors, m.storeHealthy, m.cacheLoaded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	return m
+}
+
+// watchStore exports the persistent store's own counters: values refused for a checksum
+// mismatch (each then looked up afresh) and expired entries the scheduled sweep deleted.
+func (m *metrics) watchStore(st *sqlitestore.Store) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mailtls_store_corrupt_values_total",
+			Help: "Stored values refused because their checksum did not match (corruption); each is looked up afresh.",
+		}, func() float64 { return float64(st.Stats().Corrupt) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mailtls_store_swept_total", Help: "Expired entries the scheduled sweep deleted from the persistent store.",
+		}, func() float64 { return float64(st.Stats().Swept) }),
+	)
 }
 
 func (m *metrics) observeDecision(d *policy.Decision) {
@@ -92,10 +117,12 @@ func (m *metrics) observeDNS(qtype uint16, elapsed time.Duration, err error) {
 	m.dns.WithLabelValues(t, outcome).Observe(elapsed.Seconds())
 }
 
-// healthHandler serves /metrics, /healthz (the process answers and its store writes) and
+// handler serves /metrics, /healthz (the process answers and its store writes) and
 // /readyz (the listeners are up: answers are right from then on, read from the store while
-// it is still being loaded into memory; mailtls_cache_loaded says when that is done).
-func (m *metrics) handler(ready *atomic.Bool, storeErr func() error) http.Handler {
+// it is still being loaded into memory; mailtls_cache_loaded says when that is done). The
+// body of /readyz also says how the DANE stage stands (dane); it is 503 while dane says
+// not ok (DANE off and a profile requires it).
+func (m *metrics) handler(ready *atomic.Bool, storeErr func() error, dane func() (bool, string)) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +139,12 @@ func (m *metrics) handler(ready *atomic.Bool, storeErr func() error) http.Handle
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
 		}
-		w.Write([]byte("ready\n"))
+		ok, text := dane()
+		if !ok {
+			http.Error(w, "not ready\n"+text, http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n" + text))
 	})
 	return mux
 }

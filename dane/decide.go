@@ -61,3 +61,17 @@ func decideInsecure(hosts []Host) (Outcome, string) {
 	}
 	return NoDANE, fmt.Sprintf("MX RRset insecure and no MX host has secure usable TLSA (%d examined): DANE does not apply", len(hosts))
 }
+
+// decideHost applies conformance.md §1 and §3 to a host next-hop ("[host]", "[host]:port"):
+// the host alone decides, as every MX host does for a secure MX RRset (RFC 7672 §2.2.2).
+func decideHost(h Host) (Outcome, string) {
+	switch h.State {
+	case HostDANE:
+		return DANEOnly, "the host has secure addresses and a secure TLSA RRset with a usable record: DANE is mandatory (RFC 7672 §2.2)"
+	case HostDANEUnusable:
+		return DANE, "the host's secure TLSA RRset has no usable record: TLS is mandatory without authentication (RFC 7672 §3.1.3)"
+	case HostFailed:
+		return LookupFailed, "the host's address or TLSA lookup failed: Postfix must repeat it (RFC 7672 §2.1.2)"
+	}
+	return NoDANE, "the host has no secure TLSA RRset: DANE does not apply"
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -40,18 +41,51 @@ type Evaluator struct {
 	MaxParallel int
 }
 
+// Destination is what Postfix connects to for one next-hop (conformance.md §1).
+type Destination struct {
+	// Name is the next-hop domain, or for Host the server's own name.
+	Name string
+	// Port is the SMTP server port whose TLSA records are asked (_<Port>._tcp.<host>,
+	// RFC 6698 §3); 0 takes the Evaluator's Port.
+	Port int
+	// Host is set for a next-hop Postfix connects to without an MX lookup ("[host]",
+	// "[host]:port"): the host is the only server and its own TLSA base domain (RFC 7672
+	// §2.2.2, non-MX destinations).
+	Host bool
+}
+
 // Evaluate looks up the MX RRset of domain and, host by host, the addresses and TLSA
-// records, and applies conformance.md §3. DNS failures are outcomes, not errors: the error
-// is only for a missing resolver, an invalid domain or a cancelled ctx.
+// records at the Evaluator's port, and applies conformance.md §3. DNS failures are
+// outcomes, not errors: the error is only for a missing resolver, an invalid domain or a
+// cancelled ctx.
 func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error) {
+	return e.EvaluateDestination(ctx, Destination{Name: domain})
+}
+
+// EvaluateDestination is Evaluate for any destination: an MX domain on any port, or a
+// host reached without an MX lookup, whose addresses and TLSA records alone decide
+// (RFC 7672 §2.2.2): a host with secure addresses and a secure TLSA RRset with a usable
+// record is "dane-only", one whose secure RRset has none usable "dane", one whose lookups
+// failed "lookup failed", anything else no DANE.
+func (e *Evaluator) EvaluateDestination(ctx context.Context, dst Destination) (*Result, error) {
 	if e.Resolver == nil {
 		return nil, ErrNoResolver
 	}
-	fqdn, err := normalize(domain)
+	fqdn, err := normalize(dst.Name)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Domain: strings.TrimSuffix(fqdn, ".")}
+	port := e.port()
+	if dst.Port > 0 {
+		port = dst.Port
+	}
+	if port > 65535 {
+		return nil, fmt.Errorf("%w: port %d", ErrBadDomain, port)
+	}
+	res := &Result{Domain: strings.TrimSuffix(fqdn, "."), Port: port, NoMX: dst.Host}
+	if dst.Host {
+		return e.evaluateHost(ctx, res, fqdn)
+	}
 	mx, err := e.Resolver.Lookup(ctx, fqdn, dns.TypeMX)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -112,7 +146,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error
 	g.SetLimit(cmp.Or(e.MaxParallel, DefaultMaxParallel))
 	for i, name := range names {
 		g.Go(func() error {
-			res.Hosts[i], reasons[i], ttls[i] = e.host(ctx, name)
+			res.Hosts[i], reasons[i], ttls[i] = e.host(ctx, name, port)
 			return nil
 		})
 	}
@@ -129,6 +163,22 @@ func (e *Evaluator) Evaluate(ctx context.Context, domain string) (*Result, error
 		return res.finish(decideSecure(res.Hosts, truncated)), nil
 	}
 	return res.finish(decideInsecure(res.Hosts)), nil
+}
+
+// evaluateHost examines a next-hop host reached without an MX lookup (RFC 7672 §2.2.2):
+// no MX RRset is asked, the host's own addresses and TLSA RRset decide.
+func (e *Evaluator) evaluateHost(ctx context.Context, res *Result, fqdn string) (*Result, error) {
+	res.reason("%s is a host next-hop ([%s]:%d): no MX lookup, the host is the only server and its own TLSA base domain (RFC 7672 §2.2.2)",
+		fqdn, res.Domain, res.Port)
+	h, why, ttl := e.host(ctx, fqdn, res.Port)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if ttl == math.MaxUint32 {
+		ttl = 0 // nothing learnt
+	}
+	res.Hosts, res.Reasons, res.TTL = []Host{h}, append(res.Reasons, why...), ttl
+	return res.finish(decideHost(h)), nil
 }
 
 func (r *Result) reason(format string, args ...any) {

@@ -13,10 +13,10 @@ import (
 	"github.com/mailtls/mailtls/dnsclient"
 )
 
-// host examines one MX host: its addresses, then, behind secure addresses, its TLSA RRset.
+// host examines one MX host (or a host next-hop) on port: its addresses, then, behind secure addresses, its TLSA RRset.
 // It returns the host, the reasons (each prefixed with the host name) and the smallest
 // TTL of the RRsets it learnt (math.MaxUint32 when it learnt none).
-func (e *Evaluator) host(ctx context.Context, name string) (Host, []string, uint32) {
+func (e *Evaluator) host(ctx context.Context, name string, port int) (Host, []string, uint32) {
 	h := Host{Name: name, Target: name}
 	var why []string
 	say := func(format string, args ...any) {
@@ -95,7 +95,7 @@ func (e *Evaluator) host(ctx context.Context, name string) (Host, []string, uint
 		if i > 0 {
 			say("no secure TLSA at the CNAME target %s, trying the MX name (RFC 7672 §2.2.2)", h.Target)
 		}
-		qname := fmt.Sprintf("_%d._tcp.%s", e.port(), base)
+		qname := fmt.Sprintf("_%d._tcp.%s", port, base)
 		r, err := e.Resolver.Lookup(ctx, qname, dns.TypeTLSA)
 		h.TLSABase = base
 		if err != nil {

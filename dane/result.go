@@ -7,7 +7,11 @@ import (
 
 // Result holds the DANE facts of one domain and the Outcome they lead to.
 type Result struct {
-	Domain   string // the domain asked, lower-case, without trailing dot
+	Domain string // the domain asked, lower-case, without trailing dot
+	Port   int    // the SMTP port whose TLSA records were asked
+	// NoMX is set for a host next-hop ("[host]"): no MX RRset was asked, Hosts holds the
+	// host itself (RFC 7672 §2.2.2).
+	NoMX     bool
 	Outcome  Outcome
 	MXSecure bool // the MX RRset (or its secure denial, for an implicit MX) validated
 	// Implicit is true when the domain has no MX RRset (secure NODATA) and is its own

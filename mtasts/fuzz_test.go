@@ -94,6 +94,9 @@ func FuzzParsePolicy(f *testing.F) {
 			if !validHostname(strings.TrimPrefix(mx, "*.")) || mx != strings.ToLower(mx) {
 				t.Fatalf("mx %q is not a lower-case host name or wildcard", mx)
 			}
+			if !strings.HasPrefix(mx, "*.") && !MatchMX(mx, mx) {
+				t.Fatalf("mx %q does not match itself", mx)
+			}
 		}
 		for _, l := range p.Lines {
 			if strings.ContainsAny(l, "\r\n") || strings.TrimSpace(l) == "" || !utf8.ValidString(l) {

@@ -149,7 +149,7 @@ func (e *Engine) mxFacts(dl *answerDeadline, domain string) *mxState {
 	}
 	ctx := dl.context()
 	ch := e.flight.DoChan("mx:"+domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout)
 		defer cancel()
 		st := e.lookupMX(wctx, domain)
 		e.mx.Set(domain, st)

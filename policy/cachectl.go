@@ -112,7 +112,8 @@ func (e *Engine) diskView(domain string, en *stsEntry, detail bool) CacheEntry {
 }
 
 // Purge forgets domain (or, with domain "", everything) in memory and in the persistent
-// store, so the next lookup starts cold. It returns how many domains were dropped. Entries
+// store, so the next lookup starts cold: its MTA-STS state and the DANE facts of every
+// destination with its name ("[domain]:587" too). It returns how many domains were dropped. Entries
 // still only on disk (not loaded yet after a restart, or beyond the hot store's bound) are
 // dropped too, and a Load or read-back in progress cannot bring a purged entry back.
 func (e *Engine) Purge(ctx context.Context, domain string) int {
@@ -121,11 +122,16 @@ func (e *Engine) Purge(ctx context.Context, domain string) int {
 	e.purges.Add(1)
 	victims := map[string]bool{}
 	if domain == "" {
-		e.sts.Range(func(d string, _ *stsEntry) bool { victims[d] = true; return true })
-		e.dane.Range(func(d string, _ *daneEntry) bool { victims[d] = true; return true })
-		for d := range victims {
+		var stsKeys, daneKeys []string
+		e.sts.Range(func(d string, _ *stsEntry) bool { stsKeys = append(stsKeys, d); return true })
+		e.dane.Range(func(k string, _ *daneEntry) bool { daneKeys = append(daneKeys, k); return true })
+		for _, d := range stsKeys {
 			e.sts.Delete(d)
-			e.dane.Delete(d)
+			victims[d] = true
+		}
+		for _, k := range daneKeys {
+			e.dane.Delete(k)
+			victims[daneKeyDomain(k)] = true
 		}
 	} else {
 		if d, err := ParseNexthop(domain); err == nil {
@@ -134,11 +140,20 @@ func (e *Engine) Purge(ctx context.Context, domain string) int {
 		if _, ok := e.sts.Get(domain); ok {
 			victims[domain] = true
 		}
-		if _, ok := e.dane.Get(domain); ok {
-			victims[domain] = true
-		}
 		e.sts.Delete(domain)
-		e.dane.Delete(domain)
+		// The DANE facts of every destination with this name: "domain", "[domain]",
+		// "[domain]:587", "domain:587" (conformance.md §1).
+		var keys []string
+		e.dane.Range(func(k string, _ *daneEntry) bool {
+			if daneKeyDomain(k) == domain {
+				keys = append(keys, k)
+			}
+			return true
+		})
+		for _, k := range keys {
+			victims[domain] = true
+			e.dane.Delete(k)
+		}
 	}
 	if e.opt.Backend == nil {
 		return len(victims)
@@ -153,16 +168,34 @@ func (e *Engine) Purge(ctx context.Context, domain string) int {
 			return true
 		})
 	} else {
-		for _, kind := range []string{kindSTS, kindDANE} {
-			if _, ok, err := e.opt.Backend.Get(ctx, kind, domain); err == nil && ok {
-				onDisk = append(onDisk, key{kind, domain})
-			}
+		if _, ok, err := e.opt.Backend.Get(ctx, kindSTS, domain); err == nil && ok {
+			onDisk = append(onDisk, key{kindSTS, domain})
 		}
+		_ = e.opt.Backend.Range(ctx, kindDANE, func(ent cache.Entry) bool {
+			if daneKeyDomain(ent.Key) == domain {
+				onDisk = append(onDisk, key{kindDANE, ent.Key})
+			}
+			return true
+		})
 	}
 	for _, k := range onDisk {
 		e.opt.Backend.Delete(k.kind, k.domain)
-		victims[k.domain] = true
+		victims[daneKeyDomain(k.domain)] = true
 	}
 	_ = e.opt.Backend.Flush(ctx)
 	return len(victims)
+}
+
+// daneKeyDomain is the domain of a DANE cache key (Nexthop.DANEKey): "example.com" for
+// "example.com", "[example.com]", "[example.com]:587" and "example.com:587".
+func daneKeyDomain(k string) string {
+	if strings.HasPrefix(k, "[") {
+		if end := strings.IndexByte(k, ']'); end > 0 {
+			return k[1:end]
+		}
+	}
+	if i := strings.IndexByte(k, ':'); i >= 0 {
+		return k[:i]
+	}
+	return k
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,11 +20,22 @@ type fakeDANE struct {
 	waitFor  chan struct{} // if set, Evaluate waits (up to 5 s) for it to close
 	parallel bool          // waitFor closed while Evaluate was running
 	calls    int
+	asked    []string // the destinations evaluated, as canonical keys
 }
 
-func (f *fakeDANE) Evaluate(ctx context.Context, domain string) (*dane.Result, error) {
+// EvaluateDestination looks the destination up by its canonical next-hop key: the domain
+// for an MX destination on port 25, else "[host]", "[host]:587", "domain:587".
+func (f *fakeDANE) EvaluateDestination(ctx context.Context, dst dane.Destination) (*dane.Result, error) {
+	domain := dst.Name
+	if dst.Host {
+		domain = "[" + domain + "]"
+	}
+	if dst.Port != 0 && dst.Port != 25 {
+		domain += ":" + strconv.Itoa(dst.Port)
+	}
 	f.mu.Lock()
 	f.calls++
+	f.asked = append(f.asked, domain)
 	o, ok := f.outcomes[domain]
 	wait := f.waitFor
 	f.mu.Unlock()

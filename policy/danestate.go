@@ -9,15 +9,16 @@ import (
 	"github.com/mailtls/mailtls/dane"
 )
 
-// DANEEvaluator finds a domain's DANE facts (RFC 7672 §2). *dane.Evaluator implements it.
+// DANEEvaluator finds a destination's DANE facts (RFC 7672 §2): an MX domain on a port,
+// or a host next-hop reached without an MX lookup. *dane.Evaluator implements it.
 type DANEEvaluator interface {
-	Evaluate(ctx context.Context, domain string) (*dane.Result, error)
+	EvaluateDestination(ctx context.Context, dst dane.Destination) (*dane.Result, error)
 }
 
-// daneState is the cached DANE outcome of one domain; immutable once published. Its times
+// daneState is the cached DANE outcome of one destination; immutable once published. Its times
 // are unix nanoseconds (unixNano), as in stsState: 64 bytes a domain.
 type daneState struct {
-	Domain  string
+	Domain  string // the destination's Nexthop.DANEKey: "example.com", "[host]:587", …
 	Outcome dane.Outcome
 	Reasons []string
 	checked int64 // when the outcome was evaluated
@@ -90,13 +91,14 @@ func (e *Engine) daneFromDisk(domain string) (*daneEntry, bool) {
 	return en, true
 }
 
-// refreshDANE evaluates domain once for all concurrent callers (bounded like an MTA-STS
-// refresh); a caller whose ctx ends first gets the outcome known so far, or nil.
-func (e *Engine) refreshDANE(ctx context.Context, domain string, ev DANEEvaluator) *daneState {
+// refreshDANE evaluates nh's destination once for all concurrent callers (bounded like an
+// MTA-STS refresh); a caller whose ctx ends first gets the outcome known so far, or nil.
+func (e *Engine) refreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) *daneState {
+	domain := nh.DANEKey
 	ch := e.flight.DoChan("dane:"+domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+refreshSlack)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+refreshSlack)
 		defer cancel()
-		return e.doRefreshDANE(wctx, domain, ev), nil
+		return e.doRefreshDANE(wctx, nh, ev), nil
 	})
 	select {
 	case r := <-ch:
@@ -109,10 +111,10 @@ func (e *Engine) refreshDANE(ctx context.Context, domain string, ev DANEEvaluato
 	}
 }
 
-func (e *Engine) doRefreshDANE(ctx context.Context, domain string, ev DANEEvaluator) *daneState {
+func (e *Engine) doRefreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) *daneState {
 	now := e.now()
-	st := &daneState{Domain: domain, checked: unixNano(now)}
-	res, err := ev.Evaluate(ctx, domain)
+	st := &daneState{Domain: nh.DANEKey, checked: unixNano(now)}
+	res, err := ev.EvaluateDestination(ctx, dane.Destination{Name: nh.Domain, Port: int(nh.Port), Host: nh.Host})
 	if err != nil {
 		st.Outcome = dane.TempFail
 		st.Reasons = []string{"DANE evaluation failed: " + err.Error()}

@@ -41,10 +41,12 @@ type Options struct {
 	// OnRefresh, if set, is told how many domains each background pass refreshes.
 	OnRefresh func(n int)
 
-	MaxEntries      int           // hot store bound; 0 = unbounded
-	FetchTimeout    time.Duration // one domain's shared DNS + HTTPS work is bounded by FetchTimeout+refreshSlack (default 10s)
-	FailureRetry    time.Duration // a failing policy id is refetched at most this often (default 5m)
-	RefreshInterval time.Duration // proactive refetch of held policies (default 24h)
+	MaxEntries int // hot store bound; 0 = unbounded
+	// The MTA-STS timers; SetSTSTimers replaces them (see STSTimers for their defaults).
+	FetchTimeout    time.Duration
+	FailureRetry    time.Duration
+	RefreshInterval time.Duration
+	TXTTTLMin       time.Duration
 	NegativeTTLMin  time.Duration // bounds on caching "no MTA-STS record" (default 60s..1h)
 	NegativeTTLMax  time.Duration
 	DNSRetry        time.Duration // a failed TXT lookup is retried at most this often (default 60s)
@@ -56,10 +58,12 @@ type Engine struct {
 	overrides atomic.Pointer[Overrides]
 	daneSlot  atomic.Pointer[daneSlot]
 	asnRules  atomic.Pointer[ASNRules]
+	timers    atomic.Pointer[STSTimers] // from Options, replaced by SetSTSTimers
 	mx        *cache.Memory[*mxState]
 	sts       *cache.Memory[*stsEntry]
 	dane      *cache.Memory[*daneEntry]
 	flight    singleflight.Group
+	bg        background
 	// Purge and the paths that copy entries from disk into memory (Load, a lookup's
 	// read-back): a purge bumps purges under the write lock; a copy checks, under the read
 	// lock, that no purge happened since it read the disk, so a purged entry is never
@@ -69,10 +73,11 @@ type Engine struct {
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
-// (conformance.md §4: re-read once older than the record's TTL).
+// (conformance.md §4: re-read once older than the record's TTL as published, with no
+// floor beyond a few seconds; Options.TXTTTLMin is the floor).
 const (
-	txtTTLMin = 60 * time.Second
-	txtTTLMax = time.Hour
+	DefaultTXTTTLMin = 5 * time.Second
+	txtTTLMax        = time.Hour
 )
 
 // kindSTS names MTA-STS state in the persistent store.
@@ -99,17 +104,16 @@ func New(opt Options) (*Engine, error) {
 			*d = v
 		}
 	}
-	def(&opt.FetchTimeout, 10*time.Second)
-	def(&opt.FailureRetry, 5*time.Minute)
-	def(&opt.RefreshInterval, 24*time.Hour)
 	def(&opt.NegativeTTLMin, time.Minute)
 	def(&opt.NegativeTTLMax, time.Hour)
 	def(&opt.DNSRetry, time.Minute)
 	e := &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}
 	e.overrides.Store(opt.Overrides)
+	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval, TXTTTLMin: opt.TXTTTLMin})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
 	e.asnRules.Store(opt.ASN)
 	e.mx = cache.NewMemory[*mxState](opt.MaxEntries)
+	e.bg.jobs = make(chan bgJob, bgQueueLen)
 	return e, nil
 }
 
@@ -144,12 +148,13 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
 	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
 	d.why.eng = e
-	domain, err := ParseNexthop(key)
+	nh, err := ParseNexthopKey(key)
 	if err != nil {
 		d.Result, d.Source = NotFound, SourceInput
 		d.why.input = err
 		return
 	}
+	domain := nh.Domain
 	d.Domain = domain
 
 	// 1. Operator overrides, before anything is looked up.
@@ -159,21 +164,28 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 
-	// Network work, if any, is bounded by the profile's answer deadline.
-	dl := newAnswerDeadline(ctx, p)
-	defer dl.stop()
 	slot := e.daneSlot.Load()
-	wantDANE := p.DANE && slot.ev != nil
-	f := e.facts(&dl, domain, wantDANE, slot.ev)
-	d.CacheHit = f.hit
+	daneOff := p.DANE && slot.ev == nil // the profile wants DANE, the resolver does not validate
 	if !p.DANE {
 		d.why.daneNote = daneProfileOff
-	} else if slot.ev == nil {
+	} else if daneOff {
 		d.why.daneNote, d.why.daneOff = daneDisabled, slot.off
 		if slot.off == "" {
 			d.why.daneOff = "no DANE evaluator configured"
 		}
+		if p.DANERequired {
+			daneRequiredOff(d)
+			e.reportOnly(d, p, false)
+			return
+		}
 	}
+
+	// Network work, if any, is bounded by the profile's answer deadline.
+	dl := newAnswerDeadline(ctx, p)
+	defer dl.stop()
+	wantDANE := p.DANE && slot.ev != nil
+	f := e.facts(&dl, &nh, wantDANE, slot.ev)
+	d.CacheHit = f.hit
 
 	// The answer deadline passed before a fact was known: TEMP, so Postfix retries later,
 	// rather than an answer that could be weaker than the domain's policy.
@@ -183,8 +195,16 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 
+	// With the DANE stage off, the domain's last known DANE facts still stand: an answer
+	// weaker than they give would be a downgrade (heldWhileOff).
+	if daneOff {
+		f.dane = e.daneKnown(nh.DANEKey)
+	}
 	// 2. DANE: a usable DANE answer wins over MTA-STS (RFC 8461 §2).
 	if f.dane != nil && e.applyDANE(d, p, f.dane, f.sts) {
+		if daneOff {
+			heldWhileOff(d)
+		}
 		if f.sts != nil && f.sts.usable(e.now()) {
 			d.why.sts, d.why.stsStep = f.sts, stsAlso
 		}
@@ -241,11 +261,14 @@ type facts struct {
 	hit  bool       // every fact came from the hot store
 }
 
-// facts gathers the MTA-STS and (if wanted) DANE facts. What the hot store holds fresh is
+// facts gathers the MTA-STS facts of nh's policy domain and (if wanted) the DANE facts of
+// nh's destination (conformance.md §1: a host next-hop or another port has DANE facts of
+// its own, cached under nh.DANEKey). What the hot store holds fresh is
 // used as is, with no goroutine, disk or network; on a miss of both, the DANE and MTA-STS
 // lookups run in parallel, so a cold answer costs the slower chain, not the sum (issue 3).
-func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANEEvaluator) facts {
+func (e *Engine) facts(dl *answerDeadline, nh *Nexthop, wantDANE bool, ev DANEEvaluator) facts {
 	now := e.now()
+	domain := nh.Domain
 	var f facts
 	sts, stsOK := e.stsCached(domain, now)
 	f.sts = sts
@@ -256,7 +279,7 @@ func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANE
 		f.hit = stsOK
 		return f
 	}
-	dst, daneOK := e.daneCached(domain, now)
+	dst, daneOK := e.daneCached(nh.DANEKey, now)
 	f.dane, f.hit = dst, stsOK && daneOK
 	if f.hit {
 		return f
@@ -264,13 +287,14 @@ func (e *Engine) facts(dl *answerDeadline, domain string, wantDANE bool, ev DANE
 	ctx := dl.context()
 	switch {
 	case stsOK:
-		f.dane = e.refreshDANE(ctx, domain, ev)
+		f.dane = e.refreshDANE(ctx, *nh, ev)
 	case daneOK:
 		f.sts = e.refreshSTS(ctx, domain, false)
 	default:
 		// The goroutine writes its own result (not f), so f stays on the caller's stack.
 		done := make(chan *daneState, 1)
-		go func() { done <- e.refreshDANE(ctx, domain, ev) }()
+		dnh := *nh
+		go func() { done <- e.refreshDANE(ctx, dnh, ev) }()
 		f.sts = e.refreshSTS(ctx, domain, false)
 		f.dane = <-done
 	}

@@ -22,6 +22,10 @@ type explanation struct {
 
 	dane     *daneState
 	daneStep daneStep
+	// daneHeld: the stage is off and dane holds the last known facts, whose answer
+	// became TEMP (heldWhileOff); daneRequired: the stage is off and the profile
+	// requires DANE (daneRequiredOff).
+	daneHeld, daneRequired bool
 
 	sts       *stsState
 	stsUsable bool // the held policy was usable when the decision was made
@@ -103,7 +107,16 @@ func (x *explanation) render(d *Decision) []string {
 	case daneDisabled:
 		add("DANE stage DISABLED: %s", x.daneOff)
 	}
-	if x.dane != nil {
+	if x.daneRequired {
+		add("profile %s requires DANE: TEMP until the resolver validates again, never a weaker answer", d.Profile)
+	}
+	if x.dane != nil && x.daneHeld {
+		add("known DANE facts of %s (evaluated %s, outcome %s) require DANE: TEMP until the resolver validates again, never a weaker answer",
+			d.Domain, stamp(x.dane.Checked()), x.dane.Outcome)
+	} else if x.dane != nil {
+		if x.daneNote == daneDisabled {
+			add("last known DANE facts of %s, evaluated %s (not re-checked while the stage is off):", d.Domain, stamp(x.dane.Checked()))
+		}
 		r = x.renderDANE(r, d)
 	}
 	switch {
@@ -165,6 +178,9 @@ func (x *explanation) renderSTS(r []string, d *Decision) []string {
 	name := "_mta-sts." + st.Domain
 	if st.DNSError != "" {
 		add("TXT %s lookup failed at %s: %s (retried after %s)", name, stamp(st.DNSFailedAt), st.DNSError, e.opt.DNSRetry)
+		if st.Policy != nil && !x.stsUsable {
+			add("the expired policy could not be refreshed: no policy until a refresh succeeds (RFC 8461 §5.1)")
+		}
 	}
 	if !st.TXTChecked.IsZero() {
 		if st.RecordID == "" {
@@ -174,19 +190,25 @@ func (x *explanation) renderSTS(r []string, d *Decision) []string {
 		}
 	}
 	if st.Policy != nil {
-		state := "valid"
-		if !x.stsUsable {
-			state = "expired"
+		state := "valid until " + stamp(st.Expires)
+		switch {
+		case x.sts.once:
+			state = "max_age 0: applies to this lookup only and is not kept (RFC 8461 §3.2)"
+		case !x.stsUsable:
+			state = "expired at " + stamp(st.Expires) + ": max_age has passed, the policy is no longer applied (RFC 8461 §5.1)"
 		}
-		add("policy from %s fetched %s under id %s: mode %s, max_age %d, mx %s; %s until %s",
-			st.URL, stamp(st.Fetched), st.PolicyID, st.Policy.Mode, st.Policy.MaxAge, strings.Join(st.Policy.MX, " "), state, stamp(st.Expires))
+		add("policy from %s fetched %s under id %s: mode %s, max_age %d, mx %s; %s",
+			st.URL, stamp(st.Fetched), st.PolicyID, st.Policy.Mode, st.Policy.MaxAge, strings.Join(st.Policy.MX, " "), state)
 		if st.RecordID != "" && st.PolicyID != st.RecordID && x.stsUsable {
 			add("the record now carries id %s; the held policy stays in force until a new one is fetched (RFC 8461 §5.1)", st.RecordID)
 		}
 	}
 	if st.FailedID != "" {
-		add("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.opt.FailureRetry)))
-		if st.Policy == nil || !x.stsUsable {
+		add("fetch under id %s failed %s (%s): %s; next attempt after %s", st.FailedID, stamp(st.FailedAt), st.FailType, st.FailReason, stamp(st.FailedAt.Add(e.timers.Load().FailureRetry)))
+		switch {
+		case st.Policy != nil && !x.stsUsable:
+			add("the expired policy could not be refetched: no policy until a fetch succeeds (RFC 8461 §5.1, §3.3)")
+		case st.Policy == nil:
 			add("no policy held: continuing as if the domain had none (RFC 8461 §3.3)")
 		}
 	}

@@ -185,3 +185,24 @@ func policyText(mode string, maxAge int, mx ...string) string {
 	}
 	return s + fmt.Sprintf("max_age: %d\r\n", maxAge)
 }
+
+// settle waits until no background refresh handed over by a lookup is queued or under way
+// (refreshInBackground), so that the next lookup sees its outcome.
+func (h *harness) settle() {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		busy := false
+		h.eng.sts.Range(func(_ string, en *stsEntry) bool {
+			busy = en.refreshing.Load()
+			return !busy
+		})
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatal("background refresh still under way after 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

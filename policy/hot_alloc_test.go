@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dane"
@@ -36,6 +37,9 @@ func TestHotPathAllocs(t *testing.T) {
 		{"sts enforce, TLSRPT", tlsrpt, "sts.example", true},
 		{"negative", plain, "nopolicy.example", true},
 		{"dane", plain, "dane.example", true},
+		{"dane, host next-hop", plain, "[dane.example]", true},
+		{"dane, host next-hop with port", plain, "[dane.example]:587", true},
+		{"sts, domain with port", plain, "sts.example:587", true},
 		{"override", plain, "over.example", false},
 		{"report-only sts", dry, "sts.example", true},
 		{"report-only override", dry, "over.example", false},
@@ -56,4 +60,54 @@ func TestHotPathAllocs(t *testing.T) {
 		}
 		t.Logf("%s: %v allocs, %q", c.name, n, reply)
 	}
+}
+
+// conformance.md §4: a lookup that finds the TXT check stale is answered from the hot store
+// and hands the re-read to the background workers: the hand-over allocates nothing either,
+// nor does a lookup while that refresh is under way.
+func TestHotPathAllocsBackgroundHandOver(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts("sts.example", "1", policyText("enforce", 86400, "mx1.sts.example"))
+	ctx := context.Background()
+	var d Decision
+	h.eng.ResolveInto(ctx, plain, "sts.example", &d)
+	h.clock.Advance(301 * time.Second) // the TXT check (TTL 300) is stale, the policy is not
+	en, ok := h.eng.sts.Get("sts.example")
+	if !ok {
+		t.Fatal("not cached")
+	}
+	// Workers "serve" the queue, but the test takes the jobs itself, so that nothing runs
+	// in the background while allocations are counted.
+	h.eng.bg.mu.Lock()
+	h.eng.bg.workers++
+	h.eng.bg.mu.Unlock()
+	handed := 0
+	n := testing.AllocsPerRun(100, func() {
+		en.refreshing.Store(false)
+		h.eng.ResolveInto(ctx, plain, "sts.example", &d)
+		select {
+		case <-h.eng.bg.jobs:
+			handed++
+		default:
+		}
+	})
+	if !d.CacheHit || d.Result != OK {
+		t.Errorf("stale check: hit %v %q, want the held policy from the hot store", d.CacheHit, d.PostfixReply())
+	}
+	if handed < 100 {
+		t.Errorf("%d hand-overs in %d lookups", handed, 101)
+	}
+	if n > maxHotAllocs {
+		t.Errorf("lookup with a background hand-over: %v allocations, want at most %d", n, maxHotAllocs)
+	}
+	// While the refresh is under way (marked), lookups neither hand over nor allocate.
+	en.refreshing.Store(true)
+	n = testing.AllocsPerRun(100, func() { h.eng.ResolveInto(ctx, plain, "sts.example", &d) })
+	if len(h.eng.bg.jobs) != 0 {
+		t.Errorf("%d hand-overs while a refresh was under way", len(h.eng.bg.jobs))
+	}
+	if n > maxHotAllocs {
+		t.Errorf("lookup during a background refresh: %v allocations, want at most %d", n, maxHotAllocs)
+	}
+	t.Logf("hand-over: %d of 101 lookups", handed)
 }

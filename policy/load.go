@@ -18,8 +18,8 @@ import (
 const loadBatch = 512
 
 // Load fills the hot store from the persistent one, so a restarted daemon answers known
-// domains at once, without network. Unreadable entries are skipped (and logged), never
-// served. The store is read on one goroutine and the entries decoded on GOMAXPROCS
+// domains at once, without network. Expired entries are skipped (a lookup would not use
+// them), unreadable ones too (and logged), never served. The store is read on one goroutine and the entries decoded on GOMAXPROCS
 // workers. An entry already in the hot store (published, or read back by a lookup, while
 // Load ran) is left as it is: it is as new as the stored one or newer. Load never evicts:
 // entries that find their part of the hot store full stay on disk, where a lookup reads
@@ -49,7 +49,13 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		})
 	}
 	batch := make([]cache.Entry, 0, loadBatch)
+	now := e.now()
 	err := e.opt.Backend.Range(ctx, "", func(ent cache.Entry) bool {
+		if !ent.Expires.IsZero() && ent.Expires.Before(now) {
+			// Nothing in it can answer any more (a policy past max_age and its TXT check
+			// due, a DANE outcome past its TTL): the sweep deletes it from the store.
+			return true
+		}
 		batch = append(batch, ent)
 		if len(batch) < loadBatch {
 			return true

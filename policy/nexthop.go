@@ -3,7 +3,9 @@ package policy
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -20,56 +22,170 @@ var (
 	ErrEmptyNexthop = errors.New("empty next-hop")
 )
 
+// Nexthop is a Postfix next-hop key taken apart (conformance.md §1).
+type Nexthop struct {
+	// Domain is the policy domain: the name with brackets and port stripped, a lower-case
+	// A-label without trailing dot. MTA-STS is looked up for it (RFC 8461 §4: for a smart
+	// host, the host's own name).
+	Domain string
+	// Host is set for "[host]" and "[host]:port": Postfix connects to the host itself with
+	// no MX lookup, so DANE examines that host alone (RFC 7672 §2.2.2, non-MX destination).
+	Host bool
+	// Port is the SMTP server port, 25 unless the key names another; DANE's TLSA records
+	// are at _<Port>._tcp.<server> (RFC 6698 §3).
+	Port uint16
+	// DANEKey names the DANE facts of this next-hop in the caches: Domain for an MX
+	// destination on port 25, else the canonical key ("[host]", "[host]:587",
+	// "domain:587"), so that the destinations that can differ are kept apart.
+	DANEKey string
+}
+
+// DefaultPort is the SMTP port of a key that names none (RFC 5321 §4.5.4.2, RFC 7672 §2.2.1).
+const DefaultPort = 25
+
 // ParseNexthop turns a Postfix next-hop key into the policy domain: lower-case A-label
 // without trailing dot. It strips brackets ("[mx.example.com]") and a port
 // ("example.com:25", "[mx.example.com]:587"): the remaining name is the policy domain, as
 // for a smart host (RFC 8461 §4). IP literals, parent-domain probes (".example.com") and
 // invalid names return an error saying why.
 func ParseNexthop(key string) (string, error) {
+	nh, err := ParseNexthopKey(key)
+	return nh.Domain, err
+}
+
+// ParseNexthopKey takes a Postfix next-hop key apart (conformance.md §1): "domain",
+// "domain:port" (MX lookup, TLSA at _<port>._tcp.<mx>), "[host]" and "[host]:port" (no
+// MX lookup, TLSA at _<port>._tcp.<host>). The port is a decimal number or one of the
+// SMTP service names Postfix accepts (smtp, submission, submissions, smtps). A key that
+// is already canonical costs no allocation.
+func ParseNexthopKey(key string) (Nexthop, error) {
+	var nh Nexthop
 	s := strings.TrimSpace(key)
 	if s == "" {
-		return "", ErrEmptyNexthop
+		return nh, ErrEmptyNexthop
 	}
+	portText, hasPort := "", false
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
-			return "", ErrInvalidName
+			return nh, ErrInvalidName
 		}
 		rest := s[end+1:]
-		if rest != "" && !isPort(rest) {
-			return "", ErrInvalidName
+		if rest != "" {
+			if rest[0] != ':' {
+				return nh, ErrInvalidName
+			}
+			portText, hasPort = rest[1:], true
 		}
 		s = s[1:end]
+		nh.Host = true
 		if isIPLiteral(s) {
-			return "", ErrIPLiteral
+			return nh, ErrIPLiteral
 		}
 	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
-		if strings.Count(s, ":") > 1 || !isPort(s[i:]) {
+		if strings.Count(s, ":") > 1 {
 			if isIPLiteral(s) {
-				return "", ErrIPLiteral
+				return nh, ErrIPLiteral
 			}
-			return "", ErrInvalidName
+			return nh, ErrInvalidName
 		}
+		portText, hasPort = s[i+1:], true
 		s = s[:i]
 	}
+	nh.Port = DefaultPort
+	canonicalPort := true
+	if hasPort {
+		p, canon, ok := parsePort(portText)
+		if !ok {
+			if isIPLiteral(s) {
+				return nh, ErrIPLiteral
+			}
+			return nh, ErrInvalidName
+		}
+		nh.Port, canonicalPort = p, canon && p != DefaultPort
+	}
 	if strings.HasPrefix(s, ".") {
-		return "", ErrParentProbe
+		return nh, ErrParentProbe
 	}
 	if isIPLiteral(s) {
-		return "", ErrIPLiteral
+		return nh, ErrIPLiteral
 	}
-	s = strings.TrimSuffix(s, ".")
-	if plainLDH(s) {
+	name := strings.TrimSuffix(s, ".")
+	var err error
+	if plainLDH(name) {
 		// Already what the IDNA mapping would return: skip it (the common case, and the
 		// hot path of every cached lookup).
-		return finishNexthop(s)
+		nh.Domain, err = finishNexthop(name)
+	} else {
+		// A name is a string of characters (RFC 5890 §2.3.2.1): bytes that are not UTF-8
+		// are not one. The IDNA mapping would turn each into U+FFFD without complaint
+		// (\xff\xfe.test became xn--zn7ca.test, a name somebody could register), so
+		// refuse them first.
+		if !utf8.ValidString(name) {
+			return nh, ErrInvalidName
+		}
+		// U-labels become A-labels the way a resolver would see them (UTS #46 lookup, RFC 5891).
+		ascii, ierr := idna.Lookup.ToASCII(name)
+		if ierr != nil {
+			return nh, ErrInvalidName
+		}
+		nh.Domain, err = finishNexthop(strings.ToLower(ascii))
 	}
-	// U-labels become A-labels the way a resolver would see them (UTS #46 lookup, RFC 5891).
-	ascii, err := idna.Lookup.ToASCII(s)
 	if err != nil {
-		return "", ErrInvalidName
+		nh.Domain = ""
+		return nh, err
 	}
-	return finishNexthop(strings.ToLower(ascii))
+	nh.DANEKey = daneKey(strings.TrimSpace(key), nh, name == nh.Domain && canonicalPort)
+	return nh, nil
+}
+
+// daneKey is the canonical cache key of nh's DANE facts. trimmed is the key as sent;
+// sameText says its name and port are written the canonical way, so that the canonical
+// key, when it is not the bare domain, is trimmed itself (no allocation).
+func daneKey(trimmed string, nh Nexthop, sameText bool) string {
+	switch {
+	case !nh.Host && nh.Port == DefaultPort:
+		return nh.Domain
+	case sameText && nh.Host && nh.Port == DefaultPort && len(trimmed) == len(nh.Domain)+2:
+		return trimmed // "[host]"
+	case sameText && nh.Port != DefaultPort:
+		return trimmed // "[host]:587", "domain:587"
+	}
+	k := nh.Domain
+	if nh.Host {
+		k = "[" + k + "]"
+	}
+	if nh.Port != DefaultPort {
+		k += ":" + strconv.Itoa(int(nh.Port))
+	}
+	return k
+}
+
+// parsePort reads a Postfix port: a decimal number 1–65535 or an SMTP service name.
+// canonical says the text is the number as strconv.Itoa writes it.
+func parsePort(s string) (port uint16, canonical, ok bool) {
+	switch s {
+	case "smtp":
+		return 25, false, true
+	case "submission":
+		return 587, false, true
+	case "submissions", "smtps":
+		return 465, false, true
+	}
+	if s == "" || len(s) > 5 {
+		return 0, false, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	if n < 1 || n > 65535 {
+		return 0, false, false
+	}
+	return uint16(n), s[0] != '0', true
 }
 
 // finishNexthop checks a lower-case A-label name: a valid host name (RFC 1123 §2.1) with
@@ -105,19 +221,6 @@ func plainLDH(s string) bool {
 			return false
 		}
 		label++
-	}
-	return true
-}
-
-// isPort reports whether s is ":" followed by a decimal port number.
-func isPort(s string) bool {
-	if len(s) < 2 || len(s) > 6 || s[0] != ':' {
-		return false
-	}
-	for _, c := range s[1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
 	}
 	return true
 }

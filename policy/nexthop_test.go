@@ -40,6 +40,14 @@ func TestParseNexthop(t *testing.T) {
 		{"example.com:port", "", ErrInvalidName},
 		{"under_score.example.com", "", ErrInvalidName},
 		{"toolong.example." + longLabel(64), "", ErrInvalidName},
+		// Bytes that are not UTF-8 are no name (RFC 5890 §2.3.2.1); the IDNA mapping would
+		// make \xff\xfe.test the registrable xn--zn7ca.test.
+		{"\xff\xfe.test", "", ErrInvalidName},
+		{"b\xfccher.example", "", ErrInvalidName},    // Latin-1 ü
+		{"[\xc3.example]:25", "", ErrInvalidName},    // a truncated sequence
+		{"\xed\xa0\x80.example", "", ErrInvalidName}, // an encoded surrogate
+		{"\x01a.example", "", ErrInvalidName},
+		{"\ufffd.example", "", ErrInvalidName},
 	}
 	for _, tt := range tests {
 		got, err := ParseNexthop(tt.key)

@@ -19,6 +19,10 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
+	// Workers for the refreshes lookups hand over (stsCached), for as long as Run runs.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { e.serveBackground(ctx, refreshWorkers) })
 	for {
 		jitter := time.Duration(rand.Int64N(int64(every)))
 		select {
@@ -63,7 +67,10 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 		wg.Go(func() {
 			for j := range work {
 				if j.dane {
-					e.refreshDANE(ctx, j.domain, ev)
+					// DANE slots are named by canonical next-hop keys, which parse back.
+					if nh, err := ParseNexthopKey(j.domain); err == nil {
+						e.refreshDANE(ctx, nh, ev)
+					}
 				} else {
 					e.refreshSTS(ctx, j.domain, j.force)
 				}
@@ -93,13 +100,13 @@ func (e *Engine) refreshDue(en *stsEntry, now time.Time) (force, due bool) {
 	if st.detail != nil && st.detail.dnsFailedAt != 0 && now.Before(st.DNSFailedAt().Add(e.opt.DNSRetry)) {
 		return false, false
 	}
-	if st.FailedID() != "" && now.Before(st.FailedAt().Add(e.opt.FailureRetry)) {
+	if st.FailedID() != "" && now.Before(st.FailedAt().Add(e.timers.Load().FailureRetry)) {
 		return false, false
 	}
 	if st.usable(now) {
 		// Refetch daily, and at the latest when half of max_age has passed.
 		age := time.Duration(st.Policy.MaxAge) * time.Second / 2
-		if now.Sub(st.Fetched()) >= min(e.opt.RefreshInterval, age) {
+		if now.Sub(st.Fetched()) >= min(e.timers.Load().RefreshInterval, age) {
 			return true, true
 		}
 	}

@@ -10,7 +10,10 @@ import (
 )
 
 // stsCached returns domain's MTA-STS state when the hot store can answer with it at now
-// (no disk, no network), and records the use for the background refresher.
+// (no disk, no network), and records the use for the background refresher. When the
+// state answers but is due for a TXT re-read or a refetch, that work is handed to the
+// background (RFC 8461 §5.1 allows it while the policy is unexpired), coalesced per
+// domain: the answer never waits and the hand-over allocates nothing.
 func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
 	en, ok := e.stsEntryFor(domain)
 	if !ok {
@@ -18,26 +21,51 @@ func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
 	}
 	en.used.Store(now.UnixNano())
 	st := en.state.Load()
-	return st, e.stsFresh(st, now)
+	answer, due := e.stsFresh(st, now)
+	if answer && due {
+		e.refreshInBackground(domain, en)
+	}
+	return st, answer
 }
 
-// stsFresh reports whether st answers a lookup at now without touching the network.
-func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
+// stsFresh reports whether st answers a lookup at now without waiting on the network, and
+// whether background work is due for it (a TXT re-read or a refetch).
+func (e *Engine) stsFresh(st *stsState, now time.Time) (answer, due bool) {
 	if st.detail != nil && st.detail.dnsFailedAt != 0 && now.Before(st.DNSFailedAt().Add(e.opt.DNSRetry)) {
-		return true // the TXT lookup failed moments ago: do not make every lookup wait for it
+		return true, false // the TXT lookup failed moments ago: do not make every lookup wait for it
 	}
-	if now.After(st.TXTChecked().Add(st.ttl())) {
-		return false // RFC 8461 §5.1: check the TXT record for a new id
+	// RFC 8461 §5.1: once the TXT check is older than the record's TTL, read it again.
+	txtStale := now.After(st.TXTChecked().Add(st.ttl()))
+	failedRecently := st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.timers.Load().FailureRetry))
+	if st.usable(now) {
+		// An unexpired policy answers; re-reading the record, fetching a new id or
+		// refetching before expiry happens behind it (conformance.md §4).
+		newID := st.RecordID != "" && st.PolicyID() != st.RecordID
+		return true, txtStale || !failedRecently && (newID || e.nearExpiry(st, now))
 	}
 	switch {
+	case txtStale:
+		return false, false
 	case st.RecordID == "":
-		return true // negative cache: no MTA-STS record, for the answer's TTL
-	case st.PolicyID() == st.RecordID && st.usable(now):
-		return true
-	case st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.opt.FailureRetry)):
-		return true // this id failed recently: retry at most every failure_retry
+		return true, false // negative cache: no MTA-STS record, for the answer's TTL
+	case failedRecently:
+		return true, false // this id failed recently: retry at most every failure_retry
 	}
-	return false
+	return false, false
+}
+
+// nearExpiry reports whether st's policy has less than a quarter of its max_age left: it
+// is refetched then, even under an unchanged id, so that a domain in use does not expire
+// (RFC 8461 §5.1: "senders SHOULD proactively refresh").
+func (e *Engine) nearExpiry(st *stsState, now time.Time) bool {
+	return st.Policy != nil && nearExpiry(st.Policy.Policy, st.Expires(), now)
+}
+
+// nearExpiry reports whether policy p, expiring at expires, has less than a quarter of its
+// max_age left at now.
+func nearExpiry(p *mtasts.Policy, expires, now time.Time) bool {
+	left := time.Duration(p.MaxAge) * time.Second / 4
+	return !now.Before(expires.Add(-left))
 }
 
 // refreshSTS brings domain's state up to date. Concurrent calls for one domain share one
@@ -46,7 +74,7 @@ func (e *Engine) stsFresh(st *stsState, now time.Time) bool {
 // whose ctx ends first gets the state known so far.
 func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	ch := e.flight.DoChan(domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.FetchTimeout+refreshSlack)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshSTS(wctx, domain, force), nil
 	})
@@ -87,22 +115,38 @@ func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *s
 		return e.publish(st, prev)
 	}
 	st.RecordID, st.TXTReason = rl.Record.ID, ""
-	st.TXTTTL = bound(rl.TTL, txtTTLMin, txtTTLMax)
+	st.TXTTTL = bound(rl.TTL, e.timers.Load().TXTTTLMin, txtTTLMax)
 
-	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.opt.FailureRetry))
+	recentFailure := st.FailedID == st.RecordID && now.Before(st.FailedAt.Add(e.timers.Load().FailureRetry))
+	held := st.PolicyID == st.RecordID && st.Policy != nil && !now.After(st.Expires)
 	switch {
-	case !force && st.PolicyID == st.RecordID && st.Policy != nil && !now.After(st.Expires):
+	case !force && held && !nearExpiry(st.Policy, st.Expires, now):
 		// Same id: the held policy stands (RFC 8461 §3.3: a changed body under an
 		// unchanged id is not refetched).
 	case recentFailure:
 	default:
-		e.fetchSTS(ctx, st)
+		if e.fetchSTS(ctx, st) && st.Policy.MaxAge == 0 {
+			return e.publishOnce(st, prev)
+		}
 	}
 	return e.publish(st, prev)
 }
 
-// fetchSTS fetches the policy for st's current record id and records the outcome in st.
-func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) {
+// publishOnce handles a policy fetched with max_age 0 (RFC 8461 §3.2: a valid policy):
+// it applies to the lookups that fetched it, which get it back, and is not kept: the
+// state published holds no policy, so the next lookup fetches again.
+func (e *Engine) publishOnce(st *stsRecord, prev *heldPolicy) *stsState {
+	kept := *st
+	kept.Policy, kept.PolicyID, kept.URL, kept.Fetched, kept.Expires = nil, "", "", time.Time{}, time.Time{}
+	e.publish(&kept, prev)
+	once := newSTSState(st, prev, 0)
+	once.once = true
+	return once
+}
+
+// fetchSTS fetches the policy for st's current record id, records the outcome in st and
+// reports whether it succeeded.
+func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) bool {
 	res, err := e.opt.Fetcher.Fetch(ctx, st.Domain)
 	now := e.now()
 	if err != nil {
@@ -116,7 +160,7 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) {
 		if e.opt.OnFetch != nil {
 			e.opt.OnFetch(st.FailType)
 		}
-		return
+		return false
 	}
 	if e.opt.OnFetch != nil {
 		e.opt.OnFetch("success")
@@ -125,6 +169,7 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) {
 	st.Fetched = now
 	st.Expires = now.Add(time.Duration(res.Policy.MaxAge) * time.Second)
 	st.FailedID, st.FailedAt, st.FailType, st.FailReason = "", time.Time{}, "", ""
+	return true
 }
 
 // applySTS turns the MTA-STS facts into the answer (conformance.md §4) and reports whether

@@ -57,6 +57,9 @@ func TestSTSAnswers(t *testing.T) {
 		}, plain, "example.com", "NOTFOUND ", SourceDefault, 0},
 		{"IP literal → NOTFOUND, no network", func(h *harness) {}, plain, "[192.0.2.1]:25", "NOTFOUND ", SourceInput, 0},
 		{"parent-domain probe → NOTFOUND, no network (§4)", func(h *harness) {}, plain, ".example.com", "NOTFOUND ", SourceInput, 0},
+		{"invalid UTF-8 → NOTFOUND, no network (not mapped to xn--zn7ca.test)", func(h *harness) {
+			h.sts("xn--zn7ca.test", "1", enforce)
+		}, plain, "\xff\xfe.test", "NOTFOUND ", SourceInput, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,23 +144,30 @@ func TestRecordIDChange(t *testing.T) {
 	h.sts("example.com", "1", policyText("enforce", 86400, "old.example.com"))
 	h.resolve(plain, "example.com")
 
-	// Same id, new body: the TXT record is re-read after its TTL but nothing is refetched.
+	// Same id, new body: the TXT record is re-read after its TTL (in the background, the
+	// lookup answered from the cache) but nothing is refetched.
 	h.fetch.set("example.com", policyText("enforce", 86400, "new.example.com"))
 	h.clock.Advance(301 * time.Second)
-	if d := h.resolve(plain, "example.com"); !strings.Contains(d.PostfixReply(), "match=old.example.com") {
-		t.Errorf("same id: got %q, want the cached policy", d.PostfixReply())
+	if d := h.resolve(plain, "example.com"); !strings.Contains(d.PostfixReply(), "match=old.example.com") || !d.CacheHit {
+		t.Errorf("same id: got %q (hit %v), want the cached policy from the hot store", d.PostfixReply(), d.CacheHit)
 	}
+	h.settle()
 	if h.txtQueries("example.com") != 2 || h.fetch.count("example.com") != 1 {
 		t.Errorf("same id: %d TXT queries (want 2), %d fetches (want 1)", h.txtQueries("example.com"), h.fetch.count("example.com"))
 	}
 
-	// New id: refetched on the first lookup after the TXT TTL.
+	// New id: the first lookup after the TXT TTL is answered from the cache and hands the
+	// re-read and refetch to the background; the next lookup gets the new policy.
 	h.setTXT("example.com", "v=STSv1; id=2;")
 	h.clock.Advance(10 * time.Second)
 	if d := h.resolve(plain, "example.com"); !d.CacheHit {
 		t.Error("the TXT check is fresh: the lookup should be a cache hit")
 	}
 	h.clock.Advance(300 * time.Second)
+	if d := h.resolve(plain, "example.com"); !d.CacheHit || d.STS.ID != "1" {
+		t.Errorf("stale TXT check, policy unexpired: hit %v id %v, want the held policy without waiting", d.CacheHit, d.STS)
+	}
+	h.settle()
 	d := h.resolve(plain, "example.com")
 	if !strings.Contains(d.PostfixReply(), "match=new.example.com") || d.STS.ID != "2" {
 		t.Errorf("new id: got %q (id %v), want the new policy", d.PostfixReply(), d.STS)
@@ -180,6 +190,7 @@ func TestFetchFailureKeepsPolicy(t *testing.T) {
 	if d := h.resolve(plain, "example.com"); d.Result != OK || d.STS.ID != "1" {
 		t.Fatalf("host down, cache unexpired: got %q, want the held policy", d.PostfixReply())
 	}
+	h.settle()
 	if n := h.fetch.count("example.com"); n != 2 {
 		t.Fatalf("fetches = %d, want 2", n)
 	}
@@ -191,6 +202,7 @@ func TestFetchFailureKeepsPolicy(t *testing.T) {
 	}
 	h.clock.Advance(90 * time.Second) // 290 s after the failure, TXT stale again
 	h.resolve(plain, "example.com")
+	h.settle()
 	if n := h.fetch.count("example.com"); n != 2 {
 		t.Errorf("failing id refetched within 5 minutes: %d fetches", n)
 	}
@@ -198,6 +210,7 @@ func TestFetchFailureKeepsPolicy(t *testing.T) {
 	if d := h.resolve(plain, "example.com"); d.Result != OK {
 		t.Errorf("after retry, still down: got %q, want the held policy", d.PostfixReply())
 	}
+	h.settle()
 	if n := h.fetch.count("example.com"); n != 3 {
 		t.Errorf("failing id not retried after 5 minutes: %d fetches", n)
 	}

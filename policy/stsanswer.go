@@ -11,6 +11,9 @@ type stsEntry struct {
 	state  atomic.Pointer[stsState]
 	answer atomic.Pointer[stsAnswer] // of an earlier or the current state; see answerFor
 	used   atomic.Int64              // unix nanoseconds of the last lookup
+	// refreshing is set while a background refresh of the domain, handed over by a
+	// lookup, is queued or under way (refreshInBackground).
+	refreshing atomic.Bool
 }
 
 // stsAnswer is what a held policy answers one domain (RFC 8461 §4 as Postfix takes it),

@@ -25,6 +25,9 @@ type stsState struct {
 	expires    int64  // unix nanoseconds: fetched + max_age
 	txtTTL     uint32 // seconds, when detail.ttlSet is false
 	reason     uint8  // the TXT reason: reasonNone, reasonNXDomain, reasonNoTXT or reasonDetail
+	// once marks a state never published: its policy came with max_age 0 and applies to
+	// the lookups that fetched it, past its expiry (RFC 8461 §3.2).
+	once bool
 }
 
 // Codes of stsState.reason: the reasons a lookup gives for most domains without a record
@@ -255,7 +258,8 @@ func (s *stsState) DNSFailedAt() time.Time {
 }
 
 // usable reports whether the held policy may be applied at now (RFC 8461 §5.1: until
-// max_age runs out, whatever later refreshes say).
+// max_age runs out, whatever later refreshes say; never after, also when a refetch
+// failed). A max_age 0 policy applies to the lookups that fetched it (once).
 func (s *stsState) usable(now time.Time) bool {
-	return s.Policy != nil && !now.After(s.Expires())
+	return s.Policy != nil && (s.once || !now.After(s.Expires()))
 }

@@ -8,8 +8,8 @@ import (
 )
 
 const (
-	upsertSQL = `INSERT INTO entries (kind, key, value, expires, updated) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, expires = excluded.expires, updated = excluded.updated`
+	upsertSQL = `INSERT INTO entries (kind, key, value, expires, updated, sum) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, expires = excluded.expires, updated = excluded.updated, sum = excluded.sum`
 	deleteSQL = `DELETE FROM entries WHERE kind = ? AND key = ?`
 )
 
@@ -94,7 +94,8 @@ func (s *Store) write(ctx context.Context, ops []*op) (err error) {
 				return err
 			}
 		}
-		if _, err = up.ExecContext(ctx, o.k.kind, o.k.key, o.e.Value, unixOrZero(o.e.Expires), unixOrZero(o.e.Updated)); err != nil {
+		exp, upd := unixOrZero(o.e.Expires), unixOrZero(o.e.Updated)
+		if _, err = up.ExecContext(ctx, o.k.kind, o.k.key, o.e.Value, exp, upd, checksum(o.k.kind, o.k.key, o.e.Value, exp, upd)); err != nil {
 			return err
 		}
 	}

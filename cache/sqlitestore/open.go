@@ -14,8 +14,9 @@ import (
 )
 
 // schemaVersion is the layout written by this code. Bump it, and add a
-// migration in migrate, when the tables change.
-const schemaVersion = 1
+// migration in migrate, when the tables change. Version 2 added the sum
+// column (checksum.go); version 1 files are migrated on open.
+const schemaVersion = 2
 
 const schemaSQL = `
 CREATE TABLE meta (
@@ -28,6 +29,7 @@ CREATE TABLE entries (
 	value   BLOB NOT NULL,
 	expires INTEGER NOT NULL, -- Unix seconds, 0 = never
 	updated INTEGER NOT NULL, -- Unix seconds
+	sum     INTEGER,          -- CRC-32C of the row (checksum); NULL fails the check
 	PRIMARY KEY (kind, key)
 );
 CREATE INDEX entries_expires ON entries (expires) WHERE expires > 0;
@@ -64,7 +66,8 @@ func Open(path string, opts Options) (*Store, error) {
 	// one write lock at a time anyway.
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxLifetime(0)
-	if err := initDB(ctx, w, abs, opts.readOnly); err != nil {
+	legacy, err := initDB(ctx, w, abs, opts.readOnly)
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -79,7 +82,7 @@ func Open(path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s for reading: %w", abs, err)
 	}
-	return newStore(abs, opts, w, r), nil
+	return newStore(abs, opts, w, r, legacy), nil
 }
 
 // prepareFile creates the parent directory and an empty database file with
@@ -122,57 +125,121 @@ func dsn(path string, readOnly, reader bool) string {
 }
 
 // initDB checks that the file is a sound SQLite database and a mailtls cache
-// of a known schema version, creating the schema in an empty file.
-func initDB(ctx context.Context, db *sql.DB, path string, readOnly bool) error {
+// of a known schema version, creating the schema in an empty file and
+// migrating an older one. legacy reports a version-1 file opened read-only,
+// which cannot be migrated and has no checksums.
+func initDB(ctx context.Context, db *sql.DB, path string, readOnly bool) (legacy bool, err error) {
 	if err := db.PingContext(ctx); err != nil {
-		return openError(path, err)
+		return false, openError(path, err)
 	}
 	// quick_check reads every page: garbage gives SQLITE_NOTADB, a truncated
 	// or overwritten file a list of problems.
 	var check string
 	if err := db.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&check); err != nil {
-		return openError(path, err)
+		return false, openError(path, err)
 	}
 	if check != "ok" {
-		return fmt.Errorf("%w: %s: integrity check: %s", ErrCorrupt, path, check)
+		return false, fmt.Errorf("%w: %s: integrity check: %s", ErrCorrupt, path, check)
 	}
 
 	var tables int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil {
-		return openError(path, err)
+		return false, openError(path, err)
 	}
 	if tables == 0 {
 		if readOnly {
-			return fmt.Errorf("%w: %s: empty database opened read-only", ErrReadOnly, path)
+			return false, fmt.Errorf("%w: %s: empty database opened read-only", ErrReadOnly, path)
 		}
 		if err := setWAL(ctx, db, path); err != nil {
-			return err
+			return false, err
 		}
-		return createSchema(ctx, db, path)
+		return false, createSchema(ctx, db, path)
 	}
 
 	var hasMeta int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('meta', 'entries')").Scan(&hasMeta); err != nil {
-		return openError(path, err)
+		return false, openError(path, err)
 	}
 	if hasMeta != 2 {
-		return fmt.Errorf("%w: %s has other tables and no mailtls schema", ErrForeign, path)
+		return false, fmt.Errorf("%w: %s has other tables and no mailtls schema", ErrForeign, path)
 	}
 	var v string
-	err := db.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = 'schema_version'").Scan(&v)
+	err = db.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = 'schema_version'").Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %s has no schema version", ErrForeign, path)
+		return false, fmt.Errorf("%w: %s has no schema version", ErrForeign, path)
 	}
+	if err != nil {
+		return false, openError(path, err)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > schemaVersion {
+		return false, fmt.Errorf("%w: %s has version %q, this mailtls uses %d", ErrSchemaVersion, path, v, schemaVersion)
+	}
+	if readOnly {
+		return n == 1, nil
+	}
+	if err := setWAL(ctx, db, path); err != nil {
+		return false, err
+	}
+	if n == 1 {
+		return false, migrateChecksums(ctx, db, path)
+	}
+	return false, nil
+}
+
+// migrateChecksums brings a version-1 file to version 2: it adds the sum column and
+// computes every row's checksum, in one transaction. The rows are trusted once, as
+// version 1 trusted them on every read; from then on each read is checked.
+func migrateChecksums(ctx context.Context, db *sql.DB, path string) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return openError(path, err)
 	}
-	if n, err := strconv.Atoi(v); err != nil || n != schemaVersion {
-		return fmt.Errorf("%w: %s has version %q, this mailtls uses %d", ErrSchemaVersion, path, v, schemaVersion)
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE entries ADD COLUMN sum INTEGER"); err != nil {
+		return openError(path, err)
 	}
-	if readOnly {
-		return nil
+	up, err := tx.PrepareContext(ctx, "UPDATE entries SET sum = ? WHERE rowid = ?")
+	if err != nil {
+		return openError(path, err)
 	}
-	return setWAL(ctx, db, path)
+	type row struct{ id, sum int64 }
+	for last := int64(-1 << 63); ; {
+		rows, err := tx.QueryContext(ctx, "SELECT rowid, kind, key, value, expires, updated FROM entries WHERE rowid > ? ORDER BY rowid LIMIT 1000", last)
+		if err != nil {
+			return openError(path, err)
+		}
+		var batch []row
+		for rows.Next() {
+			var id, expires, updated int64
+			var kind, key string
+			var value []byte
+			if err := rows.Scan(&id, &kind, &key, &value, &expires, &updated); err != nil {
+				rows.Close()
+				return openError(path, err)
+			}
+			batch = append(batch, row{id, checksum(kind, key, value, expires, updated)})
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return openError(path, err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, r := range batch {
+			if _, err := up.ExecContext(ctx, r.sum, r.id); err != nil {
+				return openError(path, err)
+			}
+		}
+		last = batch[len(batch)-1].id
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE meta SET value = ? WHERE name = 'schema_version'", strconv.Itoa(schemaVersion)); err != nil {
+		return openError(path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return openError(path, err)
+	}
+	return nil
 }
 
 // setWAL switches the file to the write-ahead log, which lets readers run

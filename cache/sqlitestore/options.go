@@ -9,6 +9,7 @@ import (
 const (
 	DefaultFlushInterval = time.Second
 	DefaultMaxPending    = 100000
+	DefaultSweepInterval = 10 * time.Minute
 	busyTimeoutMillis    = 5000 // wait this long for a lock held by another process
 	readerConns          = 4
 )
@@ -21,8 +22,14 @@ type Options struct {
 	// flushes keep failing, Put drops the oldest pending write beyond it and
 	// counts it (Health reports ErrPendingOverflow) rather than grow without bound.
 	MaxPending int
-	// Logger receives flush failures and recoveries, once per state change
-	// (default: discard).
+	// SweepInterval is how often the writer deletes expired entries (Sweep)
+	// from the file (default 10m; negative: never, the caller sweeps).
+	SweepInterval time.Duration
+	// Now is the clock the scheduled sweep compares expiry times with
+	// (default time.Now).
+	Now func() time.Time
+	// Logger receives flush failures and recoveries, once per state change,
+	// and every value refused for a checksum mismatch (default: discard).
 	Logger *slog.Logger
 
 	// readOnly opens the database with SQLite's mode=ro, so every write fails
@@ -37,6 +44,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

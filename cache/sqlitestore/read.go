@@ -12,7 +12,8 @@ import (
 
 // Get returns the latest entry for kind and key: a pending or in-flight write
 // if there is one, else the stored row. Expired entries are returned until
-// Sweep removes them; the caller checks Expires.
+// Sweep removes them; the caller checks Expires. A stored row that fails its
+// checksum is reported missing (and counted and logged).
 func (s *Store) Get(ctx context.Context, kind, key string) (cache.Entry, bool, error) {
 	k := opKey{kind, key}
 	s.mu.Lock()
@@ -38,13 +39,17 @@ func (s *Store) Get(ctx context.Context, kind, key string) (cache.Entry, bool, e
 	// their commit), so the read below sees it.
 	var value []byte
 	var expires, updated int64
-	err := s.r.QueryRowContext(ctx, "SELECT value, expires, updated FROM entries WHERE kind = ? AND key = ?", kind, key).
-		Scan(&value, &expires, &updated)
+	var sum sql.NullInt64
+	err := s.r.QueryRowContext(ctx, "SELECT value, expires, updated, "+s.sumColumn()+" FROM entries WHERE kind = ? AND key = ?", kind, key).
+		Scan(&value, &expires, &updated, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cache.Entry{}, false, nil
 	}
 	if err != nil {
 		return cache.Entry{}, false, fmt.Errorf("sqlitestore: get %s %q: %w", kind, key, err)
+	}
+	if !s.verify(kind, key, value, expires, updated, sum) {
+		return cache.Entry{}, false, nil // the caller looks the domain up afresh and overwrites it
 	}
 	return cache.Entry{Kind: kind, Key: key, Value: value, Expires: timeOrZero(expires), Updated: timeOrZero(updated)}, true, nil
 }
@@ -52,10 +57,11 @@ func (s *Store) Get(ctx context.Context, kind, key string) (cache.Entry, bool, e
 // Range calls fn for each entry of kind ("" = every kind) until fn returns
 // false. It does not wait for a flush: it reads the stored rows and overlays
 // the pending writes as they were when the read began, so what it reports is
-// one consistent state. Expired entries are included until swept. fn may call
+// one consistent state. Expired entries are included until swept; rows that
+// fail their checksum are left out (counted and logged). fn may call
 // Put, Delete and Get, but not Flush, Sweep or Close.
 func (s *Store) Range(ctx context.Context, kind string, fn func(cache.Entry) bool) error {
-	q, args := "SELECT kind, key, value, expires, updated FROM entries", []any(nil)
+	q, args := "SELECT kind, key, value, expires, updated, "+s.sumColumn()+" FROM entries", []any(nil)
 	if kind != "" {
 		q, args = q+" WHERE kind = ?", []any{kind}
 	}
@@ -86,11 +92,15 @@ func (s *Store) Range(ctx context.Context, kind string, fn func(cache.Entry) boo
 	for ; more; more = rows.Next() {
 		var e cache.Entry
 		var expires, updated int64
-		if err := rows.Scan(&e.Kind, &e.Key, &e.Value, &expires, &updated); err != nil {
+		var sum sql.NullInt64
+		if err := rows.Scan(&e.Kind, &e.Key, &e.Value, &expires, &updated, &sum); err != nil {
 			return fmt.Errorf("sqlitestore: range %q: %w", kind, err)
 		}
 		if _, pending := overlay[opKey{e.Kind, e.Key}]; pending {
 			continue // reported below from the pending set
+		}
+		if !s.verify(e.Kind, e.Key, e.Value, expires, updated, sum) {
+			continue // not reported: a lookup finds it missing and looks the domain up afresh
 		}
 		e.Expires, e.Updated = timeOrZero(expires), timeOrZero(updated)
 		if !fn(e) {
@@ -111,4 +121,12 @@ func (s *Store) Range(ctx context.Context, kind string, fn func(cache.Entry) boo
 		}
 	}
 	return nil
+}
+
+// sumColumn is the checksum column to select: NULL in a legacy store, which has none.
+func (s *Store) sumColumn() string {
+	if s.legacy {
+		return "NULL"
+	}
+	return "sum"
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailtls/mailtls/cache"
@@ -34,6 +35,11 @@ type Store struct {
 	droppedSinceOK uint64        // ... since the last successful flush
 	lastFlush      time.Time
 	closed         bool
+	swept          uint64 // entries deleted by the scheduled sweep
+	// legacy: a schema-1 file opened read-only, which has no checksums to check (the
+	// migration that adds them needs to write); its values are served unverified.
+	legacy  bool
+	corrupt atomic.Uint64 // values refused for a checksum mismatch
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -43,8 +49,9 @@ type Store struct {
 
 var _ cache.Backend = (*Store)(nil)
 
-func newStore(path string, opts Options, w, r *sql.DB) *Store {
+func newStore(path string, opts Options, w, r *sql.DB, legacy bool) *Store {
 	s := &Store{
+		legacy:   legacy,
 		path:     path,
 		opts:     opts,
 		log:      opts.Logger.With("cache", path),
@@ -59,17 +66,35 @@ func newStore(path string, opts Options, w, r *sql.DB) *Store {
 	return s
 }
 
-// run is the writer goroutine: it flushes every FlushInterval until Close.
+// run is the writer goroutine: it flushes every FlushInterval and sweeps expired entries
+// every SweepInterval until Close.
 func (s *Store) run() {
 	defer close(s.done)
 	t := time.NewTicker(s.opts.FlushInterval)
 	defer t.Stop()
+	var sweep <-chan time.Time
+	if s.opts.SweepInterval > 0 && !s.opts.readOnly {
+		st := time.NewTicker(s.opts.SweepInterval)
+		defer st.Stop()
+		sweep = st.C
+	}
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 			_ = s.Flush(context.Background()) // the error is kept for Health and logged
+		case <-sweep:
+			n, err := s.Sweep(context.Background(), s.opts.Now())
+			switch {
+			case err != nil:
+				s.log.Warn("cache: sweeping expired entries failed; retrying at the next sweep", "err", err)
+			case n > 0:
+				s.log.Info("cache: expired entries swept from the database", "deleted", n)
+			}
+			s.mu.Lock()
+			s.swept += uint64(n)
+			s.mu.Unlock()
 		}
 	}
 }
@@ -138,18 +163,21 @@ func (s *Store) Health() error {
 	return errors.Join(errs...)
 }
 
-// Stats describes the write-behind state, for metrics.
+// Stats describes the write-behind state and the store's checks, for metrics.
 type Stats struct {
 	Pending   int       // operations waiting for a flush
 	Dropped   uint64    // writes dropped over MaxPending since Open
 	LastFlush time.Time // end of the last successful flush with something to write
+	Swept     uint64    // expired entries deleted by the scheduled sweep since Open
+	Corrupt   uint64    // stored values refused since Open: checksum mismatch (see checksum)
 }
 
-// Stats returns the current write-behind counters.
+// Stats returns the current counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Pending: s.pending.len() + len(s.inflight), Dropped: s.dropped, LastFlush: s.lastFlush}
+	return Stats{Pending: s.pending.len() + len(s.inflight), Dropped: s.dropped, LastFlush: s.lastFlush,
+		Swept: s.swept, Corrupt: s.corrupt.Load()}
 }
 
 // Close stops the writer, flushes what is pending and closes the database.

@@ -23,6 +23,14 @@ func TestConfigCheck(t *testing.T) {
 	if code := run([]string{"config", "check", bad}, &out, &errb); code != 1 || errb.String() != bad+":3: mta_sts.max_body: 10 is outside 1024..1048576 bytes\n" || out.Len() != 0 {
 		t.Errorf("bad config: exit %d, stdout %q, stderr %q: want the file, line, key and range", code, out.String(), errb.String())
 	}
+	// Issue 11: an empty file is not a configuration.
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"config", "check", empty}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "empty.yaml: the file holds no settings") {
+		t.Errorf("empty config: exit %d, stdout %q, stderr %q: want it refused", code, out.String(), errb.String())
+	}
 }
 
 func TestUsage(t *testing.T) {

@@ -296,6 +296,21 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(p.logs.String(), "mailtls.yaml:") {
 		t.Errorf("refusal does not name the file and line:\n%s", p.logs)
 	}
+
+	// Issue 11: an empty file (a truncated write) is refused too, not taken for the
+	// defaults, which would drop the override.
+	writeConfig(t, dir, "")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logs.String(), "holds no settings") {
+		if time.Now().After(deadline) {
+			t.Fatalf("empty configuration: no refusal logged\n%s", p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := ask(); got != "OK encrypt" {
+		t.Errorf("after an empty configuration: %q, want the running configuration's answer", got)
+	}
 }
 
 // Issue 7: kill -9 while answers are being written behind to the store. The restarted

@@ -1,9 +1,13 @@
 // Package netguard refuses connections to addresses a policy host on the Internet has no
 // business pointing mailtls at: loopback, private, link-local, multicast, unspecified and
-// other special-purpose ranges (an attacker who controls a recipient domain's DNS must not
-// make mailtls probe the operator's internal network, the SSRF of RFC 8461 §10.2's
-// policy fetch). The check runs at connect time on the address actually dialed, so DNS
-// rebinding between lookup and connect cannot slip past it.
+// every other block of the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890
+// and its updates). An attacker who controls a recipient domain's DNS must not make
+// mailtls probe the operator's internal network, the SSRF of RFC 8461 §10.2's policy
+// fetch. The check runs at connect time on the address actually dialed, so DNS rebinding
+// between lookup and connect cannot slip past it.
+//
+// Addresses that carry an IPv4 address inside an IPv6 one (the NAT64 well-known prefix,
+// 6to4) are judged by the IPv4 address they lead to.
 package netguard
 
 import (
@@ -22,17 +26,37 @@ type Guard struct {
 }
 
 // Check returns nil when ip may be connected to, else an error saying what range it is in.
+// An address inside an operator-allowed prefix is always allowed; an address embedding an
+// IPv4 address (NAT64 64:ff9b::/96, 6to4 2002::/16) is allowed only when that IPv4
+// address is.
 func (g *Guard) Check(ip netip.Addr) error {
-	ip = ip.Unmap()
-	for _, p := range g.Allow {
-		if p.Contains(ip) {
+	// A zone (fe80::1%eth0) would make every prefix test fail: judge the address alone.
+	ip = ip.Unmap().WithZone("")
+	if g.allowed(ip) {
+		return nil
+	}
+	if v4, via, ok := embeddedIPv4(ip); ok {
+		if g.allowed(v4) {
 			return nil
 		}
+		if kind := special(v4); kind != "" {
+			return fmt.Errorf("%w: %s is %s embedding %s, which is %s (allow it with mta_sts.allow_addresses)", ErrForbidden, ip, via, v4, kind)
+		}
+		return nil
 	}
 	if kind := special(ip); kind != "" {
 		return fmt.Errorf("%w: %s is %s (allow it with mta_sts.allow_addresses)", ErrForbidden, ip, kind)
 	}
 	return nil
+}
+
+func (g *Guard) allowed(ip netip.Addr) bool {
+	for _, p := range g.Allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Control is a net.Dialer.Control function applying the guard to every connection.
@@ -42,38 +66,4 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("%w: cannot parse %q", ErrForbidden, address)
 	}
 	return g.Check(ap.Addr())
-}
-
-// special names the special-purpose range ip is in (RFC 6890), or "" for a public address.
-func special(ip netip.Addr) string {
-	switch {
-	case ip.IsUnspecified():
-		return "unspecified"
-	case ip.IsLoopback():
-		return "loopback"
-	case ip.IsPrivate():
-		return "private"
-	case ip.IsLinkLocalUnicast():
-		return "link-local"
-	case ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast():
-		return "multicast"
-	}
-	for _, r := range []struct {
-		p    string
-		kind string
-	}{
-		{"0.0.0.0/8", "\"this network\""},
-		{"100.64.0.0/10", "shared address space (CGN)"},
-		{"192.0.0.0/24", "IETF protocol assignments"},
-		{"198.18.0.0/15", "benchmarking"},
-		{"240.0.0.0/4", "reserved"},
-		{"255.255.255.255/32", "broadcast"},
-		{"64:ff9b:1::/48", "local-use NAT64"},
-		{"2001::/23", "IETF protocol assignments"},
-	} {
-		if netip.MustParsePrefix(r.p).Contains(ip) {
-			return r.kind
-		}
-	}
-	return ""
 }

@@ -12,10 +12,12 @@ func TestCheck(t *testing.T) {
 		ip string
 		ok bool
 	}{
-		{"192.0.2.1", true}, // documentation range: public for this purpose
+		{"192.0.2.1", false}, // documentation: no policy host lives there (RFC 5737)
 		{"8.8.8.8", true},
-		{"2001:db8::1", true},
-		{"127.0.0.1", true}, // allowed explicitly
+		{"2001:db8::1", false}, // documentation (RFC 3849)
+		{"2a00:1450:4001:80b::200e", true},
+		{"fe80::1%eth0", false}, // a zone does not hide link-local
+		{"127.0.0.1", true},     // allowed explicitly
 		{"::ffff:127.0.0.1", true},
 		{"10.9.1.1", true},
 		{"10.1.1.1", false},

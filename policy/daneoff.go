@@ -1,0 +1,39 @@
+package policy
+
+// While the resolver does not pass the DNSSEC validation check, the engine has no DANE
+// stage (Engine.SetDANE with a nil evaluator): no DANE fact can be learnt or re-checked
+// (RFC 7672 §2.1 needs a validating resolver). That must not become a downgrade. A
+// profile that requires DANE answers TEMP for every domain, and a domain whose last known
+// DANE facts — in the hot store or the persistent store, expired or not — gave a DANE
+// answer (or TEMP) answers TEMP: Postfix retries later instead of delivering with the
+// weaker level MTA-STS or its own default would give. Facts that let MTA-STS decide, or
+// say the domain takes no mail, are used as they are.
+
+// daneKnown returns domain's last known DANE facts, expired or not, from the hot store
+// or, on a miss, the persistent store; nil when none are known.
+func (e *Engine) daneKnown(domain string) *daneState {
+	en, ok := e.daneEntryFor(domain)
+	if !ok {
+		return nil
+	}
+	return en.state.Load()
+}
+
+// heldWhileOff turns an OK answer the DANE stage made from known facts while the stage
+// is off into TEMP; TEMP (the MX set was unknown) and NOTFOUND (the domain takes no mail)
+// stay as they are.
+func heldWhileOff(d *Decision) {
+	if d.Result != OK {
+		return
+	}
+	d.Result, d.Level, d.Expires = Temp, "", d.why.dane.Expires()
+	d.Message = "the DANE stage is off (the resolver fails the DNSSEC validation check) and the known DANE facts of " + d.Domain + " require DANE"
+	d.why.daneHeld = true
+}
+
+// daneRequiredOff answers TEMP for a profile that requires DANE while the stage is off.
+func daneRequiredOff(d *Decision) {
+	d.Result, d.Source = Temp, SourceDANE
+	d.Message = "profile " + d.Profile + " requires DANE and the DANE stage is off (the resolver fails the DNSSEC validation check)"
+	d.why.daneRequired = true
+}
