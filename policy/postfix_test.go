@@ -45,7 +45,7 @@ func TestPostfixReply(t *testing.T) {
 // answer outliving the MX TTL) would fail verification and defer mail the policy allows.
 func TestWildcardReply(t *testing.T) {
 	h := newHarness(t, nil)
-	h.sts("example.com", "1", policyText("enforce", 86400, "mx1.example.com", "*.example.net", "*.Deep.Example.ORG."))
+	h.sts("example.com", "1", policyText("enforce", 86400, "mx1.example.com", "*.example.net", "*.Deep.Example.ORG"))
 	const match = "match=mx1.example.com:.example.net:.deep.example.org servername=hostname"
 	if got := h.resolve(plain, "example.com").PostfixReply(); got != "OK secure "+match {
 		t.Errorf("plain profile: %q, want %q", got, "OK secure "+match)
