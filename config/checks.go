@@ -134,5 +134,6 @@ func (c *Config) CheckFiles() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return errs.sorted()
+	sortByLine(errs)
+	return errs
 }

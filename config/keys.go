@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -12,17 +13,23 @@ import (
 
 // decodeFile decodes a configuration file's YAML over cfg. Problems come back as Errors
 // named by YAML path ("resolver.timeout", never a Go type), an unknown key with the
-// nearest known one, together with the map from each key path to its line.
-func decodeFile(data []byte, cfg *Config, name string) (map[string]int, Errors) {
-	lines := map[string]int{}
+// nearest known one, together with the map from each key path to its line. fatal is true
+// for a syntax error, which leaves nothing decoded to validate; after values of the wrong
+// type or unknown keys the rest of the file is decoded and can be validated too.
+func decodeFile(data []byte, cfg *Config, name string) (lines map[string]int, errs Errors, fatal bool) {
+	lines = map[string]int{}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return lines, toErrors(err, name)
+		return lines, toErrors(err, name), true
 	}
 	recordLines(&root, "", lines)
-	errs := unknownKeys(&root, reflect.TypeFor[Config](), "", name)
-	if err := decode(data, cfg, name); err != nil {
-		for _, e := range err.(Errors) {
+	errs = unknownKeys(&root, reflect.TypeFor[Config](), "", name)
+	if err := decode(data, cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return lines, append(errs, toErrors(err, name)...), true
+		}
+		for _, e := range toErrors(err, name) {
 			if notFoundRE.MatchString(e.Msg) {
 				continue // reported above by unknownKeys, with its path and a suggestion
 			}
@@ -33,7 +40,7 @@ func decodeFile(data []byte, cfg *Config, name string) (map[string]int, Errors) 
 			errs = append(errs, e)
 		}
 	}
-	return lines, errs
+	return lines, errs, false
 }
 
 var notFoundRE = regexp.MustCompile(`^field .* not found in type `)

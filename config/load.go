@@ -62,26 +62,42 @@ func holdsSettings(data []byte) bool {
 // parse decodes data over the embedded default and validates the result.
 func parse(data []byte, name string) (*Config, error) {
 	cfg := &Config{Profiles: builtinProfiles()}
-	if err := decode(defaultYAML, cfg, "<default>"); err != nil {
+	if err := decode(defaultYAML, cfg); err != nil {
 		return nil, fmt.Errorf("embedded default configuration: %w", err)
 	}
 	lines := map[string]int{}
+	var errs Errors
 	if len(bytes.TrimSpace(data)) > 0 {
-		var errs Errors
-		if lines, errs = decodeFile(data, cfg, name); len(errs) > 0 {
-			return nil, errs.sorted()
+		var fatal bool
+		if lines, errs, fatal = decodeFile(data, cfg, name); fatal {
+			return nil, errs
 		}
 	}
 	cfg.Source, cfg.lines = name, lines
-	if errs := cfg.validate(name, lines); len(errs) > 0 {
-		return nil, errs.sorted()
+	if errs = append(errs, cfg.validate(name, lines)...); len(errs) > 0 {
+		sortByLine(errs)
+		return nil, errs
 	}
 	return cfg, nil
 }
 
-// sorted orders the errors by line, those without a line (values from the default) last.
-func (es Errors) sorted() Errors {
-	slices.SortStableFunc(es, func(a, b *Error) int {
+// decode decodes data into cfg. Its error is a *yaml.TypeError when the decoder went on
+// past values of the wrong type, else the YAML library's error.
+func decode(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty document decodes to io.EOF: it changes nothing (Parse has already refused a
+	// file that is nothing else).
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// sortByLine orders errors by their line in the file; errors without a line (values of
+// the embedded default) come last, each group in the order found.
+func sortByLine(errs Errors) {
+	slices.SortStableFunc(errs, func(a, b *Error) int {
 		switch {
 		case a.Line == b.Line:
 			return 0
@@ -92,18 +108,6 @@ func (es Errors) sorted() Errors {
 		}
 		return a.Line - b.Line
 	})
-	return es
-}
-
-func decode(data []byte, cfg *Config, name string) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	// An empty document decodes to io.EOF: it changes nothing (Parse has already refused a
-	// file that is nothing else).
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return toErrors(err, name)
-	}
-	return nil
 }
 
 // toErrors turns the YAML library's messages ("line 7: field x not found in type ...")

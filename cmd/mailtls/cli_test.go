@@ -16,13 +16,13 @@ func TestConfigCheck(t *testing.T) {
 	os.WriteFile(good, []byte("resolver:\n  servers: [\"127.0.0.1:53\"]\nmta_sts:\n  fetch_timeout: 5s\n"), 0o644)
 	os.WriteFile(bad, []byte("mta_sts:\n  fetch_timeout: 5s\n  max_body: 10\n"), 0o644)
 	var out, errb bytes.Buffer
-	if code := run([]string{"config", "check", good}, &out, &errb); code != 0 || !strings.Contains(out.String(), "OK") {
+	if code := run([]string{"config", "check", good}, &out, &errb); code != 0 || out.String() != good+": OK\n" || errb.Len() != 0 {
 		t.Errorf("good config: exit %d, %q %q", code, out.String(), errb.String())
 	}
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"config", "check", bad}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "bad.yaml:3:") {
-		t.Errorf("bad config: exit %d, stderr %q: want the line named", code, errb.String())
+	if code := run([]string{"config", "check", bad}, &out, &errb); code != 1 || errb.String() != bad+":3: mta_sts.max_body: 10 is outside 1024..1048576 bytes\n" || out.Len() != 0 {
+		t.Errorf("bad config: exit %d, stdout %q, stderr %q: want the file, line, key and range", code, out.String(), errb.String())
 	}
 	// Issue 11: an empty file is not a configuration.
 	empty := filepath.Join(dir, "empty.yaml")
@@ -72,11 +72,12 @@ func TestConfigFromEnvironment(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run(nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "mailtls serve") {
-		t.Errorf("no args: exit %d", code)
+	if code := run(nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "mailtls serve [-config FILE]") {
+		t.Errorf("no args: exit %d, stderr %q: want the usage", code, errb.String())
 	}
-	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
-		t.Errorf("unknown command: exit %d", code)
+	errb.Reset()
+	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 || !strings.HasPrefix(errb.String(), "mailtls: unknown command \"frobnicate\"\n") {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errb.String())
 	}
 	if code := run([]string{"query", "-nosuchflag"}, &out, &errb); code != 2 {
 		t.Errorf("unknown flag: exit %d", code)
