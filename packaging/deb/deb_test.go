@@ -72,8 +72,8 @@ func buildDeb(t *testing.T, out, version string) string {
 // Issue 14 item 1: the package built by make deb installs (user, directories, conffile,
 // units enabled, manual pages; nothing started without systemd), upgrades keeping state
 // and conffile edits, and is removed and purged cleanly, all by dpkg in an overlay of a
-// throwaway Debian root inside a private mount and PID namespace: the machine running
-// the test is not touched.
+// throwaway Debian root inside private mount, PID and network namespaces: the machine
+// running the test is not touched, and nothing can reach the network.
 func TestPackageLifecycle(t *testing.T) {
 	testenv.Root(t, "dpkg in a chroot, overlay mount, namespaces")
 	testenv.LookPath(t, "unshare", "Debian package util-linux")
@@ -85,14 +85,14 @@ func TestPackageLifecycle(t *testing.T) {
 
 	hostBefore := hostState()
 	work := filepath.Join(dir, "work")
-	cmd := exec.Command("unshare", "--mount", "--pid", "--fork", "--kill-child",
+	cmd := exec.Command("unshare", "--mount", "--pid", "--net", "--fork", "--kill-child",
 		"bash", "testdata/lifecycle.sh", base, work, oldDeb, "1.0.0", newDeb, "1.0.1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
 		t.Fatalf("package lifecycle: %v", err)
 	}
-	if n := strings.Count(string(out), "ok: "); n < 14 {
+	if n := strings.Count(string(out), "ok: "); n < 15 {
 		t.Errorf("only %d checks passed", n)
 	}
 	if after := hostState(); after != hostBefore {

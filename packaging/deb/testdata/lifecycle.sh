@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run by TestPackageLifecycle inside `unshare --mount --pid --fork`: installs, upgrades,
+# Run by TestPackageLifecycle inside `unshare --mount --pid --net --fork` (no network): installs, upgrades,
 # removes and purges mailtls.deb with dpkg in an overlay of a throwaway Debian root, so
 # neither the root's base copy nor this machine is changed; everything vanishes with the
 # mount namespace. Prints one "ok:" line per check; the first failed check exits 1.
@@ -47,6 +47,11 @@ ok "/etc/mailtls/mailtls.yaml is a conffile"
 inr mailtls config check >/dev/null || fail "config check of the shipped configuration: $(inr mailtls config check 2>&1)"
 inr mailtls config path | grep -q '^/etc/mailtls/mailtls.yaml' || fail "the CLI does not find the service's file: $(inr mailtls config path)"
 ok "the shipped configuration passes config check and the CLI finds it"
+# README's quick start on the package: one override, then the answer.
+sed -i 's/^overrides: \[\]/overrides: [{domain: example.com, level: encrypt}]/' "$r/etc/mailtls/mailtls.yaml"
+inr mailtls config check >/dev/null || fail "config check after the README's override: $(inr mailtls config check 2>&1)"
+inr mailtls query example.com -local 2>/dev/null | grep -q 'reply:   OK encrypt' || fail "query: $(inr mailtls query example.com -local 2>&1)"
+ok "README quick start: the override in the shipped file answers OK encrypt"
 [ -L "$r/etc/systemd/system/multi-user.target.wants/mailtls.service" ] || fail "mailtls.service not enabled"
 ok "mailtls.service enabled (symlink) without a running systemd"
 for p in mailtls mailtls-serve mailtls-query mailtls-cache mailtls-config mailtls-bench mailtls-version; do
@@ -69,7 +74,8 @@ inr dpkg -i --force-confdef --force-confold /tmp/new.deb >"$work/upgrade.log" 2>
 [ "$(inr mailtls version | cut -d' ' -f2)" = "$newv" ] || fail "after upgrade: $(inr mailtls version)"
 ok "upgraded to $newv"
 [ "$(cat "$r/var/lib/mailtls/marker")" = kept ] && [ "$(sha256sum <"$r/var/lib/mailtls/cache.db")" = "$db" ] || fail "state lost in the upgrade"
-grep -q '^  level: debug' "$r/etc/mailtls/mailtls.yaml" || fail "conffile edit lost in the upgrade"
+grep -q '^  level: debug' "$r/etc/mailtls/mailtls.yaml" && grep -q '^overrides: \[{domain: example.com' "$r/etc/mailtls/mailtls.yaml" ||
+  fail "conffile edits lost in the upgrade"
 [ "$(inr id -u mailtls)" = "$uid" ] || fail "user changed"
 [ -z "$(others)" ] || fail "processes started by the upgrade: $(others)"
 ok "upgrade kept the state, the conffile edit and the user, and started nothing"
