@@ -57,7 +57,10 @@ func TestHostileDomainBounded(t *testing.T) {
 	}{
 		{"everything at once", func(hostile.Zone) hostile.Zone { return hostile.Default("hostile.example") }, "OK dane", nil},
 		{"TLSA flood", func(z hostile.Zone) hostile.Zone { z.Hosts, z.AddrsPerHost, z.TLSAPerHost = 1, 1, 1000; return z }, "OK dane-only", nil},
-		{"MX flood", func(z hostile.Zone) hostile.Zone { z.Hosts, z.AddrsPerHost, z.TLSAPerHost, z.JunkMX = 1, 1, 1, 1500; return z }, "OK dane", nil},
+		{"MX flood", func(z hostile.Zone) hostile.Zone {
+			z.Hosts, z.AddrsPerHost, z.TLSAPerHost, z.JunkMX = 1, 1, 1, 1500
+			return z
+		}, "OK dane", nil},
 		{"address flood", func(z hostile.Zone) hostile.Zone { z.Hosts, z.AddrsPerHost, z.TLSAPerHost = 2, 2000, 1; return z }, "OK dane-only", nil},
 		{"TXT flood beside a valid record", func(z hostile.Zone) hostile.Zone { z.Hosts, z.TXT, z.TXTLen, z.Patterns = 1, 180, 250, 1; return z },
 			"OK secure match=m0.", func(t *testing.T, h *harness, domain string, d *Decision) {
