@@ -37,6 +37,7 @@ type Daemon struct {
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
 	// validation follows the resolver's DNSSEC validation check (watchValidation).
 	validation validationState
+	hosting    *hostingRole // the MTA-STS policy host; nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -61,6 +62,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
+	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -122,7 +126,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 
 	srv := &socketmap.Server{Handler: d, RequestTimeout: -1, Logger: d.log,
-		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D()}
+		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D(),
+		PartialTimeout: d.cfg.Listen.PartialRequestTimeout.D()}
 	lns, activated, err := socketmapListeners(d.cfg.Listen.Socketmap)
 	if err != nil {
 		return err
@@ -141,10 +146,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		d.log.Error("control socket unavailable: mailtls query/cache will work in-process only", "err", err)
 	}
-	httpSrv := &http.Server{Handler: controlHandler(d, d.log), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: controlHandler(d, d.log), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
 	var metricsSrv *http.Server
 	if d.cfg.Metrics.Listen != "" {
-		mln, err := net.Listen("tcp", d.cfg.Metrics.Listen)
+		lim := metricsLimits()
+		mln, srv, err := listenHTTP(d.cfg.Metrics.Listen, d.metrics.handler(&d.ready, d.storeHealth, d.daneReadiness), lim, d.log)
 		if err != nil {
 			closeAll()
 			if ctl != nil {
@@ -152,10 +158,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth, d.daneReadiness), ReadHeaderTimeout: 10 * time.Second}
-		d.log.Info("metrics listening", "addr", mln.Addr().String())
+		metricsSrv = srv
+		d.log.Info("metrics listening", "addr", mln.Addr().String(), "max_connections", lim.MaxConns)
 		go func() { _ = metricsSrv.Serve(mln) }()
 	}
+
+	stopHosting := func(context.Context) {}
+	if d.hosting != nil {
+		if stopHosting, err = d.hosting.start(d.log); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			return err
+		}
+	}
+
+	d.checkFileLimit(len(lns))
 
 	var wg sync.WaitGroup
 	for _, ln := range lns {
@@ -184,6 +206,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("socketmap shutdown", "err", err)
 	}
 	_ = httpSrv.Shutdown(sctx)
+	stopHosting(sctx)
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)
 	}

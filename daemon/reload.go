@@ -36,6 +36,10 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := d.hosting.reload(cfg); err != nil {
+		a.close()
+		return err
+	}
 	profiles := policy.ProfilesFromConfig(cfg)
 	d.parts.Engine.SetOverrides(overrides)
 	d.parts.Engine.SetASNRules(asnRules)
@@ -60,7 +64,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 // appliedLive are the top-level configuration sections Reload applies.
 func appliedLive(section string) bool {
 	switch section {
-	case "mta_sts", "overrides", "profiles", "asn", "audit":
+	case "mta_sts", "overrides", "profiles", "asn", "audit", "hosting": // hosting names its own restart-only settings
 		return true
 	}
 	return false

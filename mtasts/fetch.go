@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
 )
@@ -129,10 +130,29 @@ func (f *Fetcher) Fetch(ctx context.Context, domain string) (*FetchResult, error
 	if !validHostname(domain) || strings.ToLower(domain) != domain || len("mta-sts."+domain) > maxHostnameLen {
 		return fail(ResultFetchError, fmt.Errorf("%w: %q", ErrInvalidDomain, domain))
 	}
+	return f.fetch(ctx, domain, PolicyURL(domain))
+}
+
+// FetchURL is Fetch for a policy at an arbitrary https URL, under the same rules (status
+// 200 only, no redirects, text/plain, size limit, valid syntax, certificate valid for the
+// URL's host): for a policy host that mirrors another host's policy and must never accept
+// what a sender would refuse. Failures are *FetchError with Domain set to the URL's host.
+func (f *Fetcher) FetchURL(ctx context.Context, rawURL string) (*FetchResult, error) {
+	u, err := neturl.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return nil, &FetchError{Domain: rawURL, Type: ResultFetchError, Err: fmt.Errorf("%w: %q is not an https URL", ErrInvalidDomain, rawURL)}
+	}
+	return f.fetch(ctx, u.Hostname(), u.String())
+}
+
+// fetch retrieves and checks the policy at url on behalf of domain (for errors).
+func (f *Fetcher) fetch(ctx context.Context, domain, url string) (*FetchResult, error) {
+	fail := func(t ResultType, err error) (*FetchResult, error) {
+		return nil, &FetchError{Domain: domain, Type: t, Err: err}
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 
-	url := PolicyURL(domain)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fail(ResultFetchError, err)

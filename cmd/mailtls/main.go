@@ -7,6 +7,7 @@
 //	mailtls cache list|show|purge         inspect or clear the policy cache
 //	mailtls config check FILE | default   validate a configuration, print the default
 //	mailtls bench load|null               load-test socketmap servers (BENCHMARKS.md)
+//	mailtls hosting records|check         DNS records and live self-check of hosted MTA-STS domains
 //	mailtls version
 package main
 
@@ -29,6 +30,8 @@ Usage:
   mailtls config check FILE                  validate a configuration file
   mailtls config default                     print the embedded default configuration
   mailtls bench load|null [flags]            load-test socketmap servers against the null server
+  mailtls hosting records [DOMAIN…]          DNS records to publish for hosted MTA-STS domains
+  mailtls hosting check [DOMAIN…] [-json]    check hosted domains as a sender would (exit 1 on a problem)
   mailtls version                            print the version
 
 Run "mailtls COMMAND -h" for the flags of a command.
@@ -57,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(rest, stdout, stderr)
 	case "bench":
 		return cmdBench(rest, stdout, stderr)
+	case "hosting":
+		return cmdHosting(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mailtls", version())
 		return 0
