@@ -39,6 +39,8 @@ type Config struct {
 
 	// Source is the file the configuration came from ("" for the embedded default).
 	Source string `yaml:"-"`
+	// lines maps each key path written in Source to its line, for CheckFiles' errors.
+	lines map[string]int
 }
 
 // Log selects log verbosity and format.

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -92,9 +91,6 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 		case (l.TCP == "") == (l.Unix == ""):
 			bad(p, "give exactly one of tcp or unix")
 		case l.TCP != "":
-			if _, _, err := net.SplitHostPort(l.TCP); err != nil {
-				bad(p+".tcp", "%q is not host:port", l.TCP)
-			}
 			if l.Owner != "" || l.Group != "" || l.Mode != "" {
 				bad(p, "owner, group and mode apply to unix sockets only")
 			}
@@ -108,6 +104,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	}
 
 	c.validateOverrides(bad)
+	c.validateDeployment(bad)
 	c.validateHosting(bad)
 
 	if len(c.ASN.Rules) > 0 && c.ASN.Database == "" {
@@ -132,11 +129,6 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 
 	if c.Audit.HashDomains && len(c.Audit.HashKey) < 16 {
 		bad("audit.hash_key", "hash_domains needs a secret hash_key of at least 16 characters")
-	}
-	if c.Metrics.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
-			bad("metrics.listen", "%q is not host:port", c.Metrics.Listen)
-		}
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(c.Profiles)) {

@@ -96,7 +96,7 @@ func (e *Engine) daneFromDisk(domain string) (*daneEntry, bool) {
 func (e *Engine) refreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) *daneState {
 	domain := nh.DANEKey
 	ch := e.flight.DoChan("dane:"+domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+5*time.Second)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshDANE(wctx, nh, ev), nil
 	})

@@ -86,6 +86,10 @@ const (
 // kindSTS names MTA-STS state in the persistent store.
 const kindSTS = "sts"
 
+// refreshSlack is added to FetchTimeout to bound one domain's shared refresh (DNS lookups
+// and the policy fetch, which the Fetcher bounds by FetchTimeout itself).
+const refreshSlack = 5 * time.Second
+
 // New builds an engine. Call Load to warm it from the persistent store and Run to start
 // the background refresher.
 func New(opt Options) (*Engine, error) {
