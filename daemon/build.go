@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -160,6 +161,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		Backend:         p.Backend,
 		Logger:          log,
 		MaxEntries:      cfg.Cache.MaxEntries,
+		MaxBytes:        cmp.Or(cfg.Cache.MaxBytes, -1), // config 0: no budget
 		FetchTimeout:    cfg.MTASTS.FetchTimeout.D(),
 		FailureRetry:    cfg.MTASTS.FailureRetry.D(),
 		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
