@@ -119,8 +119,8 @@ func (s *Store) MarkSent(ctx context.Context, id, uri string, now time.Time) err
 	return nil
 }
 
-// MarkFailed records a failed attempt: the delivery is retried at next, or given up when
-// next is past its give-up time. It reports whether the delivery was given up.
+// MarkFailed records a failed attempt: the delivery is retried at next (at the latest at
+// its give-up time), or given up once now has reached the give-up time. It reports whether the delivery was given up.
 func (s *Store) MarkFailed(ctx context.Context, id, uri string, cause error, next, now time.Time) (gaveUp bool, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -131,12 +131,12 @@ func (s *Store) MarkFailed(ctx context.Context, id, uri string, cause error, nex
 	if err := tx.QueryRowContext(ctx, "SELECT give_up FROM deliveries WHERE report_id=? AND uri=?", id, uri).Scan(&giveUp); err != nil {
 		return false, fmt.Errorf("tlsrpt store: %w", err)
 	}
-	state, done := StatePending, int64(0)
-	if next.Unix() > giveUp {
+	state, done, at := StatePending, int64(0), min(next.Unix(), giveUp) // the last try is at give-up time
+	if now.Unix() >= giveUp {
 		state, done, gaveUp = StateFailed, now.Unix(), true
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE deliveries SET state=?, attempts=attempts+1, next_attempt=?, done_at=?, last_error=? WHERE report_id=? AND uri=?",
-		state, next.Unix(), done, cause.Error(), id, uri); err != nil {
+		state, at, done, cause.Error(), id, uri); err != nil {
 		return false, fmt.Errorf("tlsrpt store: %w", err)
 	}
 	return gaveUp, tx.Commit()
