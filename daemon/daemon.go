@@ -38,6 +38,7 @@ type Daemon struct {
 	// validation follows the resolver's DNSSEC validation check (watchValidation).
 	validation validationState
 	hosting    *hostingRole // the MTA-STS policy host; nil when off
+	tlsrpt     *tlsrptRole  // outbound TLS reporting; nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -63,6 +64,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
 	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {
+		return nil, err
+	}
+	if d.tlsrpt, err = newTLSRPTRole(cfg, log, m.reg, parts.Resolver, parts.stsObserver); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -177,6 +181,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	stopTLSRPT := func() {}
+	if d.tlsrpt != nil {
+		if stopTLSRPT, err = d.tlsrpt.start(); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			stopHosting(context.Background())
+			return err
+		}
+	}
+
 	d.checkFileLimit(len(lns))
 
 	var wg sync.WaitGroup
@@ -207,6 +226,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	_ = httpSrv.Shutdown(sctx)
 	stopHosting(sctx)
+	stopTLSRPT()
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)
 	}
