@@ -2,7 +2,8 @@
 # Installs the real parts the integration and end-to-end tests use, as Debian packages:
 # Postfix (postmap as a socketmap client; sending and receiving MTAs), Unbound (validating
 # resolver), Knot DNS (signed authoritative zones), iproute2 (network namespaces), swaks
-# (submits the end-to-end messages), systemd (systemd-analyze verify on the unit).
+# (submits the end-to-end messages), systemd (systemd-analyze verify on the unit), curl
+# (fetches a policy from mailtls's MTA-STS policy host as a third-party client).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v kdig >/dev/null 2>&1 || need+=(knot-dnsutils)
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
