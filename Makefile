@@ -35,7 +35,7 @@ fuzz:
 # Go benchmarks of the engine, the socketmap server and the cold path (root: the lab's
 # policy host listens on :443). Figures and method: BENCHMARKS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./policy ./socketmap ./cache/...
+	$(GO) test -run '^$$' -bench . -benchmem ./policy ./socketmap ./cache/... ./hosting
 
 # mailtls, postfix-mta-sts-resolver and the null server under the same load, in one run
 # (root: installs the peer's Debian package, uses a network namespace of its own).

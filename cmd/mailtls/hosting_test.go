@@ -144,6 +144,11 @@ hosting:
 	}
 
 	// hosting check passes, in text and JSON.
+	text, err := exec.Command(bin, "hosting", "check", "-cert-warn", "1h", "-config", hcfg).Output()
+	if err != nil {
+		t.Fatalf("hosting check: %v\n%s", err, text)
+	}
+	t.Logf("hosting check:\n%s", text)
 	ck := exec.Command(bin, "hosting", "check", "-json", "-cert-warn", "1h", "-config", hcfg) // lab certificates last a day
 	cout, err := ck.Output()
 	var findings []check.Finding
@@ -183,6 +188,7 @@ hosting:
 		t.Error("certificate file replaced and reloaded, old certificate still served")
 	}
 	cout, err = exec.Command(bin, "hosting", "check", "-cert-warn", "1h", "-config", hcfg).Output()
+	t.Logf("hosting check after the change:\n%s", cout)
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(cout), "PROBLEM hosted.test id: _mta-sts TXT has id "+id) {
 		t.Errorf("check after the policy changed: %v\n%s", err, cout)
 	}
