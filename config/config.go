@@ -116,6 +116,10 @@ type Listen struct {
 	// IdleTimeout closes a socketmap connection without requests for this long (Postfix
 	// closes its own after 10 s, so this only reaps dead clients).
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// PartialRequestTimeout closes a socketmap connection whose request, once begun, is
+	// not complete this long after its first byte (Postfix writes a request at once: a
+	// slow one is a broken or hostile client).
+	PartialRequestTimeout Duration `yaml:"partial_request_timeout"`
 }
 
 // Listener is one socketmap endpoint: a TCP address or a Unix socket path.

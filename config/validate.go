@@ -79,6 +79,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 		bad("listen.max_connections", "must not be negative")
 	}
 	within("listen.idle_timeout", c.Listen.IdleTimeout, time.Second, time.Hour)
+	within("listen.partial_request_timeout", c.Listen.PartialRequestTimeout, 100*time.Millisecond, time.Minute)
 	if len(c.Listen.Socketmap) == 0 {
 		bad("listen.socketmap", "at least one listener is needed")
 	}

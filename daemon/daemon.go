@@ -126,7 +126,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 
 	srv := &socketmap.Server{Handler: d, RequestTimeout: -1, Logger: d.log,
-		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D()}
+		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D(),
+		PartialTimeout: d.cfg.Listen.PartialRequestTimeout.D()}
 	lns, activated, err := socketmapListeners(d.cfg.Listen.Socketmap)
 	if err != nil {
 		return err
@@ -145,10 +146,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		d.log.Error("control socket unavailable: mailtls query/cache will work in-process only", "err", err)
 	}
-	httpSrv := &http.Server{Handler: controlHandler(d, d.log), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: controlHandler(d, d.log), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
 	var metricsSrv *http.Server
 	if d.cfg.Metrics.Listen != "" {
-		mln, err := net.Listen("tcp", d.cfg.Metrics.Listen)
+		lim := metricsLimits()
+		mln, srv, err := listenHTTP(d.cfg.Metrics.Listen, d.metrics.handler(&d.ready, d.storeHealth, d.daneReadiness), lim, d.log)
 		if err != nil {
 			closeAll()
 			if ctl != nil {
@@ -156,8 +158,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: d.metrics.handler(&d.ready, d.storeHealth, d.daneReadiness), ReadHeaderTimeout: 10 * time.Second}
-		d.log.Info("metrics listening", "addr", mln.Addr().String())
+		metricsSrv = srv
+		d.log.Info("metrics listening", "addr", mln.Addr().String(), "max_connections", lim.MaxConns)
 		go func() { _ = metricsSrv.Serve(mln) }()
 	}
 
@@ -174,6 +176,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+
+	d.checkFileLimit(len(lns))
 
 	var wg sync.WaitGroup
 	for _, ln := range lns {

@@ -32,7 +32,7 @@ func (s *Server) serveConn(c *conn) {
 		c.nc.Close()
 		s.untrack(c)
 	}()
-	idle := s.idleTimeout()
+	idle, partial := s.idleTimeout(), s.partialTimeout()
 	r := NewReader(c.nc, s.maxRequest())
 	w := bufio.NewWriterSize(c.nc, 4096)
 	flush := func() bool {
@@ -52,23 +52,36 @@ func (s *Server) serveConn(c *conn) {
 			return
 		}
 		if r.Buffered() == 0 {
-			// Between requests: idle, so Shutdown may close the connection right away.
-			if !s.setIdle(c, true) {
+			// Between requests: idle, so Shutdown (or a newcomer over MaxConns) may close
+			// the connection right away.
+			now := time.Now()
+			if !s.setState(c, stateIdle, now) {
 				return
 			}
-			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+			_ = c.nc.SetReadDeadline(now.Add(idle))
 			if _, err := r.br.Peek(1); err != nil {
 				logReadEnd(log, err, "idle")
 				return
 			}
-			s.setIdle(c, false)
 		}
-		// A request has started: the rest of it must arrive within the idle timeout too.
-		// (Nothing to wait for when it is already whole in the buffer, the usual case.)
-		if !r.completeBuffered() {
-			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		// A request has started. Usually it is whole in the buffer already; if not, all
+		// of the rest must arrive within the partial timeout, counted from now however
+		// slowly it trickles in (slow-loris clients are reaped, and over MaxConns they are
+		// the first to make room).
+		whole := r.completeBuffered()
+		if !whole {
+			now := time.Now()
+			if !s.setState(c, statePartial, now) {
+				return
+			}
+			_ = c.nc.SetReadDeadline(now.Add(partial))
+		} else if !s.setState(c, stateBusy, time.Time{}) {
+			return
 		}
 		payload, err := r.Next()
+		if !whole && err == nil && !s.setState(c, stateBusy, time.Time{}) {
+			return
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrMalformed), errors.Is(err, ErrTooLong):

@@ -26,6 +26,10 @@ const (
 	DefaultIdleTimeout = 30 * time.Second
 	// DefaultRequestTimeout bounds one Handler call, well within Postfix's 100 s limit.
 	DefaultRequestTimeout = 10 * time.Second
+	// DefaultPartialTimeout bounds the arrival of one request once its first byte is in.
+	// Postfix writes a request at once (and gives up on it after 100 s), so a request
+	// still incomplete after a few seconds comes from a broken or hostile client.
+	DefaultPartialTimeout = 3 * time.Second
 )
 
 // Handler answers socketmap lookups.
@@ -54,8 +58,16 @@ type Server struct {
 	MaxReply       int           // default 100000; longer replies are replaced by "PERM reply too long"
 	IdleTimeout    time.Duration // close a connection with no request for this long (and bound each request's arrival and each reply's write); default 30s
 	RequestTimeout time.Duration // deadline of the ctx given to Handler; default 10s; negative: none (the Handler bounds its own work)
-	MaxConns       int           // 0 = unlimited; when reached, Accept waits (back-pressure) instead of refusing
-	Logger         *slog.Logger  // nil = discard
+	// PartialTimeout closes a connection whose request, once begun, is not complete this
+	// long after its first byte (a total bound, however slowly the bytes trickle in);
+	// default 3s, never more than IdleTimeout.
+	PartialTimeout time.Duration
+	// MaxConns caps open connections; 0 = unlimited. A connection accepted over the cap
+	// takes the place of the connection holding a partial request longest (for at least
+	// 100 ms), else of the one idle longest; when every connection is busy with a
+	// request, it waits (back-pressure) until one is not.
+	MaxConns int
+	Logger   *slog.Logger // nil = discard
 
 	mu     sync.Mutex
 	inited bool
@@ -70,13 +82,24 @@ type Server struct {
 	conns      map[*conn]struct{}
 }
 
-// conn is one accepted connection. idle is guarded by its own mu, so that marking a
+// conn is one accepted connection. Its state is guarded by its own mu, so that marking a
 // connection idle or busy (twice per request) does not contend on Server.mu.
 type conn struct {
-	nc   net.Conn
-	mu   sync.Mutex
-	idle bool // waiting for the first byte of a request: Shutdown may close it at once
+	nc      net.Conn
+	mu      sync.Mutex
+	state   connState
+	since   time.Time // when the connection became idle or its request began
+	evicted bool      // closed to make room for a newcomer (MaxConns)
 }
+
+// connState is where a connection is in its request cycle.
+type connState uint8
+
+const (
+	stateBusy    connState = iota // a complete request is being answered
+	stateIdle                     // waiting for the first byte of a request: may be closed at once
+	statePartial                  // a request has begun and is not complete yet
+)
 
 // initLocked sets up the internal state on first use; s.mu must be held.
 func (s *Server) initLocked() {
@@ -96,8 +119,9 @@ func (s *Server) initLocked() {
 
 // Serve accepts connections on ln and serves each in its own goroutine until Shutdown is
 // called (then it returns ErrServerClosed) or Accept fails permanently. Serve owns ln and
-// closes it on return. With MaxConns set, Serve does not call Accept while MaxConns
-// connections are open, so further clients wait in the listen backlog.
+// closes it on return. With MaxConns connections open, a newly accepted one replaces a
+// slow or idle connection (see MaxConns); when none can be closed it waits, and Serve
+// accepts nothing more meanwhile, so further clients wait in the listen backlog.
 func (s *Server) Serve(ln net.Listener) error {
 	defer ln.Close()
 	s.mu.Lock()
@@ -117,18 +141,8 @@ func (s *Server) Serve(ln net.Listener) error {
 
 	var backoff time.Duration
 	for {
-		if sem != nil {
-			select {
-			case sem <- struct{}{}:
-			case <-done:
-				return ErrServerClosed
-			}
-		}
 		nc, err := ln.Accept()
 		if err != nil {
-			if sem != nil {
-				<-sem
-			}
 			if s.isShutdown() {
 				return ErrServerClosed
 			}
@@ -145,6 +159,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 		}
 		backoff = 0
+		if sem != nil && !s.admit(sem, done) {
+			nc.Close()
+			return ErrServerClosed
+		}
 		c := &conn{nc: nc}
 		if !s.track(c) {
 			nc.Close()
@@ -181,7 +199,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	for c := range s.conns {
 		c.mu.Lock()
-		if c.idle {
+		if c.state == stateIdle {
 			c.nc.Close()
 		}
 		c.mu.Unlock()
@@ -224,19 +242,19 @@ func (s *Server) untrack(c *conn) {
 	s.closeDrainedLocked()
 }
 
-// setIdle marks c as waiting for a request (idle) or busy with one. Going idle fails during
-// shutdown: the caller then closes the connection.
+// setState moves c to st, entered at now (idle and partial only). Going idle fails during
+// shutdown, and any change fails once c was evicted: the caller then closes the connection.
 //
 // Ordering with Shutdown, which sets shutdown and then checks each connection under its
-// c.mu: either Shutdown sees c idle and closes it, or setIdle, taking c.mu after Shutdown
-// did, sees shutdown.
-func (s *Server) setIdle(c *conn, idle bool) bool {
+// c.mu: either Shutdown sees c idle and closes it, or setState, taking c.mu after Shutdown
+// did, sees shutdown. The same holds for evictOne and evicted.
+func (s *Server) setState(c *conn, st connState, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if idle && s.shutdown.Load() {
+	if c.evicted || st == stateIdle && s.shutdown.Load() {
 		return false
 	}
-	c.idle = idle
+	c.state, c.since = st, now
 	return true
 }
 
@@ -277,6 +295,9 @@ func (s *Server) maxRequest() int { return positiveOr(s.MaxRequest, DefaultMaxRe
 func (s *Server) maxReply() int   { return positiveOr(s.MaxReply, DefaultMaxReply) }
 func (s *Server) idleTimeout() time.Duration {
 	return positiveOr(s.IdleTimeout, DefaultIdleTimeout)
+}
+func (s *Server) partialTimeout() time.Duration {
+	return min(positiveOr(s.PartialTimeout, DefaultPartialTimeout), s.idleTimeout())
 }
 func (s *Server) requestTimeout() time.Duration {
 	return positiveOr(s.RequestTimeout, DefaultRequestTimeout)
