@@ -64,3 +64,14 @@ func TestHostingErrors(t *testing.T) {
 		}
 	}
 }
+
+// The per-domain policy fields are inlined: they are known keys, and a misspelt one is not.
+func TestHostingInlineKeys(t *testing.T) {
+	if _, err := Parse([]byte("hosting:\n  domains:\n    - {domain: a.example, mode: enforce, mx: auto, max_age: 600}\n"), "k.yaml"); err != nil {
+		t.Fatalf("inlined keys refused: %v", err)
+	}
+	_, err := Parse([]byte("hosting:\n  domains:\n    - {domain: a.example, mdoe: enforce}\n"), "k.yaml")
+	if err == nil || !strings.Contains(err.Error(), "hosting.domains.0.mdoe: unknown key") {
+		t.Errorf("misspelt key: %v", err)
+	}
+}
