@@ -28,6 +28,7 @@ go run ./packaging/man -bin "$out/mailtls_${VERSION}_linux_$host/mailtls" -out "
 gzip -n -9 "$man"/*.1
 touch -d "@$SOURCE_DATE_EPOCH" "$man"/*.gz
 
+rm -f "$out"/mailtls_*.deb
 for arch in $arches; do
   deb="$out/mailtls_${VERSION}_$arch.deb"
   rm -f "$deb"
