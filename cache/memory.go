@@ -8,29 +8,53 @@ const shardCount = 64
 
 // Memory is the hot in-memory store: a map from key to V split into shards,
 // each behind its own RWMutex, so concurrent readers of different domains do
-// not contend. It is bounded by the maxEntries given to NewMemory; when a
-// shard is full, Set evicts an arbitrary entry of that shard (the policy
-// engine can always rebuild an entry from the Backend or the network).
+// not contend. It is bounded by the maxEntries given to NewMemory and, when
+// built by NewMemorySized, by a byte budget over what its values cost (as the
+// size function reckons it). When a shard is full, storing evicts arbitrary
+// entries of that shard until the new one fits (the policy engine can always
+// rebuild an entry from the Backend or the network).
 //
 // The zero value is not usable; call NewMemory. Memory is safe for concurrent
 // use.
 type Memory[V any] struct {
 	shards []memShard[V]
 	mask   uint32
+	size   func(key string, v V) int // nil: no byte budget
 }
 
 type memShard[V any] struct {
-	_   [64]byte // keeps neighbouring shards' locks off one cache line
-	mu  sync.RWMutex
-	m   map[string]V
-	max int // 0 = unbounded
+	_        [64]byte // keeps neighbouring shards' locks off one cache line
+	mu       sync.RWMutex
+	m        map[string]slot[V]
+	max      int   // entries; 0 = unbounded
+	maxBytes int64 // 0 = unbounded
+	bytes    int64 // what the entries cost, by size
+}
+
+// slot is a value and the bytes it was charged when stored.
+type slot[V any] struct {
+	v V
+	n int64
 }
 
 // NewMemory returns an empty store holding at most maxEntries entries
 // (0 = unbounded). The bound is exact: Len never exceeds it.
 func NewMemory[V any](maxEntries int) *Memory[V] {
+	return NewMemorySized[V](maxEntries, 0, nil)
+}
+
+// NewMemorySized is NewMemory with a byte budget as well: size says what one entry costs
+// (key, value and what the value holds), and the entries of a shard together stay within
+// its share of maxBytes (0 = no budget). One entry larger than a shard's share is still
+// stored, alone, so the budget is exceeded by at most one entry per shard; callers bound
+// what one entry may cost. A value that changes after it was stored is charged anew by
+// Recharge.
+func NewMemorySized[V any](maxEntries int, maxBytes int64, size func(key string, v V) int) *Memory[V] {
 	if maxEntries < 0 {
 		maxEntries = 0
+	}
+	if maxBytes < 0 || size == nil {
+		maxBytes = 0
 	}
 	n := shardCount
 	// With fewer entries than shards, use fewer shards so that each holds at
@@ -39,14 +63,20 @@ func NewMemory[V any](maxEntries int) *Memory[V] {
 		n /= 2
 	}
 	m := &Memory[V]{shards: make([]memShard[V], n), mask: uint32(n - 1)}
+	if maxBytes > 0 {
+		m.size = size
+	}
 	for i := range m.shards {
 		s := &m.shards[i]
-		s.m = make(map[string]V)
+		s.m = make(map[string]slot[V])
 		if maxEntries > 0 {
 			s.max = maxEntries / n
 			if i < maxEntries%n {
 				s.max++
 			}
+		}
+		if maxBytes > 0 {
+			s.maxBytes = max(maxBytes/int64(n), 1)
 		}
 	}
 	return m
@@ -67,45 +97,97 @@ func (m *Memory[V]) shard(key string) *memShard[V] {
 	return &m.shards[h&m.mask]
 }
 
+// cost is what storing v under key charges.
+func (m *Memory[V]) cost(key string, v V) int64 {
+	if m.size == nil {
+		return 0
+	}
+	return int64(m.size(key, v))
+}
+
 // Get returns the value stored for key. It does not allocate.
 func (m *Memory[V]) Get(key string) (V, bool) {
 	s := m.shard(key)
 	s.mu.RLock()
-	v, ok := s.m[key]
+	e, ok := s.m[key]
 	s.mu.RUnlock()
-	return v, ok
+	return e.v, ok
 }
 
-// Set stores v for key. When key is new and its shard is full, an arbitrary
-// entry of that shard is evicted first.
+// Set stores v for key. When the shard is full (entries or bytes), arbitrary
+// other entries of that shard are evicted first.
 func (m *Memory[V]) Set(key string, v V) {
+	n := m.cost(key, v)
 	s := m.shard(key)
 	s.mu.Lock()
-	if _, exists := s.m[key]; !exists && s.max > 0 && len(s.m) >= s.max {
-		for k := range s.m { // map iteration order is unspecified: an arbitrary victim
-			delete(s.m, k)
-			break
-		}
+	old, exists := s.m[key]
+	if exists {
+		s.bytes -= old.n
 	}
-	s.m[key] = v
+	s.makeRoom(key, n, !exists)
+	s.m[key] = slot[V]{v, n}
+	s.bytes += n
 	s.mu.Unlock()
 }
 
-// SetIfAbsent stores v for key unless key is present or key's shard is full, and reports
-// whether it stored it. Unlike Set it never evicts: a warm start and a read-back from disk
-// use it, so an entry read from disk neither replaces one the engine published meanwhile
-// nor pushes a fresher one out (which a later read could then bring back older).
+// Recharge charges key's value anew, after what it holds changed in place (a
+// value that is a pointer to state replaced atomically), evicting other
+// entries if the shard is now over its budget. A missing key is ignored.
+func (m *Memory[V]) Recharge(key string) {
+	if m.size == nil {
+		return
+	}
+	s := m.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	if !ok {
+		return
+	}
+	n := int64(m.size(key, e.v))
+	s.bytes -= e.n
+	s.makeRoom(key, n, false)
+	s.m[key] = slot[V]{e.v, n}
+	s.bytes += n
+}
+
+// makeRoom evicts arbitrary entries other than key until one more entry (when
+// adding) of n bytes fits the shard's bounds, or nothing else is left. Callers
+// hold s.mu.
+func (s *memShard[V]) makeRoom(key string, n int64, adding bool) {
+	full := func() bool {
+		return adding && s.max > 0 && len(s.m) >= s.max || s.maxBytes > 0 && s.bytes+n > s.maxBytes
+	}
+	for k, e := range s.m { // map iteration order is unspecified: arbitrary victims
+		if !full() {
+			return
+		}
+		if k == key {
+			continue
+		}
+		delete(s.m, k)
+		s.bytes -= e.n
+	}
+}
+
+// SetIfAbsent stores v for key unless key is present or key's shard is full (entries
+// or bytes), and reports whether it stored it. Unlike Set it never evicts: a warm start
+// and a read-back from disk use it, so an entry read from disk neither replaces one the
+// engine published meanwhile nor pushes a fresher one out (which a later read could then
+// bring back older).
 func (m *Memory[V]) SetIfAbsent(key string, v V) bool {
+	n := m.cost(key, v)
 	s := m.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, exists := s.m[key]; exists {
 		return false
 	}
-	if s.max > 0 && len(s.m) >= s.max {
+	if s.max > 0 && len(s.m) >= s.max || s.maxBytes > 0 && s.bytes+n > s.maxBytes {
 		return false
 	}
-	s.m[key] = v
+	s.m[key] = slot[V]{v, n}
+	s.bytes += n
 	return true
 }
 
@@ -113,7 +195,10 @@ func (m *Memory[V]) SetIfAbsent(key string, v V) bool {
 func (m *Memory[V]) Delete(key string) {
 	s := m.shard(key)
 	s.mu.Lock()
-	delete(s.m, key)
+	if e, ok := s.m[key]; ok {
+		delete(s.m, key)
+		s.bytes -= e.n
+	}
 	s.mu.Unlock()
 }
 
@@ -129,6 +214,31 @@ func (m *Memory[V]) Len() int {
 	return n
 }
 
+// Bytes returns what the entries cost together, by the size function (0 without one).
+func (m *Memory[V]) Bytes() int64 {
+	var n int64
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.RLock()
+		n += s.bytes
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// Full reports whether the byte budget is nearly spent: within 1/16 of it in total.
+// A warm start stops reading then, as it does when Len reaches the entry bound.
+func (m *Memory[V]) Full() bool {
+	var used, budget int64
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.RLock()
+		used, budget = used+s.bytes, budget+s.maxBytes
+		s.mu.RUnlock()
+	}
+	return budget > 0 && used >= budget-budget/16
+}
+
 // Range calls fn for each entry until fn returns false. Each shard is copied
 // under its lock and fn runs without any lock held, so fn may call Get, Set
 // and Delete; entries changed during Range may or may not be seen.
@@ -142,8 +252,8 @@ func (m *Memory[V]) Range(fn func(key string, v V) bool) {
 		s := &m.shards[i]
 		s.mu.RLock()
 		buf = buf[:0]
-		for k, v := range s.m {
-			buf = append(buf, kv{k, v})
+		for k, e := range s.m {
+			buf = append(buf, kv{k, e.v})
 		}
 		s.mu.RUnlock()
 		for _, e := range buf {

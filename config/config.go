@@ -39,6 +39,8 @@ type Config struct {
 
 	// Source is the file the configuration came from ("" for the embedded default).
 	Source string `yaml:"-"`
+	// lines maps each key path written in Source to its line, for CheckFiles' errors.
+	lines map[string]int
 }
 
 // Log selects log verbosity and format.
@@ -99,7 +101,10 @@ func parsePrefix(s string) (netip.Prefix, error) {
 
 // Cache sizes the hot store and selects the persistent one.
 type Cache struct {
-	MaxEntries     int      `yaml:"max_entries"`
+	MaxEntries int `yaml:"max_entries"`
+	// MaxBytes is the hot store's memory budget in bytes, as the estimated cost of its
+	// entries (what one domain may cost is bounded too); 0 = no byte budget.
+	MaxBytes       int64    `yaml:"max_bytes"`
 	Store          string   `yaml:"store"` // sqlite or none
 	Path           string   `yaml:"path"`
 	NegativeTTLMin Duration `yaml:"negative_ttl_min"`

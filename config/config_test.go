@@ -109,10 +109,38 @@ func TestErrorsNameTheLine(t *testing.T) {
 	}
 }
 
+// Every bad value of a file is reported in one run, each with its line, in file order:
+// values the YAML decoder rejects (durations) and values validation rejects (log.*) alike.
 func TestAllErrorsReported(t *testing.T) {
 	_, err := Parse([]byte("log:\n  level: loud\n  format: xml\nmta_sts:\n  fetch_timeout: x\n  failure_retry: y\n"), "f")
 	var errs Errors
-	if !errors.As(err, &errs) || len(errs) != 2 {
-		t.Fatalf("want both duration errors reported together, got %v", err)
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want config.Errors", err)
+	}
+	want := []struct {
+		line     int
+		contains string
+	}{
+		{2, `log.level: "loud" is not one of`},
+		{3, `log.format: "xml" is not one of`},
+		{5, `invalid duration "x"`},
+		{6, `invalid duration "y"`},
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		if e := errs[i]; e.File != "f" || e.Line != w.line || !strings.Contains(e.Msg, w.contains) {
+			t.Errorf("error %d: %s (line %d), want line %d containing %q", i, e, e.Line, w.line, w.contains)
+		}
+	}
+}
+
+// A syntax error stops at itself: nothing after it was decoded, so nothing is validated.
+func TestSyntaxErrorAlone(t *testing.T) {
+	_, err := Parse([]byte("log:\n  level: loud\n  format: [\n"), "f")
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].File != "f" || strings.Contains(errs[0].Msg, "log.level") {
+		t.Fatalf("got %v, want the one syntax error", err)
 	}
 }

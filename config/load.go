@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,35 +62,52 @@ func holdsSettings(data []byte) bool {
 // parse decodes data over the embedded default and validates the result.
 func parse(data []byte, name string) (*Config, error) {
 	cfg := &Config{Profiles: builtinProfiles()}
-	if err := decode(defaultYAML, cfg, "<default>"); err != nil {
+	if err := decode(defaultYAML, cfg); err != nil {
 		return nil, fmt.Errorf("embedded default configuration: %w", err)
 	}
 	lines := map[string]int{}
+	var errs Errors
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := decode(data, cfg, name); err != nil {
-			return nil, err
-		}
-		var root yaml.Node
-		if err := yaml.Unmarshal(data, &root); err == nil {
-			recordLines(&root, "", lines)
+		var fatal bool
+		if lines, errs, fatal = decodeFile(data, cfg, name); fatal {
+			return nil, errs
 		}
 	}
-	cfg.Source = name
-	if errs := cfg.validate(name, lines); len(errs) > 0 {
+	cfg.Source, cfg.lines = name, lines
+	if errs = append(errs, cfg.validate(name, lines)...); len(errs) > 0 {
+		sortByLine(errs)
 		return nil, errs
 	}
 	return cfg, nil
 }
 
-func decode(data []byte, cfg *Config, name string) error {
+// decode decodes data into cfg. Its error is a *yaml.TypeError when the decoder went on
+// past values of the wrong type, else the YAML library's error.
+func decode(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	// An empty document decodes to io.EOF: it changes nothing (Parse has already refused a
 	// file that is nothing else).
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return toErrors(err, name)
+		return err
 	}
 	return nil
+}
+
+// sortByLine orders errors by their line in the file; errors without a line (values of
+// the embedded default) come last, each group in the order found.
+func sortByLine(errs Errors) {
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		switch {
+		case a.Line == b.Line:
+			return 0
+		case a.Line == 0:
+			return 1
+		case b.Line == 0:
+			return -1
+		}
+		return a.Line - b.Line
+	})
 }
 
 // toErrors turns the YAML library's messages ("line 7: field x not found in type ...")

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -70,6 +69,9 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	if c.Cache.MaxEntries < 0 {
 		bad("cache.max_entries", "must not be negative")
 	}
+	if c.Cache.MaxBytes != 0 && c.Cache.MaxBytes < 1<<20 {
+		bad("cache.max_bytes", "%d is below 1048576 (1 MiB); 0 means no byte budget", c.Cache.MaxBytes)
+	}
 	oneOf("cache.store", c.Cache.Store, "sqlite", "none")
 	if c.Cache.NegativeTTLMin > c.Cache.NegativeTTLMax {
 		bad("cache.negative_ttl_min", "%s is above negative_ttl_max %s", c.Cache.NegativeTTLMin, c.Cache.NegativeTTLMax)
@@ -89,9 +91,6 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 		case (l.TCP == "") == (l.Unix == ""):
 			bad(p, "give exactly one of tcp or unix")
 		case l.TCP != "":
-			if _, _, err := net.SplitHostPort(l.TCP); err != nil {
-				bad(p+".tcp", "%q is not host:port", l.TCP)
-			}
 			if l.Owner != "" || l.Group != "" || l.Mode != "" {
 				bad(p, "owner, group and mode apply to unix sockets only")
 			}
@@ -105,6 +104,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	}
 
 	c.validateOverrides(bad)
+	c.validateDeployment(bad)
 	c.validateHosting(bad)
 
 	if len(c.ASN.Rules) > 0 && c.ASN.Database == "" {
@@ -129,11 +129,6 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 
 	if c.Audit.HashDomains && len(c.Audit.HashKey) < 16 {
 		bad("audit.hash_key", "hash_domains needs a secret hash_key of at least 16 characters")
-	}
-	if c.Metrics.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
-			bad("metrics.listen", "%q is not host:port", c.Metrics.Listen)
-		}
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(c.Profiles)) {

@@ -1,12 +1,12 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/mailtls/mailtls/asn"
@@ -15,6 +15,7 @@ import (
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dane"
 	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/buildinfo"
 	"github.com/mailtls/mailtls/internal/netguard"
 	"github.com/mailtls/mailtls/mtasts"
 	"github.com/mailtls/mailtls/policy"
@@ -60,7 +61,8 @@ func newFetcher(m config.MTASTS, dc *dnsclient.Client) (*mtasts.Fetcher, error) 
 
 // Build creates the engine and its dependencies from cfg. With persist false the
 // persistent store is not opened (the CLI's one-off queries must not compete with a
-// running daemon for it); with persist true a store that cannot be opened is an error.
+// running daemon for it); with persist true a store that cannot be opened is an error, and
+// the resolver's DNSSEC check is not run (the cache commands resolve nothing).
 func Build(cfg *config.Config, log *slog.Logger, persist bool) (*Parts, error) {
 	mode := storeOff
 	if persist {
@@ -132,7 +134,11 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 	}
 	p.DANE = &dane.Evaluator{Resolver: dc, Port: 25, MaxHosts: 10}
 	var daneEval policy.DANEEvaluator
-	if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
+	if mode == storeRequired {
+		// The cache commands only read and edit stored state and resolve nothing: no
+		// resolver check, so no DNS traffic and no DANE error line from them.
+		daneEval = p.DANE
+	} else if p.DANEError = checkValidation(dc, cfg); p.DANEError != nil {
 		for name, prof := range p.Profiles {
 			if prof.DANERequired {
 				return nil, fmt.Errorf("profile %s requires DANE, but %w", name, p.DANEError)
@@ -158,6 +164,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		Backend:         p.Backend,
 		Logger:          log,
 		MaxEntries:      cfg.Cache.MaxEntries,
+		MaxBytes:        cmp.Or(cfg.Cache.MaxBytes, -1), // config 0: no budget
 		FetchTimeout:    cfg.MTASTS.FetchTimeout.D(),
 		FailureRetry:    cfg.MTASTS.FailureRetry.D(),
 		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
@@ -247,13 +254,9 @@ func loadRoots(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Version is the module version the binary was built from ("devel" for a source build).
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
+// Version is the release version stamped into the binary, else its module version, else
+// "devel" (internal/buildinfo).
+func Version() string { return buildinfo.Get().Version }
 
 // NewLogger builds the daemon's logger from the log section.
 func NewLogger(c config.Log) *slog.Logger {

@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -182,31 +185,67 @@ func TestAuditLinePerSource(t *testing.T) {
 	}
 }
 
-// hash_domains: names, host attributes and reasons stay out of the log; equal domains
-// hash equally under one key.
+// hash_domains: names, host attributes and reasons stay out of the log; a name becomes
+// "hmac:" and the first 16 bytes of its HMAC-SHA256 under hash_key in hex, so equal
+// domains hash equally under one key, and another key gives another hash.
 func TestAuditHashed(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.log")
-	a, err := openAudit(config.Audit{File: path, HashDomains: true, HashKey: "0123456789abcdef-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	const key, otherKey = "0123456789abcdef-secret", "0123456789abcdef-other"
 	d := &policy.Decision{Key: "[mx.secret.example]:25", Domain: "mx.secret.example", Profile: "postfix", Source: policy.SourceMTASTS}
 	d.SetReasons([]string{"TXT _mta-sts.mx.secret.example ..."})
-	for range 2 {
-		if err := a.record(d, "OK secure match=mx.secret.example servername=hostname", time.Millisecond); err != nil {
+	write := func(hashKey string, n int) []auditLine {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "audit.log")
+		a, err := openAudit(config.Audit{File: path, HashDomains: true, HashKey: hashKey})
+		if err != nil {
 			t.Fatal(err)
 		}
+		for range n {
+			if err := a.record(d, "OK secure match=mx.secret.example servername=hostname", time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.close()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "secret.example") {
+			t.Fatalf("hashed audit log names the domain:\n%s", data)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if len(lines) != n {
+			t.Fatalf("%d lines, want %d:\n%s", len(lines), n, data)
+		}
+		out := make([]auditLine, n)
+		for i, line := range lines {
+			if err := json.Unmarshal([]byte(line), &out[i]); err != nil {
+				t.Fatalf("line %d: %v: %s", i, err, line)
+			}
+		}
+		return out
 	}
-	a.close()
-	data, _ := os.ReadFile(path)
-	if strings.Contains(string(data), "secret.example") {
-		t.Fatalf("hashed audit log names the domain:\n%s", data)
+	mac := func(k, s string) string {
+		m := hmac.New(sha256.New, []byte(k))
+		m.Write([]byte(s))
+		return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16])
 	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	var l1, l2 auditLine
-	json.Unmarshal([]byte(lines[0]), &l1)
-	json.Unmarshal([]byte(lines[1]), &l2)
-	if !l1.Hashed || l1.Domain == "" || l1.Domain != l2.Domain || l1.Answer != "OK secure" || len(l1.Reasons) != 0 {
-		t.Errorf("hashed line = %+v", l1)
+
+	ls := write(key, 2)
+	l1, l2 := ls[0], ls[1]
+	if !l1.Hashed || l1.Answer != "OK secure" || len(l1.Reasons) != 0 {
+		t.Errorf("hashed line = %+v, want hashed, the level alone, no reasons", l1)
+	}
+	if want := mac(key, "mx.secret.example"); l1.Domain != want {
+		t.Errorf("domain %q, want %q", l1.Domain, want)
+	}
+	if want := mac(key, "[mx.secret.example]:25"); l1.Key != want {
+		t.Errorf("key %q, want %q", l1.Key, want)
+	}
+	if l2.Domain != l1.Domain || l2.Key != l1.Key {
+		t.Errorf("the same domain hashed differently under one key: %q/%q, %q/%q", l1.Domain, l2.Domain, l1.Key, l2.Key)
+	}
+	other := write(otherKey, 1)[0]
+	if other.Domain == l1.Domain || !strings.HasPrefix(other.Domain, "hmac:") || len(other.Domain) != len(l1.Domain) {
+		t.Errorf("another hash_key: domain %q, want a different hmac: than %q", other.Domain, l1.Domain)
 	}
 }

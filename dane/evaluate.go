@@ -129,7 +129,7 @@ func (e *Evaluator) EvaluateDestination(ctx context.Context, dst Destination) (*
 	default:
 		var list []string
 		names, list = exchanges(mxs)
-		res.reason("MX %s %s: %s", fqdn, security(mx.Secure), strings.Join(list, ", "))
+		res.reason("MX %s %s: %s", fqdn, security(mx.Secure), listed(list, maxListed))
 	}
 
 	maxHosts := cmp.Or(e.MaxHosts, DefaultMaxHosts)

@@ -57,7 +57,7 @@ func (e *Evaluator) host(ctx context.Context, name string, port int) (Host, []st
 			h.Addrs = append(h.Addrs, Addr{IP: ip, Secure: r.Secure})
 			text[i] = ip.String()
 		}
-		say("%s %s%s: %s", fam.typ, security(r.Secure), via, strings.Join(text, ", "))
+		say("%s %s%s: %s", fam.typ, security(r.Secure), via, listed(text, maxListed))
 		if !r.Secure {
 			insecure = true
 			continue
@@ -125,7 +125,11 @@ func (e *Evaluator) host(ctx context.Context, name string, port int) (Host, []st
 		default:
 			n := h.Usable()
 			say("TLSA %s secure, %d usable of %d", qname, n, len(h.TLSA))
-			for _, t := range h.TLSA {
+			for i, t := range h.TLSA {
+				if i == maxListed {
+					say("  … %d more TLSA records not listed", len(h.TLSA)-maxListed)
+					break
+				}
 				say("  %d %d %d %s: %s", t.Usage, t.Selector, t.MatchingType, abbrev(t.Data), t.Why)
 			}
 			if n > 0 {
@@ -177,6 +181,19 @@ func tlsaOf(rrs []dns.RR) []TLSA {
 		out = append(out, t)
 	}
 	return out
+}
+
+// maxListed bounds how many MX exchanges, addresses of one family or TLSA records one
+// reason lists: hostile zones publish thousands, and the explanation of a domain is kept
+// with its outcome. The outcome itself is decided on every record.
+const maxListed = 8
+
+// listed joins items for a reason, the first max of them and how many more there are.
+func listed(items []string, max int) string {
+	if len(items) <= max {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:max], ", ") + fmt.Sprintf(" … and %d more", len(items)-max)
 }
 
 // abbrev shortens association data for reasons.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -17,7 +20,8 @@ import (
 // next server. SERVFAIL is what a validating resolver returns for bogus data (RFC 4035
 // §5.5) but also for a transient upstream failure, so after a SERVFAIL one more server is
 // tried, and a second SERVFAIL ends the search. When no server answered, the error
-// reported is, by precedence, ErrServFail, ErrMalformed, ErrRefused, then ErrTimeout.
+// reported is, by precedence, ErrServFail, ErrMalformed, ErrRefused, ErrTransport, then
+// ErrTimeout.
 func (c *Client) query(ctx context.Context, name string, qtype uint16) (resp *dns.Msg, server string, err error) {
 	if c.observe != nil {
 		start := time.Now()
@@ -74,7 +78,7 @@ func ctxDone(ctx context.Context) error {
 // pickError returns the most telling of the per-server errors, keeping the others in
 // the message.
 func pickError(errs []error) error {
-	for _, sentinel := range []error{ErrServFail, ErrMalformed, ErrRefused, ErrTimeout} {
+	for _, sentinel := range []error{ErrServFail, ErrMalformed, ErrRefused, ErrTransport, ErrTimeout} {
 		for _, err := range errs {
 			if errors.Is(err, sentinel) {
 				if len(errs) == 1 {
@@ -88,7 +92,7 @@ func pickError(errs []error) error {
 }
 
 // exchange asks one server, over UDP and then over TCP if the UDP reply was truncated
-// (RFC 7766 §5). Errors match ErrTimeout or ErrMalformed.
+// (RFC 7766 §5). Errors match one of the sentinels, through classify.
 func (c *Client) exchange(ctx context.Context, server, name string, qtype uint16) (*dns.Msg, error) {
 	resp, err := c.exchangeOver(ctx, c.udp, server, name, qtype)
 	if err != nil {
@@ -109,7 +113,7 @@ func (c *Client) exchangeOver(ctx context.Context, dc *dns.Client, server, name 
 	defer cancel()
 	conn, err := dc.DialContext(actx, server)
 	if err != nil {
-		return nil, classify(err)
+		return nil, classify(actx, err)
 	}
 	defer conn.Close()
 	// The library honours the context deadline but not cancellation: closing the
@@ -118,7 +122,7 @@ func (c *Client) exchangeOver(ctx context.Context, dc *dns.Client, server, name 
 	defer stop()
 	resp, _, err := dc.ExchangeWithConnContext(actx, m, conn)
 	if err != nil {
-		return nil, classify(err)
+		return nil, classify(actx, err)
 	}
 	if err := matches(m, resp); err != nil {
 		return nil, err
@@ -167,13 +171,23 @@ func matches(q, resp *dns.Msg) error {
 	return nil
 }
 
-// classify maps a transport error to a sentinel: a reply that does not parse or has the
-// wrong ID is ErrMalformed; anything else (timeout, connection refused or reset, EOF) left
-// the answer unknown and is ErrTimeout, wrapping the cause.
-func classify(err error) error {
+// classify maps a transport error to a sentinel, so the message says what happened: a
+// reply that does not parse or has the wrong ID is ErrMalformed; a refused connection (ICMP
+// port unreachable on UDP, RST on TCP) is ErrRefused; a deadline that passed is
+// ErrTimeout, also when the attempt's context ended first (its end closes the connection,
+// so the read fails as a closed connection); anything else (reset, EOF, unreachable
+// network) is ErrTransport. Each wraps the cause.
+func classify(actx context.Context, err error) error {
 	var dnsErr *dns.Error
-	if errors.As(err, &dnsErr) {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &dnsErr):
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	case ctxDone(actx) != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
-	return fmt.Errorf("%w: %w", ErrTimeout, err)
+	return fmt.Errorf("%w: %w", ErrTransport, err)
 }

@@ -3,6 +3,8 @@ package dnsclient
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +73,7 @@ func TestServerFallback(t *testing.T) {
 		{"only server SERVFAIL → ErrServFail", []behaviour{servfails}, 0, ErrServFail, -1},
 		{"only server sends garbage → ErrMalformed", []behaviour{garbles}, 0, ErrMalformed, -1},
 		{"only server answers another question → ErrMalformed", []behaviour{mismatch}, 0, ErrMalformed, -1},
-		{"nothing listening → ErrTimeout", []behaviour{closed}, 0, ErrTimeout, -1},
+		{"nothing listening → ErrRefused (the connection was refused, not a timeout)", []behaviour{closed}, 0, ErrRefused, -1},
 		{"SERVFAIL outranks timeout", []behaviour{stalls, servfails}, 0, ErrServFail, -1},
 		{"REFUSED outranks timeout", []behaviour{refuses, stalls}, 0, ErrRefused, -1},
 	}
@@ -98,6 +100,15 @@ func TestServerFallback(t *testing.T) {
 				var le *LookupError
 				if !errors.Is(err, tc.wantErr) || !errors.As(err, &le) || le.Name != "host.example." || le.Type != dns.TypeA {
 					t.Fatalf("err = %v, want LookupError for host.example. A matching %v", err, tc.wantErr)
+				}
+				// The text names what happened: "refused" only for a refusal, "timeout"
+				// only when a server stalled.
+				msg, stalled := err.Error(), slices.Contains(tc.servers, stalls)
+				if strings.Contains(msg, "timeout") != stalled {
+					t.Errorf("error text %q: says timeout %v, a server stalled %v", msg, !stalled, stalled)
+				}
+				if errors.Is(tc.wantErr, ErrRefused) && !strings.Contains(msg, "refused") {
+					t.Errorf("error text %q does not say refused", msg)
 				}
 			} else {
 				if err != nil {

@@ -23,7 +23,7 @@ type Resolver interface {
 	// with Rcode dns.RcodeNameError or with no Records. Failures that leave the answer
 	// unknown (SERVFAIL — which a validating resolver also returns for bogus data —,
 	// timeouts, REFUSED from every server, malformed replies) are errors matching
-	// ErrServFail, ErrTimeout, ErrRefused or ErrMalformed through errors.Is.
+	// ErrServFail, ErrTimeout, ErrRefused, ErrTransport or ErrMalformed through errors.Is.
 	Lookup(ctx context.Context, name string, qtype uint16) (*Result, error)
 }
 
@@ -45,9 +45,12 @@ type Result struct {
 
 // Sentinel errors; LookupError wraps one of them.
 var (
-	ErrServFail  = errors.New("SERVFAIL")
-	ErrTimeout   = errors.New("timeout")
-	ErrRefused   = errors.New("refused")
+	ErrServFail = errors.New("SERVFAIL")
+	ErrTimeout  = errors.New("timeout")
+	ErrRefused  = errors.New("refused") // REFUSED rcode, or the connection was refused
+	// ErrTransport: the exchange failed for another reason than a timeout or a refusal
+	// (connection reset, unreachable network, short read).
+	ErrTransport = errors.New("transport error")
 	ErrMalformed = errors.New("malformed response")
 	ErrCNAMELoop = errors.New("CNAME chain too long or looping")
 )

@@ -39,9 +39,11 @@ func (w *world) expectAnswer(t *testing.T, domain, wantPrefix string) {
 	}
 }
 
-// expectSent asserts a delivery over TLS verified the way tlsPrefix says ("Verified"), or
-// in plaintext when tlsPrefix is empty, and that the receiver holds exactly one copy.
-func (w *world) expectSent(t *testing.T, a attempt, tlsPrefix, mx, tok string) {
+// expectSent asserts a delivery of message id over TLS verified the way tlsPrefix says
+// ("Verified"), or in plaintext when tlsPrefix is empty: the sender's log, its queue (the
+// message gone), the receiver's Received: header (with ESMTPS, or plain ESMTP), and,
+// once both queues are empty, exactly one copy at the receiver.
+func (w *world) expectSent(t *testing.T, a attempt, id, tlsPrefix, mx, tok string) {
 	t.Helper()
 	if a.Status != "sent" {
 		t.Fatalf("status %s (%s), want sent", a.Status, a.Reason)
@@ -58,7 +60,55 @@ func (w *world) expectSent(t *testing.T, a attempt, tlsPrefix, mx, tok string) {
 	if n := w.waitDelivered(t, tok, 1); n != 1 {
 		t.Errorf("receiver holds %d copies of %s, want 1", n, tok)
 	}
+	// "Exactly once", counted when nothing is left to deliver anywhere.
+	w.sender.waitQueue(t, "message "+id+" to leave the queue", func(qs []queued) bool {
+		for _, q := range qs {
+			if q.QueueID == id {
+				return false
+			}
+		}
+		return true
+	})
+	w.receiver.waitQueue(t, "an empty queue", func(qs []queued) bool { return len(qs) == 0 })
+	msgs := w.messages(t, tok)
+	if len(msgs) != 1 {
+		t.Fatalf("receiver holds %d copies of %s once both queues are empty, want exactly 1", len(msgs), tok)
+	}
+	rcvd := receivedByReceiver(msgs[0])
+	t.Logf("receiver: %s", rcvd)
+	const by = "by receiver.e2e.test (Postfix) with "
+	switch {
+	case tlsPrefix != "" && (!strings.Contains(rcvd, by+"ESMTPS id") || !strings.Contains(rcvd, "(using TLS")):
+		t.Errorf("receiver's header %q: want %q and the TLS protocol", rcvd, by+"ESMTPS")
+	case tlsPrefix == "" && (!strings.Contains(rcvd, by+"ESMTP id") || strings.Contains(rcvd, "using TLS")):
+		t.Errorf("receiver's header %q: want %q, no TLS", rcvd, by+"ESMTP")
+	}
 }
+
+// expectPath asserts what the path process in front of mx logged after mark: each of
+// want, and none of not.
+func (w *world) expectPath(t *testing.T, mx string, mark int64, want, not []string) {
+	t.Helper()
+	log := w.paths[mx].logSince(mark)
+	for _, s := range want {
+		if !strings.Contains(log, s) {
+			t.Errorf("path %s did not log %q:\n%s", mx, s, log)
+		}
+	}
+	for _, s := range not {
+		if strings.Contains(log, s) {
+			t.Errorf("path %s logged %q:\n%s", mx, s, log)
+		}
+	}
+}
+
+// What the path process (e2e/cmd/stripper) logs.
+const (
+	pathSession   = `msg=session `                                    // a connection went through the path
+	pathRelay     = `strip=false wrongcert=false`                     // … in mode relay (bytes copied)
+	pathStripped  = `msg="removed STARTTLS from the EHLO reply"`      // mode strip at work
+	pathWrongCert = `msg="terminated TLS with the wrong certificate"` // mode wrongcert at work
+)
 
 // expectDeferred asserts a deferral whose reason contains reason, with the message still
 // queued as deferred and nothing at the receiver.

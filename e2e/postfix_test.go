@@ -38,9 +38,9 @@ func masterCF(t *testing.T) []byte {
 }
 
 // newPostfix writes an instance under w.dir/name with the base settings every instance
-// needs plus settings, and starts it. Every service runs unchrooted, so smtp(8) reads the
+// needs plus settings (and services appended to master.cf), and starts it. Every service runs unchrooted, so smtp(8) reads the
 // namespace's resolv.conf and reaches the socketmap on loopback.
-func (w *world) newPostfix(t *testing.T, name string, settings []string) *postfix {
+func (w *world) newPostfix(t *testing.T, name string, settings []string, services ...string) *postfix {
 	t.Helper()
 	root := filepath.Join(w.dir, name)
 	p := &postfix{name: name, ns: w.ns, bin: &w.bin,
@@ -74,7 +74,8 @@ func (w *world) newPostfix(t *testing.T, name string, settings []string) *postfi
 	}
 	main := strings.Join(append(base, settings...), "\n") + "\n"
 	must(t, os.WriteFile(filepath.Join(p.conf, "main.cf"), []byte(main), 0o644))
-	must(t, os.WriteFile(filepath.Join(p.conf, "master.cf"), masterCF(t), 0o644))
+	master := append(masterCF(t), []byte(strings.Join(services, "\n")+"\n")...)
+	must(t, os.WriteFile(filepath.Join(p.conf, "master.cf"), master, 0o644))
 	p.postconf(t, "-F", "*/*/chroot = n")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -162,7 +163,19 @@ type queued struct {
 // inQueue returns message id from the queue listing, or nil when it is not queued.
 func (p *postfix) inQueue(t *testing.T, id string) *queued {
 	t.Helper()
+	for _, q := range p.listQueue(t) {
+		if q.QueueID == id {
+			return &q
+		}
+	}
+	return nil
+}
+
+// listQueue lists every queued message (postqueue -j).
+func (p *postfix) listQueue(t *testing.T) []queued {
+	t.Helper()
 	out := p.ns.run(t, p.bin.postqueue, "-c", p.conf, "-j")
+	var qs []queued
 	for _, line := range strings.Split(out, "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
@@ -171,11 +184,25 @@ func (p *postfix) inQueue(t *testing.T, id string) *queued {
 		if err := json.Unmarshal([]byte(line), &q); err != nil {
 			t.Fatalf("postqueue -j: %v: %s", err, line)
 		}
-		if q.QueueID == id {
-			return &q
-		}
+		qs = append(qs, q)
 	}
-	return nil
+	return qs
+}
+
+// waitQueue waits (bounded) until done holds for the queue listing.
+func (p *postfix) waitQueue(t *testing.T, what string, done func([]queued) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		qs := p.listQueue(t)
+		if done(qs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still waiting after 30 s for %s; queue: %+v", p.name, what, qs)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
 }
 
 // logSize is the current end of the maillog, a mark for waiting on what comes after.

@@ -40,6 +40,24 @@ func (n *netns) start(t *testing.T, name, logDir, bin string, args ...string) *p
 	return p
 }
 
+// logSize is the current end of the process's log, a mark for what comes after.
+func (p *proc) logSize() int64 {
+	st, err := os.Stat(p.log)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// logSince returns the process's log from mark on.
+func (p *proc) logSince(mark int64) string {
+	b, err := os.ReadFile(p.log)
+	if err != nil || mark > int64(len(b)) {
+		return ""
+	}
+	return string(b[mark:])
+}
+
 // running reports whether the process has not exited.
 func (p *proc) running() bool {
 	select {

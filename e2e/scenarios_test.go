@@ -23,8 +23,10 @@ func (w *world) scenarioEnforceHonest(t *testing.T) {
 	w.setPath(t, mx, "relay")
 	w.expectAnswer(t, domEnforce, "secure match="+mx)
 	tok := token("s1")
+	pmark := w.paths[mx].logSize()
 	id, mark := w.send(t, "user@"+domEnforce, tok)
-	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", mx, tok)
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), id, "Verified", mx, tok)
+	w.expectPath(t, mx, pmark, []string{pathSession, pathRelay}, []string{pathStripped})
 }
 
 // Scenario 2: the attacker strips STARTTLS; the enforce policy makes Postfix defer
@@ -33,16 +35,18 @@ func (w *world) scenarioEnforceStripped(t *testing.T) {
 	mx := "mx." + domEnforce
 	w.setPath(t, mx, "strip")
 	tok := token("s2")
+	pmark := w.paths[mx].logSize()
 	id, mark := w.send(t, "user@"+domEnforce, tok)
 	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNoTLS, tok)
+	// The attacker's own log: it removed STARTTLS from what the sender saw.
+	w.expectPath(t, mx, pmark, []string{pathSession, pathStripped}, nil)
 
 	w.setPath(t, mx, "relay")
+	pmark = w.paths[mx].logSize()
 	mark = w.sender.logSize()
 	w.sender.flush(t)
-	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", mx, tok)
-	if q := w.sender.inQueue(t, id); q != nil {
-		t.Errorf("message %s still queued after delivery: %+v", id, q)
-	}
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), id, "Verified", mx, tok)
+	w.expectPath(t, mx, pmark, []string{pathSession, pathRelay}, []string{pathStripped})
 }
 
 // Scenario 3: the MX (an attacker on its address) presents a certificate from a trusted CA
@@ -60,6 +64,8 @@ func (w *world) scenarioWrongName(t *testing.T) {
 		t.Errorf("want an untrusted TLS session with %s, Postfix logged %q", mx, a.TLS)
 	}
 	w.expectLogged(t, mark, verificationFailed+mx+"["+pathAddrs()[mx]+"]"+hostnameMismatch)
+	// The attacker's own log: it answered STARTTLS with its certificate.
+	w.expectPath(t, mx, 0, []string{pathWrongCert}, nil)
 }
 
 // Scenario 4a: DANE-EE SPKI SHA-256 matches (RFC 7672 §3.1.1) → verified, delivered.
@@ -67,7 +73,7 @@ func (w *world) scenarioDaneGood(t *testing.T) {
 	w.expectAnswer(t, domDaneGood, "dane-only")
 	tok := token("s4a")
 	id, mark := w.send(t, "user@"+domDaneGood, tok)
-	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", "mx."+domDaneGood, tok)
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), id, "Verified", "mx."+domDaneGood, tok)
 	if w.sender.logHas(0, dnssecUnavailable) {
 		t.Errorf("sender logged %q: Postfix's resolver does not pass the AD bit", dnssecUnavailable)
 	}
@@ -83,13 +89,35 @@ func (w *world) scenarioDaneBad(t *testing.T) {
 }
 
 // Scenario 5: DANE and MTA-STS both published, DANE fails; RFC 8461 §2: MTA-STS must not
-// override failing DANE validation, so mailtls answers dane-only and the mail waits.
+// override failing DANE validation, so mailtls answers dane-only and the mail waits. The
+// control shows that the MTA-STS policy itself is valid and fetched: the same domain under
+// the nodane profile (DANE stage off) is answered secure, and a message sent through it
+// (the sender's control transport) is delivered over verified TLS.
 func (w *world) scenarioBoth(t *testing.T) {
+	mx := "mx." + domBoth
 	w.expectAnswer(t, domBoth, "dane-only")
 	tok := token("s5")
 	id, mark := w.send(t, "user@"+domBoth, tok)
 	w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
-	w.expectLogged(t, mark, verificationFailed+"mx."+domBoth+"["+addrReceiver+"]"+noMatchingTLSA)
+	w.expectLogged(t, mark, verificationFailed+mx+"["+addrReceiver+"]"+noMatchingTLSA)
+
+	t.Run("control: DANE stage off, the MTA-STS policy delivers", func(t *testing.T) {
+		want := "secure match=" + mx + " servername=hostname"
+		if got := w.answerFor(t, domBoth, "nodane"); got != want {
+			t.Fatalf("nodane profile answers %s with %q, want %q", domBoth, got, want)
+		}
+		tok := token("s5-control")
+		cid, mark := w.sendFrom(t, senderControl, "user@"+domBoth, tok)
+		a := w.sender.waitAttempt(t, cid, mark)
+		if !strings.Contains(a.Line, "relay="+mx+"[") || !w.sender.logHas(mark, nodaneSyslogName+"/smtp[") {
+			t.Errorf("control message did not leave through smtp-nodane: %s", a.Line)
+		}
+		w.expectSent(t, a, cid, "Verified", mx, tok)
+	})
+	// The first message is still waiting: the control did not release it.
+	if q := w.sender.inQueue(t, id); q == nil || q.QueueName != "deferred" {
+		t.Errorf("message %s: queue entry %+v after the control, want it still deferred", id, q)
+	}
 }
 
 // Scenario 6: the baseline: with an MTA-STS testing policy (RFC 8461 §5: deliver anyway) or
@@ -99,8 +127,10 @@ func (w *world) scenarioBaseline(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			w.expectAnswer(t, d, "NOTFOUND")
 			tok := token("s6")
+			pmark := w.paths["mx."+d].logSize()
 			id, mark := w.send(t, "user@"+d, tok)
-			w.expectSent(t, w.sender.waitAttempt(t, id, mark), "", "mx."+d, tok)
+			w.expectSent(t, w.sender.waitAttempt(t, id, mark), id, "", "mx."+d, tok)
+			w.expectPath(t, "mx."+d, pmark, []string{pathSession, pathStripped}, nil)
 		})
 	}
 }
@@ -118,12 +148,15 @@ func (w *world) scenarioMailtlsDown(t *testing.T) {
 		}
 	}()
 	tok := token("s7")
+	pmark := w.paths[mx].logSize()
 	id, mark := w.send(t, "user@"+domDown, tok)
 	a := w.sender.waitAttempt(t, id, mark)
 	w.expectDeferred(t, a, id, reasonLookupFailed, tok)
 	if a.Relay != "none" {
 		t.Errorf("relay %s: Postfix connected to an MX without a policy answer", a.Relay)
 	}
+	// The attacker's own log: no connection reached it.
+	w.expectPath(t, mx, pmark, nil, []string{pathSession})
 	w.expectLogged(t, mark, `smtp_tls_policy_maps, next-hop destination "`+domDown+`": policy table lookup error`)
 
 	w.startMailtls(t)
@@ -131,5 +164,5 @@ func (w *world) scenarioMailtlsDown(t *testing.T) {
 	w.expectAnswer(t, domDown, "secure match="+mx)
 	mark = w.sender.logSize()
 	w.sender.flush(t)
-	w.expectSent(t, w.sender.waitAttempt(t, id, mark), "Verified", mx, tok)
+	w.expectSent(t, w.sender.waitAttempt(t, id, mark), id, "Verified", mx, tok)
 }

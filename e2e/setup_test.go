@@ -16,10 +16,8 @@ import (
 // setup builds the whole topology inside a fresh namespace; t.Cleanup tears it down.
 func setup(t *testing.T) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end suite skipped in -short mode")
-	}
-	testenv.Root(t, "the end-to-end suite creates a network namespace and runs Postfix")
+	testenv.Full(t, "the end-to-end suite")
+	testenv.Namespace(t, "the end-to-end suite creates a network namespace and runs Postfix")
 	w := &world{bin: lookBinaries(t), paths: map[string]*proc{}}
 	start := time.Now()
 
@@ -124,9 +122,16 @@ func tail(s string, n int) string {
 // queue id and the maillog mark from before the submission.
 func (w *world) send(t *testing.T, rcpt, token string) (id string, mark int64) {
 	t.Helper()
+	return w.sendFrom(t, senderDefault, rcpt, token)
+}
+
+// sendFrom is send with another envelope sender (senderControl selects the sender's
+// control transport, whose policy map uses mailtls's nodane profile).
+func (w *world) sendFrom(t *testing.T, from, rcpt, token string) (id string, mark int64) {
+	t.Helper()
 	mark = w.sender.logSize()
 	out, err := w.ns.output(w.bin.swaks, "--server", "127.0.0.1:25", "--helo", "client.e2e.test",
-		"--from", "e2e@sender.e2e.test", "--to", rcpt,
+		"--from", from, "--to", rcpt,
 		"--header", "Subject: mailtls e2e "+token, "--header", "X-E2E-Token: "+token,
 		"--body", "mailtls end-to-end test message "+token)
 	if err != nil {

@@ -126,6 +126,8 @@ func (w *world) startReceiver(t *testing.T, certFile, keyFile string, domains []
 		"smtpd_tls_cert_file = " + certFile,
 		"smtpd_tls_key_file = " + keyFile,
 		"smtpd_tls_loglevel = 1",
+		// Received: … with ESMTPS, and the TLS protocol and cipher, in each delivered message.
+		"smtpd_tls_received_header = yes",
 		"virtual_mailbox_domains = " + strings.Join(domains, " "),
 		"virtual_mailbox_base = " + w.vmail,
 		"virtual_mailbox_maps = static:inbox/",
@@ -158,8 +160,19 @@ func (w *world) startSender(t *testing.T) {
 		"queue_run_delay = 1h",
 		"minimal_backoff_time = 1h",
 		"maximal_backoff_time = 1h",
-	})
+		// The control of scenario 5: mail from senderControl leaves through smtp-nodane,
+		// whose policy map is mailtls's nodane profile (DANE stage off).
+		"sender_dependent_default_transport_maps = inline:{" + senderControl + "=smtp-nodane}",
+	}, "smtp-nodane unix - - n - - smtp -o smtp_tls_policy_maps=socketmap:inet:"+socketmapAddr+":nodane -o syslog_name="+nodaneSyslogName)
 }
+
+// Envelope senders of the test messages.
+const (
+	senderDefault = "e2e@sender.e2e.test"
+	senderControl = "control@sender.e2e.test"
+	// nodaneSyslogName names the control transport's processes in the sender's log.
+	nodaneSyslogName = "postfix-e2e-sender/nodane"
+)
 
 // mailtlsConfig is the daemon's configuration: the namespace's Unbound, the test CA for
 // policy hosts, DNSSEC self-check names from the test zones.
@@ -174,6 +187,8 @@ dane: {check_signed: "%s", check_bogus: "%s"}
 mta_sts: {ca_file: %s, fetch_timeout: 5s, allow_addresses: ["127.0.0.0/8"]}
 listen:
   socketmap: [{tcp: "%s"}]
+profiles:
+  nodane: {dane: "off"}
 `, state, addrUnbound, checkSigned, checkBogus, w.caFile, socketmapAddr)
 	p := filepath.Join(w.dir, "mailtls.yaml")
 	must(t, os.WriteFile(p, []byte(conf), 0o644))
@@ -208,11 +223,17 @@ func (w *world) setPath(t *testing.T, mx, mode string) {
 	}
 }
 
-// answer is what mailtls tells Postfix for domain, as postmap(1) sees it: the reply text,
-// or "NOTFOUND".
+// answer is what mailtls tells Postfix for domain under the postfix profile, as
+// postmap(1) sees it: the reply text, or "NOTFOUND".
 func (w *world) answer(t *testing.T, domain string) string {
 	t.Helper()
-	cmd := w.ns.command(w.bin.postmap, "-c", w.sender.conf, "-q", domain, "socketmap:inet:"+socketmapAddr+":postfix")
+	return w.answerFor(t, domain, "postfix")
+}
+
+// answerFor is answer under profile (the socketmap name).
+func (w *world) answerFor(t *testing.T, domain, profile string) string {
+	t.Helper()
+	cmd := w.ns.command(w.bin.postmap, "-c", w.sender.conf, "-q", domain, "socketmap:inet:"+socketmapAddr+":"+profile)
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	switch {
@@ -228,16 +249,43 @@ func (w *world) answer(t *testing.T, domain string) string {
 // delivered counts the messages carrying token in the receiver's mailbox.
 func (w *world) delivered(t *testing.T, token string) int {
 	t.Helper()
-	n := 0
+	return len(w.messages(t, token))
+}
+
+// messages returns the messages carrying token in the receiver's mailbox.
+func (w *world) messages(t *testing.T, token string) []string {
+	t.Helper()
+	var out []string
 	for _, sub := range []string{"new", "cur"} {
 		files, _ := filepath.Glob(filepath.Join(w.vmail, "inbox", sub, "*"))
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			must(t, err)
 			if strings.Contains(string(b), token) {
-				n++
+				out = append(out, string(b))
 			}
 		}
 	}
-	return n
+	return out
+}
+
+// receivedByReceiver returns the Received: header the receiving Postfix added (the
+// topmost one), unfolded onto one line.
+func receivedByReceiver(msg string) string {
+	head, _, _ := strings.Cut(strings.ReplaceAll(msg, "\r\n", "\n"), "\n\n")
+	lines := strings.Split(head, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "Received:") {
+			continue
+		}
+		h := l
+		for _, c := range lines[i+1:] {
+			if c == "" || (c[0] != ' ' && c[0] != '\t') {
+				break
+			}
+			h += " " + strings.TrimSpace(c)
+		}
+		return h
+	}
+	return ""
 }

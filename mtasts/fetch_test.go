@@ -121,6 +121,7 @@ func TestFetch(t *testing.T) {
 		maxBody int64
 		want    ResultType // "" means success
 		wantErr error      // checked with errors.Is when set
+		wantMsg string     // the error's text contains it, when set
 		wantMX  []string
 	}{
 		{name: "§3.3 valid enforce policy", cert: p.good, handler: servePolicy("text/plain", validBody),
@@ -190,7 +191,9 @@ func TestFetch(t *testing.T) {
 		{name: "§3.3 certificate from an untrusted CA", cert: p.untrustedCA, handler: servePolicy("text/plain", validBody), want: ResultWebPKIInvalid},
 		{name: "§3.3 certificate for another name", cert: p.wrongName, handler: servePolicy("text/plain", validBody), want: ResultWebPKIInvalid},
 		{name: "§3.3 TLS 1.1-only server refused", cert: p.good, tlsCfg: func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS11 },
-			handler: servePolicy("text/plain", validBody), want: ResultFetchError},
+			handler: servePolicy("text/plain", validBody), want: ResultFetchError, wantMsg: "protocol version not supported"},
+		{name: "§3.3 TLS 1.2 server accepted", cert: p.good, tlsCfg: func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12 },
+			handler: servePolicy("text/plain", validBody)},
 		{name: "§3.2 invalid policy is sts-policy-invalid", cert: p.good, handler: servePolicy("text/plain", "version: STSv1\nmode: enforce\nmax_age: 5\n"),
 			want: ResultPolicyInvalid, wantErr: ErrInvalidPolicy},
 		{name: "§3.2 HTML body served as text/plain", cert: p.good, handler: servePolicy("text/plain", "<html>hello</html>"),
@@ -248,6 +251,9 @@ func TestFetch(t *testing.T) {
 			}
 			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Fatalf("error %v does not wrap %v", err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("error %q does not say %q", err, tc.wantMsg)
 			}
 			if res != nil {
 				t.Fatalf("result %+v returned with an error", res)

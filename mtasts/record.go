@@ -29,57 +29,73 @@ type Record struct {
 }
 
 // ParseRecord parses one TXT record whose character-strings were already concatenated
-// without spaces (RFC 8461 §3.1). The grammar is
+// without spaces, to the letter of RFC 8461 §3.1:
 //
-//	sts-text-record = sts-version field-delim sts-id [field-delim sts-extensions] [field-delim]
-//	field-delim     = *WSP ";" *WSP
+//	sts-text-record = sts-version 1*(sts-field-delim sts-field) [sts-field-delim]
+//	sts-field       = sts-id / sts-extension  ; sts-id is required
+//	sts-field-delim = *WSP ";" *WSP
+//	sts-version     = %s"v=STSv1"
+//	sts-id          = %s"id=" 1*32(ALPHA / DIGIT)
+//	sts-extension   = sts-ext-name "=" sts-ext-value
+//	sts-ext-name    = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
+//	sts-ext-value   = 1*(%x21-3A / %x3C / %x3E-7E)
 //
-// Choices where the RFC leaves room, all in the direction of the ABNF:
-//   - "v=STSv1" and "id=" are case-sensitive (%s in the ABNF, RFC 7405).
-//   - id must be the second field, as the ABNF orders it. A later "id=" field is
-//     syntactically an extension (sts-ext-name allows "id"), so the first id wins and the
-//     later one is kept in Extensions.
-//   - Trailing whitespace after the last field is tolerated (the ABNF allows it only after
-//     a final ";"); it cannot change the meaning of the record. Leading whitespace is not:
-//     the record must begin with "v=STSv1".
-//   - An empty field between two delimiters ("v=STSv1;;id=1") is invalid.
+// Rule by rule:
+//   - the record begins with "v=STSv1", case-sensitive (%s, RFC 7405); no leading WSP.
+//   - fields are separated by ";" with optional WSP on either side; a field holds no WSP,
+//     so WSP is allowed only around a ";": after the last field only a final delimiter
+//     may follow ("id=1 " without ";" is invalid), and an empty field ("v=STSv1;;id=1")
+//     is invalid.
+//   - the id may be any field after the version (the ABNF does not order them); the first
+//     field that is an sts-id is the id, a later "id=…" is kept in Extensions. A field
+//     "id=" with a value that is not 1–32 letters and digits is syntactically an
+//     extension: with no sts-id at all the record is invalid.
+//   - an extension value has visible ASCII except "=" and ";" (no SP, no UTF-8).
 func ParseRecord(txt string) (*Record, error) {
-	fields := strings.Split(txt, ";")
-	if strings.TrimRight(fields[0], " \t") != RecordVersion || len(fields) < 2 {
-		return nil, fmt.Errorf("%w: must begin with %q followed by %q", ErrInvalidRecord, RecordVersion, ";")
+	rest, ok := strings.CutPrefix(txt, RecordVersion)
+	if !ok {
+		return nil, fmt.Errorf("%w: must begin with %q", ErrInvalidRecord, RecordVersion)
+	}
+	fields := strings.Split(rest, ";")
+	if trimWSP(fields[0]) != "" {
+		return nil, fmt.Errorf("%w: %q must be followed by %q", ErrInvalidRecord, RecordVersion, ";")
+	}
+	if len(fields) < 2 {
+		return nil, fmt.Errorf("%w: missing id field", ErrInvalidRecord)
 	}
 	fields = fields[1:]
-	// A single trailing delimiter (optionally followed by WSP) is allowed.
-	if trimWSP(fields[len(fields)-1]) == "" {
+	// A final delimiter may end the record, followed by WSP only.
+	if last := fields[len(fields)-1]; trimWSP(last) == "" && len(fields) > 1 {
 		fields = fields[:len(fields)-1]
-	}
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("%w: missing id field", ErrInvalidRecord)
 	}
 	rec := &Record{}
 	for i, f := range fields {
-		f = trimWSP(f)
+		f = strings.TrimLeft(f, " \t")
+		if i < len(fields)-1 || hasTrailingDelim(txt) {
+			f = strings.TrimRight(f, " \t") // WSP before the next ";" belongs to it
+		}
 		if f == "" {
 			return nil, fmt.Errorf("%w: empty field %d", ErrInvalidRecord, i+2)
 		}
-		if i == 0 {
-			id, ok := strings.CutPrefix(f, "id=")
-			if !ok {
-				return nil, fmt.Errorf("%w: second field must be id=, got %q", ErrInvalidRecord, f)
-			}
-			if !validID(id) {
-				return nil, fmt.Errorf("%w: id %q must be 1-%d letters and digits", ErrInvalidRecord, id, maxIDLen)
-			}
+		if id, ok := strings.CutPrefix(f, "id="); ok && validID(id) && rec.ID == "" {
 			rec.ID = id
 			continue
 		}
 		name, value, ok := strings.Cut(f, "=")
 		if !ok || !validExtName(name) || !validRecordExtValue(value) {
-			return nil, fmt.Errorf("%w: malformed extension field %q", ErrInvalidRecord, f)
+			return nil, fmt.Errorf("%w: malformed field %q", ErrInvalidRecord, f)
 		}
 		rec.Extensions = append(rec.Extensions, [2]string{name, value})
 	}
+	if rec.ID == "" {
+		return nil, fmt.Errorf("%w: no id field (id=1-%d letters and digits)", ErrInvalidRecord, maxIDLen)
+	}
 	return rec, nil
+}
+
+// hasTrailingDelim reports whether txt ends with a field delimiter: ";" then WSP only.
+func hasTrailingDelim(txt string) bool {
+	return strings.HasSuffix(strings.TrimRight(txt, " \t"), ";")
 }
 
 // isCandidate reports whether a TXT record counts as an MTA-STS record when several TXT

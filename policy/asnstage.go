@@ -198,7 +198,7 @@ func (e *Engine) lookupMX(ctx context.Context, domain string) *mxState {
 				ttl = min(ttl, r.TTL)
 			}
 		}
-		st.Addrs = append(st.Addrs, a.IPs()...)
+		st.Addrs = append(st.Addrs, boundAddrs(a.IPs())...)
 	}
 	st.Expires = now.Add(bound(ttl, mxTTLMin, mxTTLMax))
 	return st

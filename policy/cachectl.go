@@ -59,7 +59,11 @@ func (e *Engine) view(domain string, en *stsEntry, detail bool) CacheEntry {
 			p.Lines = canonicalLines(&p)
 			st.Policy = &p
 		}
-		c.Detail, _ = json.Marshal(st)
+		// Durations read as text ("1h0m0s"), not as Go's nanosecond integers.
+		c.Detail, _ = json.Marshal(struct {
+			*stsRecord
+			TXTTTL string `json:"txt_ttl"`
+		}{st, st.TXTTTL.String()})
 	}
 	return c
 }

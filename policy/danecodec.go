@@ -53,6 +53,7 @@ func decodeDANE(b []byte) (*daneState, error) {
 	if err := knownOutcome(st.Outcome); err != nil {
 		return nil, err
 	}
+	st.Reasons = boundReasons(st.Reasons) // a store written before the bound
 	return st, nil
 }
 

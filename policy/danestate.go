@@ -96,7 +96,7 @@ func (e *Engine) daneFromDisk(domain string) (*daneEntry, bool) {
 func (e *Engine) refreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) *daneState {
 	domain := nh.DANEKey
 	ch := e.flight.DoChan("dane:"+domain, func() (any, error) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+5*time.Second)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshDANE(wctx, nh, ev), nil
 	})
@@ -132,13 +132,16 @@ func (e *Engine) doRefreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator
 }
 
 func (e *Engine) publishDANE(st *daneState) {
-	en, ok := e.dane.Get(st.Domain)
-	if !ok {
+	st.Reasons = boundReasons(st.Reasons)
+	if en, ok := e.dane.Get(st.Domain); ok {
+		en.state.Store(st)
+		e.dane.Recharge(st.Domain)
+	} else {
 		en = &daneEntry{}
 		en.used.Store(e.now().UnixNano())
+		en.state.Store(st)
 		e.dane.Set(st.Domain, en)
 	}
-	en.state.Store(st)
 	if e.opt.Backend == nil {
 		return
 	}

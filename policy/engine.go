@@ -42,6 +42,9 @@ type Options struct {
 	OnRefresh func(n int)
 
 	MaxEntries int // hot store bound; 0 = unbounded
+	// MaxBytes is the hot stores' memory budget, as their entries' estimated cost (see
+	// bounds.go); 0 = 512 MiB, negative = unbounded.
+	MaxBytes int64
 	// The MTA-STS timers; SetSTSTimers replaces them (see STSTimers for their defaults).
 	FetchTimeout    time.Duration
 	FailureRetry    time.Duration
@@ -83,6 +86,10 @@ const (
 // kindSTS names MTA-STS state in the persistent store.
 const kindSTS = "sts"
 
+// refreshSlack is added to FetchTimeout to bound one domain's shared refresh (DNS lookups
+// and the policy fetch, which the Fetcher bounds by FetchTimeout itself).
+const refreshSlack = 5 * time.Second
+
 // New builds an engine. Call Load to warm it from the persistent store and Run to start
 // the background refresher.
 func New(opt Options) (*Engine, error) {
@@ -103,12 +110,20 @@ func New(opt Options) (*Engine, error) {
 	def(&opt.NegativeTTLMin, time.Minute)
 	def(&opt.NegativeTTLMax, time.Hour)
 	def(&opt.DNSRetry, time.Minute)
-	e := &Engine{opt: opt, sts: cache.NewMemory[*stsEntry](opt.MaxEntries), dane: cache.NewMemory[*daneEntry](opt.MaxEntries)}
+	if opt.MaxBytes == 0 {
+		opt.MaxBytes = defaultMaxBytes
+	}
+	// The byte budget is shared out: MTA-STS states with their policies and replies take
+	// half, DANE outcomes with their explanations 3/8, MX addresses for ASN rules 1/8.
+	b := max(opt.MaxBytes, 0)
+	e := &Engine{opt: opt,
+		sts:  cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost),
+		dane: cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost),
+		mx:   cache.NewMemorySized(opt.MaxEntries, b/8, mxStateCost)}
 	e.overrides.Store(opt.Overrides)
 	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval, TXTTTLMin: opt.TXTTTLMin})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
 	e.asnRules.Store(opt.ASN)
-	e.mx = cache.NewMemory[*mxState](opt.MaxEntries)
 	e.bg.jobs = make(chan bgJob, bgQueueLen)
 	return e, nil
 }
@@ -365,14 +380,16 @@ func (e *Engine) keepFromDisk(gen uint64, store func()) bool {
 // returns the state the hot store holds. prev is the domain's previous policy, kept (with
 // its rendered reply) when rec still holds it.
 func (e *Engine) publish(rec *stsRecord, prev *heldPolicy) *stsState {
-	st := newSTSState(rec, prev, 0)
-	en, ok := e.sts.Get(st.Domain)
-	if !ok {
+	st := newSTSState(rec, prev, 0) // bounds rec too (boundSTSRecord), so the store gets what memory holds
+	if en, ok := e.sts.Get(st.Domain); ok {
+		en.state.Store(st)
+		e.sts.Recharge(st.Domain)
+	} else {
 		en = &stsEntry{}
 		en.used.Store(e.opt.Now().UnixNano())
+		en.state.Store(st)
 		e.sts.Set(st.Domain, en)
 	}
-	en.state.Store(st)
 	if e.opt.Backend == nil {
 		return st
 	}

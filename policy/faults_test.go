@@ -33,9 +33,9 @@ func TestFaultsKeepCachedEnforce(t *testing.T) {
 			h.setTXT("example.com", "v=STSv1; id=2;")
 			h.fetch.setDown("example.com", true)
 		}},
-		{"new id, policy host stalls past the fetch timeout", func(h *harness) {
+		{"new id, policy host stalls past the bound on a refresh (fetch timeout + slack)", func(h *harness) {
 			h.setTXT("example.com", "v=STSv1; id=2;")
-			h.fetch.delay = 5 * time.Second // FetchTimeout is 2 s in the harness
+			h.fetch.delay = harnessFetchTimeout + refreshSlack + 3*time.Second
 		}},
 		{"new id, invalid policy served", func(h *harness) {
 			h.setTXT("example.com", "v=STSv1; id=2;")
@@ -44,6 +44,7 @@ func TestFaultsKeepCachedEnforce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has its own harness; the stall takes 3 × 7 s of real time
 			h := newHarness(t, nil)
 			h.sts("example.com", "1", policyText("enforce", 86400, "mx.example.com"))
 			if d := h.resolve(plain, "example.com"); d.PostfixReply() != want {
@@ -61,6 +62,31 @@ func TestFaultsKeepCachedEnforce(t *testing.T) {
 			if d := h.resolve(plain, "example.com"); d.PostfixReply() != want {
 				t.Errorf("after a background refresh under the fault: %q", d.PostfixReply())
 			}
+			if h.fetch.delay > 0 {
+				checkStalledFetch(t, h)
+			}
 		})
+	}
+}
+
+// checkStalledFetch asserts that the stalled policy host was really asked, and that the
+// engine gave up on it when its bound on a refresh passed (FetchTimeout + refreshSlack;
+// the real Fetcher also stops at FetchTimeout itself, mtasts.TestFetchStalled): not
+// before (it did wait out the bound) and not when the host would have answered.
+func checkStalledFetch(t *testing.T, h *harness) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second) // only bounds a hang
+	for len(h.fetch.ended()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no fetch of the stalling policy host ended within 60 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, s := range h.fetch.ended() {
+		// The deadline is set just before Fetch starts: allow it that head start.
+		bound := harnessFetchTimeout + refreshSlack
+		if !s.abandoned || s.waited < bound-100*time.Millisecond || s.waited >= h.fetch.delay {
+			t.Errorf("stalled fetch ended after %v (abandoned: %v), want it abandoned at the bound %v, before the host's %v stall ended", s.waited, s.abandoned, bound, h.fetch.delay)
+		}
 	}
 }

@@ -34,6 +34,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// harnessFetchTimeout is the engine's FetchTimeout in the harness.
+const harnessFetchTimeout = 2 * time.Second
+
 // fakeFetcher serves policy bodies per domain and counts fetches. The HTTPS rules of the
 // fetch itself are tested in package mtasts; here the engine's use of fetch outcomes is.
 type fakeFetcher struct {
@@ -43,6 +46,21 @@ type fakeFetcher struct {
 	delay   time.Duration
 	onFetch func() // called at the start of every fetch, if set
 	calls   map[string]int
+	stalls  []stall // delayed fetches that have ended, in order
+}
+
+// stall is how one delayed fetch ended: after how long, and whether its context ended it
+// (the engine gave up) before the delay passed.
+type stall struct {
+	waited    time.Duration
+	abandoned bool
+}
+
+// ended returns the delayed fetches that have ended so far.
+func (f *fakeFetcher) ended() []stall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]stall(nil), f.stalls...)
 }
 
 func newFakeFetcher() *fakeFetcher {
@@ -77,9 +95,16 @@ func (f *fakeFetcher) Fetch(ctx context.Context, domain string) (*mtasts.FetchRe
 		hook()
 	}
 	if delay > 0 {
+		start := time.Now()
 		select {
 		case <-time.After(delay):
+			f.mu.Lock()
+			f.stalls = append(f.stalls, stall{waited: time.Since(start)})
+			f.mu.Unlock()
 		case <-ctx.Done():
+			f.mu.Lock()
+			f.stalls = append(f.stalls, stall{waited: time.Since(start), abandoned: true})
+			f.mu.Unlock()
 			return nil, ctx.Err()
 		}
 	}
@@ -115,7 +140,7 @@ func (h *harness) engine(backend cache.Backend, addr string) *Engine {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	eng, err := New(Options{Resolver: dc, Fetcher: h.fetch, Backend: backend, Now: h.clock.Now, FetchTimeout: 2 * time.Second})
+	eng, err := New(Options{Resolver: dc, Fetcher: h.fetch, Backend: backend, Now: h.clock.Now, FetchTimeout: harnessFetchTimeout})
 	if err != nil {
 		h.t.Fatal(err)
 	}

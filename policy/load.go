@@ -76,7 +76,8 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 // hotStoreFull reports whether the MTA-STS or the DANE hot store holds MaxEntries. Load
 // then stops reading; what it has not read stays on disk, where lookups find it.
 func (e *Engine) hotStoreFull() bool {
-	return e.opt.MaxEntries > 0 && (e.sts.Len() >= e.opt.MaxEntries || e.dane.Len() >= e.opt.MaxEntries)
+	return e.opt.MaxEntries > 0 && (e.sts.Len() >= e.opt.MaxEntries || e.dane.Len() >= e.opt.MaxEntries) ||
+		e.sts.Full() || e.dane.Full()
 }
 
 // loadEntry decodes one stored entry into the hot store and reports whether it is a

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailtls/mailtls/cache/sqlitestore"
+	"github.com/mailtls/mailtls/internal/testenv"
 )
 
 // The in-process half of the scale measurement: the test binary re-executes itself to open
@@ -61,10 +62,7 @@ func runScaleChild(t *testing.T, path string, n int) scaleChildResult {
 
 // TestScaleChild is the child process of TestScaleWarmRestart, not a test of its own.
 func TestScaleChild(t *testing.T) {
-	path := os.Getenv(scaleChildEnv)
-	if path == "" {
-		t.Skip("helper process of TestScaleWarmRestart")
-	}
+	path := testenv.OptIn(t, scaleChildEnv, "helper process of TestScaleWarmRestart, which sets "+scaleChildEnv)
 	prof := os.Getenv("MAILTLS_SCALE_PROFILE")
 	if prof != "" {
 		f, err := os.Create(filepath.Join(prof, "cpu.pprof"))

@@ -115,6 +115,7 @@ func isWrapped(s, pre, mid, suf string) bool {
 // rendered reply) when r holds the same one. std flags fields of r left empty because
 // they are the standard ones (decodeSTSInto; stsDerived).
 func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
+	boundSTSRecord(r)
 	s := &stsState{Domain: r.Domain, RecordID: r.RecordID,
 		txtChecked: unixNano(r.TXTChecked), fetched: unixNano(r.Fetched), expires: unixNano(r.Expires)}
 	switch {

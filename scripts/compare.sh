@@ -28,21 +28,12 @@ need=()
 [ -x /usr/bin/mta-sts-daemon ] || need+=(postfix-mta-sts-resolver)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 [ -x /usr/sbin/unbound ] || need+=(unbound) # the peer's local caching resolver
+# Installed without starting the packaged daemons (install-test-deps.sh forbids service
+# starts during the install and restores the machine's policy); the comparison runs its own
+# instances in the namespace, and no service of this machine is stopped or restarted.
 if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  bash scripts/install-test-deps.sh "${need[@]}"
 fi
-# The packages may start their own daemons (ports 8461, 53); the comparison runs its own
-# instances in the namespace.
-for svc in postfix-mta-sts-resolver unbound; do
-  systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
-done
-# Where neither works, kill the packaged service's instance (its unit's command line), and
-# only it.
-for pid in $(pgrep -x -f '/usr/bin/python3 /usr/bin/mta-sts-daemon --config /etc/mta-sts-daemon.yml' || true); do
-  kill "$pid" || true
-done
 
 work=$(mktemp -d /tmp/mailtls-compare.XXXXXX)
 ns="mailtls-cmp-$$"

@@ -2,31 +2,61 @@
 # Installs the real parts the integration and end-to-end tests use, as Debian packages:
 # Postfix (postmap as a socketmap client; sending and receiving MTAs), Unbound (validating
 # resolver), Knot DNS (signed authoritative zones), iproute2 (network namespaces), swaks
-# (submits the end-to-end messages), systemd (systemd-analyze verify on the unit).
-# Idempotent: does nothing when all are present.
+# (submits the end-to-end messages), systemd (systemd-analyze verify on the units and its
+# system call groups for the sandbox test), mmdebstrap (the throwaway Debian root the
+# package test installs mailtls.deb into).
+# Idempotent: does nothing when all are present. With arguments, installs exactly those
+# packages instead (scripts/compare.sh uses this for its peer), by the same rules.
+#
+# It never stops, restarts, enables or disables a service: while apt-get runs, a
+# policy-rc.d that answers 101 ("action forbidden") keeps the packages' maintainer scripts
+# from starting the daemons they ship, and whatever policy-rc.d the machine had before
+# (or none) is put back afterwards. The tests run their own instances, under their own
+# names, paths and ports.
 set -euo pipefail
 
-need=()
-command -v postmap >/dev/null 2>&1 || [ -x /usr/sbin/postmap ] || need+=(postfix)
-command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need+=(unbound)
-command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
-command -v keymgr >/dev/null 2>&1 || [ -x /usr/sbin/keymgr ] || need+=(knot)
-command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
-command -v kdig >/dev/null 2>&1 || need+=(knot-dnsutils)
-command -v swaks >/dev/null 2>&1 || need+=(swaks)
-command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+need=("$@")
+[ $# -gt 0 ] || {
+  command -v postmap >/dev/null 2>&1 || [ -x /usr/sbin/postmap ] || need+=(postfix)
+  command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need+=(unbound)
+  command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
+  command -v keymgr >/dev/null 2>&1 || [ -x /usr/sbin/keymgr ] || need+=(knot)
+  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+  command -v kdig >/dev/null 2>&1 || need+=(knot-dnsutils)
+  command -v swaks >/dev/null 2>&1 || need+=(swaks)
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+}
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: need root to install: ${need[*]}" >&2
   exit 1
 fi
+
+# Forbid service starts for the duration of the install only, and restore the machine's own
+# policy (file, mode and contents) or its absence on every exit path.
+prc=${MAILTLS_POLICY_RC_D:-/usr/sbin/policy-rc.d} # the variable: for this script's own test
+saved=""
+if [ -e "$prc" ] || [ -L "$prc" ]; then
+  saved=$(mktemp "$(dirname "$prc")/.policy-rc.d.mailtls-saved.XXXXXX")
+  cp -a "$prc" "$saved"
+fi
+restore() {
+  if [ -n "$saved" ]; then
+    mv -f "$saved" "$prc"
+  else
+    rm -f "$prc"
+  fi
+}
+trap restore EXIT
+printf '#!/bin/sh\n# mailtls install-test-deps: no service starts while test packages install.\nexit 101\n' >"$prc.mailtls-new"
+chmod 0755 "$prc.mailtls-new"
+mv -f "$prc.mailtls-new" "$prc"
+
 export DEBIAN_FRONTEND=noninteractive
 # Postfix asks how it is used; the tests configure their own instances.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Packages may start services; the tests run their own instances on other ports.
-for svc in unbound knot postfix; do
-  systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
-done

@@ -2,6 +2,7 @@ package socketmap
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/user"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/mailtls/mailtls/internal/testenv"
 )
 
 // TestListenUnixMode: the requested permission bits are applied to the socket file whatever
@@ -115,11 +118,11 @@ func TestListenUnixExistingFile(t *testing.T) {
 func TestListenUnixOwnership(t *testing.T) {
 	me, err := user.Current()
 	if err != nil {
-		t.Skipf("current user unknown: %v", err)
+		testenv.Missing(t, fmt.Sprintf("the current user in the user database: %v", err))
 	}
 	grp, err := user.LookupGroupId(me.Gid)
 	if err != nil {
-		t.Skipf("current group unknown: %v", err)
+		testenv.Missing(t, fmt.Sprintf("the current group in the group database: %v", err))
 	}
 	uid, gid := os.Getuid(), os.Getgid()
 	type tc struct {

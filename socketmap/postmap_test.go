@@ -11,16 +11,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailtls/mailtls/internal/testenv"
 )
 
 // TestPostmapInterop: Postfix's own socketmap client (postmap -q, socketmap_table(5)) talks
 // to the Server over TCP and a Unix socket: an OK reply prints the data after "OK ", a
 // NOTFOUND reply prints nothing and exits 1.
 func TestPostmapInterop(t *testing.T) {
-	postmap, err := exec.LookPath("postmap")
-	if err != nil {
-		t.Skip("postmap not installed (Debian package postfix); CI installs it")
-	}
+	postmap := testenv.LookPath(t, "postmap", "Debian package postfix")
 	h := HandlerFunc(func(_ context.Context, name, key string) string {
 		if name != "name" {
 			return "PERM unexpected map name " + name

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/internal/testenv"
 )
 
 // mapName is the socketmap name sent with each key: mailtls's profile for plain Postfix
@@ -20,9 +21,7 @@ const nullReply = "OK secure match=mx.sts-00001.example:.backup.sts-00001.exampl
 // TestCompare runs the same cached load against the null server, postfix-mta-sts-resolver
 // and mailtls, and prints one table. See doc.go and scripts/compare.sh.
 func TestCompare(t *testing.T) {
-	if ok, why := enabled(); !ok {
-		t.Skip(why)
-	}
+	testenv.OptIn(t, "MAILTLS_COMPARE", "side-by-side comparison: bash scripts/compare.sh (sets MAILTLS_COMPARE=1 inside a network namespace)")
 	p, err := paramsFromEnv(os.Getenv)
 	if err != nil {
 		t.Fatal(err)

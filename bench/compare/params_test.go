@@ -2,7 +2,6 @@ package compare
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -63,12 +62,4 @@ func paramsFromEnv(getenv func(string) string) (params, error) {
 		p.unbound = v
 	}
 	return p, nil
-}
-
-// enabled says whether the run was asked for, and why not.
-func enabled() (bool, string) {
-	if os.Getenv("MAILTLS_COMPARE") != "1" {
-		return false, "side-by-side comparison is opt-in: bash scripts/compare.sh (sets MAILTLS_COMPARE=1 inside a network namespace)"
-	}
-	return true, ""
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -127,9 +129,10 @@ func TestOpenRejectsBadFiles(t *testing.T) {
 	}
 }
 
-// Paths that cannot hold a database fail in Open. (A read-only directory
-// cannot be simulated with chmod when the tests run as root; the read-only
-// open mode stands for it: the file cannot be created.)
+// Paths that cannot hold a database fail in Open, with an error that names the path and
+// the cause, and leave nothing behind. (A read-only directory cannot be simulated with
+// chmod when the tests run as root; the read-only open mode stands for it: the file cannot
+// be created.)
 func TestOpenUnusablePaths(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "plain-file")
@@ -137,14 +140,16 @@ func TestOpenUnusablePaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		path string
-		opts Options
+		name  string
+		path  string
+		opts  Options
+		cause error  // errors.Is, when set
+		says  string // the error's text contains it
 	}{
-		{"empty path", "", manual()},
-		{"parent is a regular file", filepath.Join(file, "cache.db"), manual()},
-		{"path is a directory", dir, manual()},
-		{"missing file on a read-only medium", filepath.Join(dir, "missing.db"), Options{FlushInterval: time.Hour, readOnly: true}},
+		{"empty path", "", manual(), nil, "empty database path"},
+		{"parent is a regular file", filepath.Join(file, "cache.db"), manual(), syscall.ENOTDIR, "create directory for " + filepath.Join(file, "cache.db")},
+		{"path is a directory", dir, manual(), syscall.EISDIR, "create " + dir},
+		{"missing file on a read-only medium", filepath.Join(dir, "missing.db"), Options{FlushInterval: time.Hour, readOnly: true}, nil, "open " + filepath.Join(dir, "missing.db") + ": unable to open database file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +158,25 @@ func TestOpenUnusablePaths(t *testing.T) {
 				s.Close()
 				t.Fatal("Open succeeded")
 			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("error %q does not say %q", err, tc.says)
+			}
+			if tc.cause != nil && !errors.Is(err, tc.cause) {
+				t.Errorf("error %q does not wrap %v", err, tc.cause)
+			}
 		})
+	}
+	// Nothing was created: the directory holds the plain file alone.
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "plain-file" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("failed opens left files behind: %v", names)
 	}
 }
 

@@ -393,13 +393,40 @@ func TestStoreConcurrent(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 20; i++ {
-			_ = s.Range(ctx, "", func(cache.Entry) bool { return true })
-			_ = s.Flush(ctx)
+			if err := s.Range(ctx, "", func(cache.Entry) bool { return true }); err != nil {
+				t.Errorf("Range during writes: %v", err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Errorf("Flush during writes: %v", err)
+			}
 		}
 	}()
 	wg.Wait()
 	if err := s.Health(); err != nil {
 		t.Errorf("Health: %v", err)
+	}
+	// Committed, every key holds its writer's last operation: the value of its last Put, or
+	// nothing when the last operation was a Delete.
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("final Flush: %v", err)
+	}
+	got := collect(t, s, "sts")
+	want := map[string]string{}
+	for g := 0; g < 4; g++ {
+		for k := 0; k < 20; k++ {
+			last := 280 + k // the last i with i%20 == k
+			if last%7 != 0 {
+				want[fmt.Sprintf("sts/g%d-k%d.example", g, k)] = fmt.Sprintf("v%d", last)
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d entries committed, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: committed %q, want %q", k, got[k], v)
+		}
 	}
 }
 

@@ -56,7 +56,11 @@ func cmdBenchNull(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:0", "TCP address, or unix:PATH")
 	reply := fs.String("reply", "OK secure match=.example.com servername=hostname", "the reply to every request")
 	printAddr := fs.Bool("print-addr", false, "print the socketmap SPEC listened on, then serve")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
 		return 2
 	}
 	network, addr := "tcp", *listen
@@ -135,7 +139,11 @@ func cmdBenchLoad(args []string, stdout, stderr io.Writer) int {
 	null := fs.Bool("null", true, "start the null server as a separate process and measure it first at every point")
 	nullReply := fs.String("null-reply", "OK secure match=.example.com servername=hostname", "the null server's reply")
 	asJSON := fs.Bool("json", false, "print the results as JSON lines instead of a table")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
 		return 2
 	}
 	var targets []target

@@ -40,18 +40,29 @@ func TestParseSpec(t *testing.T) {
 	}
 }
 
+// Each usage error exits 2 with a message that says what is wrong, on stderr alone, and
+// no load is run.
 func TestBenchUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"bench"},
-		{"bench", "nosuch"},
-		{"bench", "load", "-null=false", "-key", "a"},                                      // nothing to load
-		{"bench", "load", "-key", "a", "-target", "x=inet:127.0.0.1"},                      // bad spec
-		{"bench", "load", "-target", "x=inet:127.0.0.1:1:m"},                               // no keys
-		{"bench", "load", "-key", "a", "-conns", "1,0", "-target", "x=inet:127.0.0.1:1:m"}, // bad count
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"bench"}, "Usage:\n  mailtls bench load -target NAME=SPEC"},
+		{[]string{"bench", "nosuch"}, `mailtls bench: unknown subcommand "nosuch"`},
+		{[]string{"bench", "load", "-null=false", "-key", "a"}, "mailtls bench load: nothing to load: give -target or keep -null"},
+		{[]string{"bench", "load", "-key", "a", "-target", "x=inet:127.0.0.1"}, `mailtls bench load: -target "inet:127.0.0.1": no map name after the address`},
+		{[]string{"bench", "load", "-target", "x=inet:127.0.0.1:1:m"}, "mailtls bench load: no keys: give -keys FILE or -key K"},
+		{[]string{"bench", "load", "-key", "a", "-conns", "1,0", "-target", "x=inet:127.0.0.1:1:m"}, `mailtls bench load: -conns: "0" is not a positive number`},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(args, &out, &errb); code != 2 {
-			t.Errorf("%q: exit %d, want 2 (stderr %q)", args, code, errb.String())
+		if code := run(tc.args, &out, &errb); code != 2 {
+			t.Errorf("%q: exit %d, want 2 (stderr %q)", tc.args, code, errb.String())
+		}
+		if !strings.Contains(errb.String(), tc.says) {
+			t.Errorf("%q: stderr %q, want it to say %q", tc.args, errb.String(), tc.says)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%q: wrote %q to stdout", tc.args, out.String())
 		}
 	}
 }

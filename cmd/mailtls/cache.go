@@ -18,21 +18,21 @@ import (
 )
 
 func cmdCache(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("cache", "cache list [FILTER] | show DOMAIN | purge DOMAIN|-all  [-json] [-config FILE]", stderr)
+	fs := newFlagSet("cache", "cache list [FILTER] | show DOMAIN | purge DOMAIN|-all  [-json] [-config FILE] [-v]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	all := fs.Bool("all", false, "with purge: forget every domain")
-	cfgFile := fs.String("config", "", "configuration file (default: the embedded default)")
+	cf := addConfigFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if len(pos) == 0 {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := config.Load(*cfgFile)
+	cfg, loc, err := cf.load(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "mailtls: configuration:\n%v\n", err)
+		fmt.Fprintf(stderr, "mailtls: configuration %s:\n%v\n", loc, err)
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

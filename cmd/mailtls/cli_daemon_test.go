@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,16 +46,18 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	if resp.Decision.Source != policy.SourceMTASTS || !resp.Decision.CacheHit || !strings.Contains(resp.Reply, "policy_type=sts") {
 		t.Errorf("query -json: %+v", resp)
 	}
-	if out := run("cache", "list"); !strings.Contains(out, "example.com") || !strings.Contains(out, "policy") {
-		t.Errorf("cache list:\n%s", out)
+	// One row per domain: state, mode and id of what the daemon holds.
+	row := regexp.MustCompile(`(?m)^example\.com +policy +enforce +7 +\d{4}-\d\d-\d\dT\S+Z +`)
+	if out := run("cache", "list"); !row.MatchString(out) || !strings.HasSuffix(out, "\n1 domains\n") {
+		t.Errorf("cache list: want the row of example.com (policy, enforce, id 7) and \"1 domains\":\n%s", out)
 	}
 	if out := run("cache", "show", "example.com"); !strings.Contains(out, `"policy_id": "7"`) {
 		t.Errorf("cache show:\n%s", out)
 	}
-	if out := run("cache", "purge", "example.com"); !strings.Contains(out, "purged 1") {
+	if out := run("cache", "purge", "example.com"); out != "purged 1 domains\n" {
 		t.Errorf("cache purge:\n%s", out)
 	}
-	if out := run("cache", "list"); strings.Contains(out, "example.com") {
+	if out := run("cache", "list"); strings.Contains(out, "example.com") || !strings.HasSuffix(out, "\n0 domains\n") {
 		t.Errorf("purged domain still listed:\n%s", out)
 	}
 
@@ -61,10 +65,12 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	lab.Query(t, addr, "postfix", "example.com") // cache it again
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
-	if out := run("query", "example.com"); !strings.Contains(out, "resolved in this process") || !strings.Contains(out, "OK secure") {
+	if out := run("query", "example.com"); !strings.HasPrefix(out, "example.com  (profile postfix, resolved in this process") ||
+		!strings.Contains(out, "\n  reply:   OK secure match=mx.example.com servername=hostname\n  source:  mta-sts\n") {
 		t.Errorf("query without daemon:\n%s", out)
 	}
-	if out := run("cache", "list"); !strings.Contains(out, "example.com") {
-		t.Errorf("cache list from the store file:\n%s", out)
+	if out := run("cache", "list"); !strings.Contains(out, "(no daemon running: reading the store "+filepath.Join(dir, "cache.db")+" directly)") ||
+		!row.MatchString(out) || !strings.HasSuffix(out, "\n1 domains\n") {
+		t.Errorf("cache list from the store file: want the note, the row of example.com and \"1 domains\":\n%s", out)
 	}
 }

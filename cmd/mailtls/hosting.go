@@ -18,21 +18,25 @@ import (
 // in this process from the configuration (ids are content-derived, so they equal what
 // the daemon serves for the same configuration) and need no running daemon.
 func cmdHosting(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprint(stdout, "Usage: mailtls hosting records|check [DOMAIN…] [-json] [-config FILE] [-v]\n")
+		return 0
+	}
 	if len(args) == 0 || (args[0] != "records" && args[0] != "check") {
-		fmt.Fprint(stderr, "Usage: mailtls hosting records|check [DOMAIN…] [-json] [-config FILE]\n")
+		fmt.Fprint(stderr, "Usage: mailtls hosting records|check [DOMAIN…] [-json] [-config FILE] [-v]\n")
 		return 2
 	}
 	sub := args[0]
-	fs := newFlagSet("hosting "+sub, "hosting "+sub+" [DOMAIN…] [-json] [-config FILE]", stderr)
-	cfgFile := fs.String("config", "", "configuration file (default: the embedded default)")
+	fs := newFlagSet("hosting "+sub, "hosting "+sub+" [DOMAIN…] [-json] [-config FILE] [-v]", stderr)
+	cf := addConfigFlags(fs)
 	asJSON := fs.Bool("json", false, "print findings as JSON (check)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
-	cfg, err := config.Load(*cfgFile)
+	cfg, loc, err := cf.load(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "mailtls: configuration:\n%v\n", err)
+		fmt.Fprintf(stderr, "mailtls: configuration %s:\n%v\n", loc, err)
 		return 1
 	}
 	if !cfg.Hosting.Enabled() {

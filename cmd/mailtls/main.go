@@ -5,7 +5,7 @@
 //	mailtls serve [-config FILE]          run the daemon
 //	mailtls query DOMAIN [flags]          resolve one next-hop and explain the answer
 //	mailtls cache list|show|purge         inspect or clear the policy cache
-//	mailtls config check FILE | default   validate a configuration, print the default
+//	mailtls config check|path|default     validate a configuration, say which is used, print the default
 //	mailtls bench load|null               load-test socketmap servers (BENCHMARKS.md)
 //	mailtls hosting records|check         DNS records and live self-check of hosted MTA-STS domains
 //	mailtls version
@@ -16,34 +16,45 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/mailtls/mailtls/internal/buildinfo"
 )
 
 const usage = `mailtls — SMTP TLS policy engine (DANE, MTA-STS) for Postfix
 
 Usage:
-  mailtls serve [-config FILE]               run the daemon (embedded default config without -config)
+  mailtls serve [-config FILE]               run the daemon
   mailtls query DOMAIN [-profile P] [-json] [-local] [-config FILE]
                                              resolve one next-hop and explain the answer
   mailtls cache list [FILTER] [-json]        list cached domains
   mailtls cache show DOMAIN                  show one domain's cached state
   mailtls cache purge DOMAIN | -all          forget a domain (or everything)
-  mailtls config check FILE                  validate a configuration file
+  mailtls config check [FILE | -]            validate a configuration (- reads standard input)
+  mailtls config path                        print which configuration file is used, and why
   mailtls config default                     print the embedded default configuration
   mailtls bench load|null [flags]            load-test socketmap servers against the null server
   mailtls hosting records [DOMAIN…]          DNS records to publish for hosted MTA-STS domains
   mailtls hosting check [DOMAIN…] [-json]    check hosted domains as a sender would (exit 1 on a problem)
-  mailtls version                            print the version
+  mailtls version                            print the version, commit and Go version
 
+Configuration: -config FILE, else $MAILTLS_CONFIG, else /etc/mailtls/mailtls.yaml if it
+exists, else the embedded default; -v makes a command say which file it used.
 Run "mailtls COMMAND -h" for the flags of a command.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runIn(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run dispatches a command line and returns the exit status: 0 success, 1 failure,
 // 2 usage error.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runIn(args, strings.NewReader(""), stdout, stderr)
+}
+
+// runIn is run with a standard input (config check -).
+func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -57,13 +68,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "cache":
 		return cmdCache(rest, stdout, stderr)
 	case "config":
-		return cmdConfig(rest, stdout, stderr)
+		return cmdConfig(rest, stdout, stderr, stdin)
 	case "bench":
 		return cmdBench(rest, stdout, stderr)
 	case "hosting":
 		return cmdHosting(rest, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "mailtls", version())
+		if len(rest) > 0 && rest[0] != "-h" && rest[0] != "-help" && rest[0] != "--help" {
+			fmt.Fprint(stderr, "Usage: mailtls version\n")
+			return 2
+		}
+		if len(rest) > 0 {
+			fmt.Fprint(stdout, "Usage: mailtls version\n\nPrints the version, the commit it was built from, its date and the Go version.\n")
+			return 0
+		}
+		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)

@@ -12,28 +12,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/daemon"
 )
 
 func cmdQuery(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("query", "query DOMAIN [-profile P] [-json] [-local] [-config FILE]", stderr)
+	fs := newFlagSet("query", "query DOMAIN [-profile P] [-json] [-local] [-explain=false] [-config FILE] [-v]", stderr)
 	profile := fs.String("profile", "postfix", "profile (socketmap map name) to answer for")
 	asJSON := fs.Bool("json", false, "print the decision as JSON")
 	local := fs.Bool("local", false, "resolve in this process even if a daemon is running (its cache is not used)")
 	explain := fs.Bool("explain", true, "print the reasons behind the answer")
-	cfgFile := fs.String("config", "", "configuration file (default: the embedded default)")
+	cf := addConfigFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := config.Load(*cfgFile)
+	cfg, loc, err := cf.load(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "mailtls: configuration:\n%v\n", err)
+		fmt.Fprintf(stderr, "mailtls: configuration %s:\n%v\n", loc, err)
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.MTASTS.FetchTimeout.D()+10*time.Second)

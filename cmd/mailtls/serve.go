@@ -13,14 +13,17 @@ import (
 )
 
 func cmdServe(args []string, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve [-config FILE]", stderr)
-	cfgFile := fs.String("config", "", "configuration file (default: the embedded default, see 'mailtls config default')")
+	fs := newFlagSet("serve", "serve [-config FILE] [-v]", stderr)
+	cf := addConfigFlags(fs)
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagExit(err)
 	}
-	cfg, err := config.Load(*cfgFile)
+	cfg, loc, err := cf.load(stderr)
+	if err == nil {
+		err = cfg.CheckFiles()
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mailtls: configuration:\n%v\n", err)
+		fmt.Fprintf(stderr, "mailtls: configuration %s:\n%v\n", loc, err)
 		return 1
 	}
 	log := daemon.NewLogger(cfg.Log)
@@ -42,7 +45,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				next, err := config.Load(*cfgFile)
+				next, err := config.Load(loc.Path)
 				if err == nil {
 					err = d.Reload(next)
 				}
@@ -58,5 +61,3 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	return 0
 }
-
-func version() string { return daemon.Version() }

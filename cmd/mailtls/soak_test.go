@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailtls/mailtls/internal/dnstest"
 	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/internal/testenv"
 	"github.com/mailtls/mailtls/socketmap"
 )
 
@@ -38,9 +39,10 @@ import (
 // by more than the stated margins. TEMP is accepted for an enforce domain (a DNS fault on
 // its MX lookup defers delivery, RFC 7672 §2.1.2); NOTFOUND or another OK is not. Figures are printed for BENCHMARKS.md.
 func TestSoak(t *testing.T) {
-	d, err := time.ParseDuration(os.Getenv("MAILTLS_SOAK"))
+	v := testenv.OptIn(t, "MAILTLS_SOAK", "the soak runs as long as told: MAILTLS_SOAK=10m")
+	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		t.Skip("soak run is opt-in: MAILTLS_SOAK=10m")
+		t.Fatalf("MAILTLS_SOAK=%q: want a positive duration such as 10m", v)
 	}
 	const (
 		rate  = 1500 // requests per second, all connections together

@@ -86,6 +86,9 @@ func (s *Server) answer(r *dns.Msg) (*dns.Msg, bool) {
 		}
 		seen[name] = true
 		rrs := s.records[name]
+		if len(rrs) == 0 && s.synth != nil {
+			rrs = s.synth(name)
+		}
 		if match := ofType(rrs, q.Qtype); len(match) > 0 {
 			m.Answer = append(m.Answer, match...)
 			break

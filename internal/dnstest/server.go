@@ -59,6 +59,7 @@ type Server struct {
 	queries  int
 	perQuery map[modeKey]int
 	handler  func(w dns.ResponseWriter, r *dns.Msg) bool
+	synth    func(name string) []dns.RR
 }
 
 // New starts a server on a free loopback port and registers t.Cleanup to stop it.
@@ -212,6 +213,17 @@ func (s *Server) SetHandler(f func(w dns.ResponseWriter, r *dns.Msg) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.handler = f
+}
+
+// SetSynth installs a source of records made on the fly: for an owner name (lower-case
+// FQDN) with no stored records, f returns the records it owns, or nil. Everything else
+// (modes, CNAMEs, negative answers, truncation, the AD bit) works as for stored records;
+// it lets a test serve large zones (thousands of names, floods of records) without
+// holding them. nil removes it.
+func (s *Server) SetSynth(f func(name string) []dns.RR) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.synth = f
 }
 
 // Queries returns the total number of queries received, over UDP and TCP.

@@ -67,11 +67,7 @@ func Build(t testing.TB) string {
 	cmd := exec.Command(goBin, "install", Module)
 	cmd.Env = append(os.Environ(), "GOBIN="+dir, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("building Pebble (%s): %v\n%s", Module, err, out)
-		if testenv.Required() {
-			t.Fatalf("integration prerequisite missing: %s", msg)
-		}
-		t.Skipf("skipping: %s", msg)
+		testenv.Missing(t, fmt.Sprintf("building Pebble (%s): %v\n%s", Module, err, out))
 	}
 	return filepath.Join(dir, "pebble")
 }

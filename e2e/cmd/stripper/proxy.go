@@ -56,7 +56,7 @@ func (p *proxy) serve(ctx context.Context, client net.Conn) {
 	go func() {
 		defer close(done)
 		defer client.Close()
-		p.replies(s, bufio.NewReader(up))
+		p.replies(s, bufio.NewReader(up), log)
 	}()
 	p.commands(s, client, up, log)
 	up.Close()
@@ -64,8 +64,9 @@ func (p *proxy) serve(ctx context.Context, client net.Conn) {
 }
 
 // replies copies the receiver's replies to the client, removing the STARTTLS extension
-// from them whenever the client must not see it.
-func (p *proxy) replies(s *session, ur *bufio.Reader) {
+// from them whenever the client must not see it, and logs each removal (the end-to-end
+// suite reads the log to show the attacker was on the path).
+func (p *proxy) replies(s *session, ur *bufio.Reader, log *slog.Logger) {
 	for {
 		reply, err := readReply(ur)
 		if err != nil {
@@ -75,7 +76,10 @@ func (p *proxy) replies(s *session, ur *bufio.Reader) {
 		hide := p.strip || s.tlsDone
 		s.mu.Unlock()
 		if hide {
-			reply = dropExtension(reply, "STARTTLS")
+			n := len(reply)
+			if reply = dropExtension(reply, "STARTTLS"); len(reply) < n {
+				log.Info("removed STARTTLS from the EHLO reply")
+			}
 		}
 		if s.write([]byte(strings.Join(reply, ""))) != nil {
 			return

@@ -1,0 +1,183 @@
+package policy
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailtls/mailtls/dane"
+	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/hostile"
+)
+
+// hostileHarness is a harness whose DNS server serves z on the fly, with the real DANE
+// evaluator over it and z's policies on the policy hosts.
+func hostileHarness(t testing.TB, z hostile.Zone, maxBytes int64) *harness {
+	h := newHarness(t, nil)
+	h.dns.SetSynth(z.Records)
+	dc, err := dnsclient.New(dnsclient.Config{Servers: []string{h.dns.Addr}, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng, err = New(Options{Resolver: dc, Fetcher: h.fetch, Now: h.clock.Now, FetchTimeout: 10 * time.Second, MaxBytes: maxBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng.SetDANE(&dane.Evaluator{Resolver: dc, Port: 25, MaxHosts: 10}, "")
+	return h
+}
+
+// domainCost is what domain costs the hot stores by their estimates, and its stored values.
+func domainCost(e *Engine, domain string) (mem, stored int) {
+	if en, ok := e.sts.Get(domain); ok {
+		mem += stsEntryCost(domain, en)
+		stored += len(encodeSTS(en.state.Load().record()))
+	}
+	if en, ok := e.dane.Get(domain); ok {
+		mem += daneEntryCost(domain, en)
+		stored += len(encodeDANE(en.state.Load()))
+	}
+	return mem, stored
+}
+
+// Issue 11 (item 2): what one hostile domain may cost is bounded, and every bound leaves
+// the answer as strong as the whole data warrants or stricter: DANE is decided on every
+// record (only its explanation is cut), an MTA-STS policy's patterns are cut from the end
+// (fewer acceptable MX hosts), and the TXT records kept serve the explanation only.
+func TestHostileDomainBounded(t *testing.T) {
+	const perDomain = 32 << 10 // the bound this data must stay within (memory estimate and stored bytes)
+	base := hostile.Zone{Suffix: "hostile.example"}
+	tests := []struct {
+		name  string
+		zone  func(z hostile.Zone) hostile.Zone
+		reply string // prefix of the answer
+		check func(t *testing.T, h *harness, domain string, d *Decision)
+	}{
+		{"everything at once", func(hostile.Zone) hostile.Zone { return hostile.Default("hostile.example") }, "OK dane", nil},
+		{"TLSA flood", func(z hostile.Zone) hostile.Zone { z.Hosts, z.AddrsPerHost, z.TLSAPerHost = 1, 1, 1000; return z }, "OK dane-only", nil},
+		{"MX flood", func(z hostile.Zone) hostile.Zone {
+			z.Hosts, z.AddrsPerHost, z.TLSAPerHost, z.JunkMX = 1, 1, 1, 1500
+			return z
+		}, "OK dane", nil},
+		{"address flood", func(z hostile.Zone) hostile.Zone { z.Hosts, z.AddrsPerHost, z.TLSAPerHost = 2, 2000, 1; return z }, "OK dane-only", nil},
+		{"TXT flood beside a valid record", func(z hostile.Zone) hostile.Zone { z.Hosts, z.TXT, z.TXTLen, z.Patterns = 1, 180, 250, 1; return z },
+			"OK secure match=m0.", func(t *testing.T, h *harness, domain string, d *Decision) {
+				st, _ := h.eng.sts.Get(domain)
+				if txt := st.state.Load().record().TXT; len(txt) > maxTXTKept+1 {
+					t.Errorf("%d TXT records kept", len(txt))
+				}
+			}},
+		{"policy with 2000 patterns", func(z hostile.Zone) hostile.Zone { z.Hosts, z.Patterns = 1, 2000; return z },
+			"OK secure match=m0.", func(t *testing.T, h *harness, domain string, d *Decision) {
+				// The kept patterns are the policy's first ones: stricter, never wider.
+				if len(d.Match) != maxPolicyMX {
+					t.Errorf("%d patterns in the answer, want the first %d", len(d.Match), maxPolicyMX)
+				}
+				for i, m := range d.Match {
+					w := fmt.Sprintf("p%d.%s", i, domain)
+					if i < 1 {
+						w = fmt.Sprintf("m%d.%s", i, domain)
+					}
+					if m != w {
+						t.Errorf("pattern %d is %q, want %q (the policy's order)", i, m, w)
+						break
+					}
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			z := tt.zone(base)
+			h := hostileHarness(t, z, 0)
+			domain := z.Name(1)
+			h.fetch.set(domain, z.Policy(domain))
+			for _, p := range []*Profile{plain, tlsrpt} { // renders both reply forms
+				d := h.resolve(p, domain)
+				if got := d.PostfixReply(); !strings.HasPrefix(got, tt.reply) {
+					t.Fatalf("%s: %q, want %q…", p.Name, got, tt.reply)
+				}
+				if tt.check != nil && p == plain {
+					tt.check(t, h, domain, d)
+				}
+			}
+			mem, stored := domainCost(h.eng, domain)
+			t.Logf("%s: %d bytes in memory (estimate), %d bytes stored", tt.name, mem, stored)
+			if mem > perDomain || stored > perDomain {
+				t.Errorf("one hostile domain costs %d bytes in memory, %d stored; bound %d", mem, stored, perDomain)
+			}
+			if st, ok := h.eng.dane.Get(domain); ok {
+				if n := len(strings.Join(st.state.Load().Reasons, "")); n > maxDANEReasonBytes+100 {
+					t.Errorf("DANE explanation of %d bytes kept", n)
+				}
+			}
+		})
+	}
+}
+
+// Issue 11 (item 2): the hot stores stay within cache.max_bytes however many hostile
+// domains arrive: the MTA-STS store within its half, the DANE store within its 3/8 (an
+// entry here is smaller than a shard's share, so the bound is exact), evicting to make
+// room; a normal domain published after them is kept.
+func TestHostileEvictionByBudget(t *testing.T) {
+	const budget = 4 << 20
+	z := hostile.Default("hostile.example")
+	h := hostileHarness(t, z, budget)
+	const n = 160
+	for i := range n {
+		d := z.Name(i)
+		h.fetch.set(d, z.Policy(d))
+		if got := h.resolve(plain, d).PostfixReply(); !strings.HasPrefix(got, "OK dane") {
+			t.Fatalf("%s: %q", d, got)
+		}
+		if s, dn := h.eng.sts.Bytes(), h.eng.dane.Bytes(); s > budget/2 || dn > budget*3/8 {
+			t.Fatalf("after %d hostile domains: MTA-STS store %d bytes (budget %d), DANE store %d (budget %d)", i+1, s, budget/2, dn, budget*3/8)
+		}
+	}
+	if h.eng.sts.Len() >= n || h.eng.dane.Len() >= n {
+		t.Errorf("nothing evicted: %d MTA-STS and %d DANE entries of %d domains", h.eng.sts.Len(), h.eng.dane.Len(), n)
+	}
+	t.Logf("%d hostile domains: MTA-STS store %d entries, %d bytes; DANE store %d entries, %d bytes (budget %d)",
+		n, h.eng.sts.Len(), h.eng.sts.Bytes(), h.eng.dane.Len(), h.eng.dane.Bytes(), budget)
+	h.sts("normal.example", "1", policyText("enforce", 86400, "mx.normal.example"))
+	if got := h.resolve(plain, "normal.example").PostfixReply(); got != "OK secure match=mx.normal.example servername=hostname" {
+		t.Errorf("normal domain among hostile ones: %q", got)
+	}
+	if _, ok := h.eng.sts.Get("normal.example"); !ok {
+		t.Error("the normal domain just published is not in the hot store")
+	}
+}
+
+// BenchmarkHostileDomainHeap measures what hostile domains (hostile.Default: every flood
+// at once) cost the engine's heap once resolved, per domain, next to the hot stores'
+// estimate of it. No byte budget: every domain is kept.
+//
+//	go test -run '^$' -bench HostileDomainHeap -benchtime 1x ./policy
+func BenchmarkHostileDomainHeap(b *testing.B) {
+	z := hostile.Default("hostile.example")
+	const n = 300
+	for range b.N {
+		h := hostileHarness(b, z, -1)
+		for i := range n {
+			h.fetch.set(z.Name(i), z.Policy(z.Name(i)))
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			h.resolve(tlsrpt, z.Name(i))
+			h.resolve(plain, z.Name(i))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		est := 0
+		for i := range n {
+			m, _ := domainCost(h.eng, z.Name(i))
+			est += m
+		}
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "heap-B/domain")
+		b.ReportMetric(float64(est)/n, "estimate-B/domain")
+		runtime.KeepAlive(h)
+	}
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# make deb: the Debian package for linux/amd64 and linux/arm64, from the release binaries
+# (scripts/release.sh builds them when missing), with manual pages generated from the
+# binary's own help (packaging/man) and nfpm as the packager (packaging/deb/nfpm.yaml),
+# run at a pinned version through the Go toolchain. Reproducible from the commit like the
+# binaries (SOURCE_DATE_EPOCH). OUT=DIR (default dist), ARCHES="amd64".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+. scripts/buildvars.sh
+NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+out=$(mkdir -p "${OUT:-dist}" && cd "${OUT:-dist}" && pwd)
+arches=${ARCHES:-amd64 arm64}
+host=$(go env GOARCH)
+
+for arch in $arches $host; do
+  if [ ! -x "$out/mailtls_${VERSION}_linux_$arch/mailtls" ]; then
+    OUT="$out" ARCHES="$arch" bash scripts/release.sh >/dev/null
+  fi
+done
+
+man="$out/man"
+rm -rf "$man"
+go run ./packaging/man -bin "$out/mailtls_${VERSION}_linux_$host/mailtls" -out "$man" -version "$VERSION"
+gzip -n -9 "$man"/*.1
+touch -d "@$SOURCE_DATE_EPOCH" "$man"/*.gz
+
+for arch in $arches; do
+  deb="$out/mailtls_${VERSION}_$arch.deb"
+  rm -f "$deb"
+  # nfpm resolves src paths from the configuration's directory.
+  (cd packaging/deb && ARCH="$arch" BINDIR="$out/mailtls_${VERSION}_linux_$arch" MANDIR="$man" \
+    go run "$NFPM" package --config nfpm.yaml --packager deb --target "$deb" >/dev/null)
+  echo "$deb"
+done
+(cd "$out" && sha256sum mailtls_*.deb >SHA256SUMS-deb)
