@@ -46,18 +46,7 @@ func (d *Decision) PostfixReply() string {
 			b.WriteString(d.Servername)
 		}
 		if d.TLSRPT && d.STS != nil {
-			n := b.Len()
 			writeTLSRPT(&b, d.STS)
-			if b.Len() > PostfixMaxReply {
-				// conformance.md §1: Postfix takes at most 100 000 bytes. A policy that
-				// large keeps its enforcement answer and the policy's identity, without
-				// the per-line report data (a longer reply would be refused: mail would
-				// wait instead of being delivered under the policy).
-				var short strings.Builder
-				short.WriteString(b.String()[:n])
-				writeTLSRPTHeader(&short, d.STS)
-				return short.String()
-			}
 		}
 		return b.String()
 	case Temp, Perm:
@@ -109,20 +98,11 @@ func bareOK(level string) string {
 	return ""
 }
 
-// PostfixMaxReply is the longest socketmap reply Postfix accepts, without the netstring
-// framing (socketmap_table(5); conformance.md §1).
-const PostfixMaxReply = 100000
-
-// writeTLSRPTHeader writes the TLSRPT attributes that name the policy.
-func writeTLSRPTHeader(b *strings.Builder, p *STSPolicy) {
+func writeTLSRPT(b *strings.Builder, p *STSPolicy) {
 	b.WriteString(" policy_type=sts policy_domain=")
 	b.WriteString(p.Domain)
 	b.WriteString(" policy_ttl=")
 	b.WriteString(strconv.FormatUint(uint64(p.MaxAge), 10))
-}
-
-func writeTLSRPT(b *strings.Builder, p *STSPolicy) {
-	writeTLSRPTHeader(b, p)
 	for _, mx := range p.MX {
 		b.WriteString(" mx_host_pattern=")
 		b.WriteString(mx)

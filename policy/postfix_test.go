@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -55,34 +54,5 @@ func TestWildcardReply(t *testing.T) {
 	if !strings.HasPrefix(got, "OK secure "+match+" policy_type=sts") ||
 		!strings.Contains(got, " mx_host_pattern=*.example.net ") || !strings.Contains(got, " { policy_string = mx: *.example.net }") {
 		t.Errorf("tlsrpt profile: %q: want the same match= list, and the policy's own patterns in the TLSRPT attributes", got)
-	}
-}
-
-// conformance.md §1: Postfix takes a reply of at most 100 000 bytes. A TLSRPT reply that
-// would be longer (thousands of patterns and policy lines) keeps its enforcement answer
-// and the policy's identity, without the per-line report data, instead of a refused reply
-// that would defer the domain's mail. (The hot store's bounds, bounds.go, keep cached
-// policies well below this; the rendering does not rely on them.)
-func TestTLSRPTReplyWithinPostfixLimit(t *testing.T) {
-	var mx, lines []string
-	for i := range 2800 {
-		mx = append(mx, fmt.Sprintf("m%d.big.example", i))
-		lines = append(lines, "mx: "+mx[i])
-	}
-	sts := &STSPolicy{Domain: "big.example", ID: "1", Mode: "enforce", MaxAge: 86400, MX: mx, Lines: lines}
-	d := &Decision{Result: OK, Level: "secure", Match: mx, Servername: "hostname", STS: sts, TLSRPT: true}
-	r := d.PostfixReply()
-	if len(r) > PostfixMaxReply {
-		t.Fatalf("reply %d bytes, above Postfix's %d", len(r), PostfixMaxReply)
-	}
-	plain := (&Decision{Result: OK, Level: "secure", Match: mx, Servername: "hostname"}).PostfixReply()
-	if r != plain+" policy_type=sts policy_domain=big.example policy_ttl=86400" {
-		t.Errorf("reply %.100q… (%d bytes), want the plain answer and the policy's identity only", r, len(r))
-	}
-	// A reply that fits keeps every attribute.
-	sts.MX, sts.Lines = mx[:3], lines[:3]
-	d.Match = mx[:3]
-	if r := d.PostfixReply(); !strings.HasSuffix(r, "{ policy_string = mx: m2.big.example }") || !strings.Contains(r, "mx_host_pattern=m1.big.example") {
-		t.Errorf("small policy lost its report data: %q", r)
 	}
 }
