@@ -228,7 +228,7 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 	// ASN rules: a minimum level for domains hosted in listed networks.
-	if e.applyASN(&dl, d) {
+	if e.applyASN(&dl, d, &nh) {
 		e.reportOnly(d, p, false)
 		return
 	}
