@@ -36,7 +36,8 @@ Usage:
   mailtls config default                     print the embedded default configuration
   mailtls bench load|null [flags]            load-test socketmap servers against the null server
   mailtls hosting records [DOMAIN…]          DNS records to publish for hosted MTA-STS domains
-  mailtls hosting check [DOMAIN…] [-json]    check hosted domains as a sender would (exit 1 on a problem)
+  mailtls hosting check [DOMAIN…] [-json] [-cert-warn D]
+                                             check hosted domains as a sender would (exit 1 on a problem)
   mailtls tlsrpt pending|sent [-json]        TLS reports (RFC 8460) to be sent / sent or given up, and where
   mailtls tlsrpt show REPORT-ID              print one report's JSON
   mailtls version                            print the version, commit and Go version
