@@ -54,6 +54,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if st, ok := parts.Backend.(*sqlitestore.Store); ok {
 		m.watchStore(st)
 	}
+	m.watchHotStore(parts.Engine)
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
 	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
 	if parts.DANEError != nil && !dnsclient.NotValidating(parts.DANEError) {

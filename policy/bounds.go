@@ -119,6 +119,12 @@ func boundAddrs(ips []netip.Addr) []netip.Addr {
 	return ips
 }
 
+// HotStoreBytes is what the hot stores hold, as their entries' estimated cost: MTA-STS
+// states, DANE outcomes and MX addresses (for metrics; cache.max_bytes bounds their sum).
+func (e *Engine) HotStoreBytes() (sts, dane, mx int64) {
+	return e.sts.Bytes(), e.dane.Bytes(), e.mx.Bytes()
+}
+
 // Estimated heap costs of the hot stores' entries: what the map slot, the structs and the
 // strings they own take. Shared data (policies many domains publish) is counted for each,
 // so the estimate errs high.
