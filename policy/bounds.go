@@ -3,6 +3,7 @@ package policy
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/mailtls/mailtls/mtasts"
@@ -82,8 +83,39 @@ func boundPolicy(p *mtasts.Policy) *mtasts.Policy {
 		return p
 	}
 	c := *p
-	c.MX = append([]string(nil), c.MX[:min(len(c.MX), maxPolicyMX)]...)
-	c.Lines = nil
+	// Every string of a parsed policy is cut out of the body it read (tens of kilobytes
+	// here): copies keep only themselves alive.
+	c.MX = make([]string, min(len(p.MX), maxPolicyMX))
+	for i := range c.MX {
+		c.MX[i] = strings.Clone(p.MX[i])
+	}
+	c.Version, c.Mode, c.Lines = strings.Clone(p.Version), mtasts.Mode(strings.Clone(string(p.Mode))), nil
+	return &c
+}
+
+// ownPolicy returns a fetched policy as the engine keeps it: bounded (boundPolicy), and
+// with every string its own. The parser's strings are cut out of the body it read, so a
+// kept "enforce" or pattern would otherwise hold the whole body alive: a policy padded
+// with 60 KB of blank lines would cost 60 KB however little of it is kept.
+func ownPolicy(p *mtasts.Policy) *mtasts.Policy {
+	if p == nil {
+		return nil
+	}
+	if q := boundPolicy(p); q != p {
+		return q // a copy of its own already
+	}
+	c := *p
+	c.Version, c.Mode = strings.Clone(p.Version), mtasts.Mode(strings.Clone(string(p.Mode)))
+	c.MX = make([]string, len(p.MX))
+	for i, s := range p.MX {
+		c.MX[i] = strings.Clone(s)
+	}
+	if p.Lines != nil {
+		c.Lines = make([]string, len(p.Lines))
+		for i, s := range p.Lines {
+			c.Lines[i] = strings.Clone(s)
+		}
+	}
 	return &c
 }
 

@@ -165,7 +165,7 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) bool {
 	if e.opt.OnFetch != nil {
 		e.opt.OnFetch("success")
 	}
-	st.Policy, st.PolicyID, st.URL = res.Policy, st.RecordID, res.URL
+	st.Policy, st.PolicyID, st.URL = ownPolicy(res.Policy), st.RecordID, res.URL
 	st.Fetched = now
 	st.Expires = now.Add(time.Duration(res.Policy.MaxAge) * time.Second)
 	st.FailedID, st.FailedAt, st.FailType, st.FailReason = "", time.Time{}, "", ""
