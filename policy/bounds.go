@@ -30,7 +30,7 @@ const (
 	maxPolicyTextBytes = 8 << 10   // bytes of policy text lines kept
 	maxDANEReasonBytes = 8 << 10   // bytes of one domain's DANE explanation
 	mxMaxAddrs         = 16        // addresses kept per MX host for ASN rules
-	defaultMaxBytes    = 512 << 20 // the hot stores' default budget (cache.max_bytes)
+	defaultMaxBytes    = 1 << 30   // the hot stores' default budget (cache.max_bytes)
 )
 
 // clip shortens s to at most maxTextLen bytes, on a UTF-8 boundary, saying it did.
@@ -161,21 +161,24 @@ func (e *Engine) HotStoreBytes() (sts, dane, mx int64) {
 // strings they own take. Shared data (policies many domains publish) is counted for each,
 // so the estimate errs high.
 const (
-	slotCost   = 64 // map slot: key header, value, charge, and the map's own overhead
-	stringCost = 16 // a string header
+	slotCost = 64 // map slot: key header, value, charge, and the map's own overhead
 )
 
 func strsCost(ss []string) int {
-	n := 24 // slice header
+	n := 24 + 16*len(ss) // slice header and string headers
 	for _, s := range ss {
-		n += stringCost + len(s)
+		n += textCost(s)
 	}
 	return n
 }
 
+// textCost is what a string's bytes take on the heap: the allocator rounds them up to its
+// size classes (by up to an eighth, above the smallest classes).
+func textCost(s string) int { return len(s) + len(s)/8 }
+
 // stsEntryCost is what an MTA-STS hot-store entry costs: its state, the policy it holds
-// and the replies rendered from it (plain, and with TLSRPT attributes, about the policy
-// text more).
+// and the replies rendered from it so far (the engine recharges the entry when it renders
+// one).
 func stsEntryCost(key string, en *stsEntry) int {
 	n := slotCost + len(key) + 32 // stsEntry
 	st := en.state.Load()
@@ -187,14 +190,18 @@ func stsEntryCost(key string, en *stsEntry) int {
 		n += 200 + len(d.policyID) + strsCost(d.txt) + len(d.url) + len(d.txtReason) + len(d.failedID) +
 			len(d.failType) + len(d.failReason) + len(d.dnsError)
 	}
-	if p := st.Policy; p != nil {
-		mx := strsCost(p.MX)
-		n += 64 + 96 + len(p.Version) + len(p.Mode) + mx + strsCost(p.Lines)
-		n += 2*mx + 128 // the plain reply and its match list
-		if p.Lines != nil {
-			n += mx + strsCost(p.Lines) + 256 // the TLSRPT reply
-		} else {
-			n += 2*mx + 256
+	p := st.Policy
+	if p == nil {
+		return n
+	}
+	n += 64 + 96 + len(p.Version) + len(p.Mode) + strsCost(p.MX) + strsCost(p.Lines)
+	if a := p.plain.Load(); a != nil { // rendered replies are charged once they exist
+		n += 96 + strsCost(a.match) + textCost(a.reply)
+	}
+	if a := en.answer.Load(); a != nil {
+		n += 160
+		if r := a.tlsrpt.Load(); r != nil {
+			n += 64 + textCost(r.reply)
 		}
 	}
 	return n
