@@ -24,13 +24,13 @@ import (
 //     networks, so judging a subset can apply a rule the whole set would not (stricter)
 //     but never fails one the whole set would pass.
 const (
-	maxTXTKept         = 4         // TXT strings kept of an _mta-sts RRset
-	maxTextLen         = 512       // bytes of one TXT string, reason or error text
-	maxPolicyMX        = 64        // mx patterns kept of one policy
-	maxPolicyTextBytes = 8 << 10   // bytes of policy text lines kept
-	maxDANEReasonBytes = 8 << 10   // bytes of one domain's DANE explanation
-	mxMaxAddrs         = 16        // addresses kept per MX host for ASN rules
-	defaultMaxBytes    = 1 << 30   // the hot stores' default budget (cache.max_bytes)
+	maxTXTKept         = 4       // TXT strings kept of an _mta-sts RRset
+	maxTextLen         = 512     // bytes of one TXT string, reason or error text
+	maxPolicyMX        = 64      // mx patterns kept of one policy
+	maxPolicyTextBytes = 8 << 10 // bytes of policy text lines kept
+	maxDANEReasonBytes = 8 << 10 // bytes of one domain's DANE explanation
+	mxMaxAddrs         = 16      // addresses kept per MX host for ASN rules
+	defaultMaxBytes    = 1 << 30 // the hot stores' default budget (cache.max_bytes)
 )
 
 // clip shortens s to at most maxTextLen bytes, on a UTF-8 boundary, saying it did.
