@@ -8,7 +8,7 @@ import (
 // The shipped example configurations must stay valid.
 func TestExamplesParse(t *testing.T) {
 	files, err := filepath.Glob("../examples/*/mailtls.yaml")
-	if err != nil || len(files) < 2 {
+	if err != nil || len(files) < 3 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
 	for _, f := range files {

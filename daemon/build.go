@@ -31,6 +31,9 @@ type Parts struct {
 	// StoreError is why the persistent store could not be opened (the daemon then serves
 	// from memory only), or nil.
 	StoreError error
+	// StoreReadOnly is why the store was opened read-only (the state directory cannot be
+	// written: the daemon serves what it holds, and persists nothing new), or nil.
+	StoreReadOnly error
 	// DANEError is why the DANE stage is off (the resolver failed the validation check),
 	// or nil when it is on.
 	DANEError error
@@ -39,6 +42,8 @@ type Parts struct {
 
 	fetcher *swapFetcher // the engine's MTA-STS fetcher, replaced by Reload
 	guard   *swapGuard   // the SSRF guard on every fetch, replaced by Reload
+	// stsObserver hands MTA-STS fetch failures to TLS reporting (daemon/tlsrpt.go).
+	stsObserver *stsObserverSlot
 }
 
 // newFetcher builds the MTA-STS policy fetcher of the mta_sts settings, dialing through dc.
@@ -106,12 +111,12 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 	}
 	fetcher := &swapFetcher{}
 	fetcher.cur.Store(f)
-	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg), fetcher: fetcher, guard: guard}
+	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg), fetcher: fetcher, guard: guard, stsObserver: &stsObserverSlot{}}
 	if mode != storeOff && cfg.Cache.Store == "sqlite" {
-		st, err := openStore(cfg, log)
+		st, ro, err := openStore(cfg, log, m)
 		switch {
 		case err == nil:
-			p.Backend = st
+			p.Backend, p.StoreReadOnly = st, ro
 		case mode == storeBestEffort:
 			// A read-only or full state directory must not stop mail: serve from memory,
 			// and say so in the log and on /healthz.
@@ -158,6 +163,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		ASN:             asnRules,
 		OnFetch:         onFetch,
 		OnRefresh:       onRefresh,
+		STSObserver:     p.stsObserver,
 		Backend:         p.Backend,
 		Logger:          log,
 		MaxEntries:      cfg.Cache.MaxEntries,
@@ -187,15 +193,33 @@ func checkValidation(dc *dnsclient.Client, cfg *config.Config) error {
 	return nil
 }
 
-func openStore(cfg *config.Config, log *slog.Logger) (*sqlitestore.Store, error) {
+// openStore opens the persistent store. When the state directory or the file cannot be
+// written but the file exists, it is opened read-only (ro says why) and served from:
+// discarding what it knows would cost every domain a new lookup, and the protection of
+// the policies it holds until they are fetched again.
+func openStore(cfg *config.Config, log *slog.Logger, m *metrics) (st *sqlitestore.Store, ro, err error) {
+	path := cfg.CachePath()
 	if err := os.MkdirAll(cfg.StateDirPath(), 0o700); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
+		return nil, nil, fmt.Errorf("state directory: %w", err)
 	}
-	st, err := sqlitestore.Open(cfg.CachePath(), sqlitestore.Options{Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("cache store %s: %w", cfg.CachePath(), err)
+	opts := sqlitestore.Options{Logger: log}
+	if m != nil {
+		opts.OnHealth = m.storeHealthChanged()
 	}
-	return st, nil
+	st, err = sqlitestore.Open(path, opts)
+	if err == nil {
+		return st, nil, nil
+	}
+	if !sqlitestore.IsReadOnlyMedium(err) {
+		return nil, nil, fmt.Errorf("cache store %s: %w", path, err)
+	}
+	st, rerr := sqlitestore.OpenReadOnly(path, opts)
+	if rerr != nil {
+		return nil, nil, fmt.Errorf("cache store %s: %w (read-only: %w)", path, err, rerr)
+	}
+	ro = fmt.Errorf("cache store %s opened read-only, nothing new is persisted: %w", path, err)
+	log.Error("state directory not writable: serving from the existing store, read-only", "err", ro)
+	return st, ro, nil
 }
 
 // loadASN opens the IP-to-ASN database and builds the ASN rules; nil when none are set.

@@ -37,11 +37,30 @@ type Daemon struct {
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
 	// validation follows the resolver's DNSSEC validation check (watchValidation).
 	validation validationState
+	stateLock  *os.File     // flock on the state directory, held until Run returns (nil: none)
 	hosting    *hostingRole // the MTA-STS policy host; nil when off
+	tlsrpt     *tlsrptRole  // outbound TLS reporting; nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
+//
+// New takes an exclusive lock on the state directory and fails with ErrStateDirInUse when
+// another daemon holds it, or with ErrControlInUse when a daemon answers on the control
+// socket: a second serve must not take over, or remove, a live daemon's store or socket.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	lock, err := lockStateDir(cfg.StateDirPath())
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok && lock != nil {
+			lock.Close()
+		}
+	}()
+	if err := probeControl(cfg.ControlPath()); err != nil {
+		return nil, err
+	}
 	m := newMetrics()
 	parts, err := build(cfg, log, storeBestEffort, m)
 	if err != nil {
@@ -55,7 +74,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		m.watchStore(st)
 	}
 	m.watchHotStore(parts.Engine)
-	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m}
+	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m, stateLock: lock}
+	m.storeHealthy.Set(map[bool]float64{true: 1, false: 0}[d.storeHealth() == nil])
 	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
 	if parts.DANEError != nil && !dnsclient.NotValidating(parts.DANEError) {
 		// The start-up check could not be made: retry soon (back-off), not in a minute.
@@ -66,6 +86,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {
 		return nil, err
 	}
+	if d.tlsrpt, err = newTLSRPTRole(cfg, log, m.reg, parts.Resolver, parts.stsObserver); err != nil {
+		return nil, err
+	}
+	ok = true
 	return d, nil
 }
 
@@ -83,7 +107,11 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 	// a cached answer allocates nothing (reasons are rendered only if the audit log asks).
 	var dec policy.Decision
 	d.parts.Engine.ResolveInto(ctx, p, key, &dec)
-	reply := dec.PostfixReply()
+	reply, trimmed := dec.PostfixReplyWithin(socketmap.DefaultMaxReply)
+	if trimmed {
+		d.log.Warn("reply with TLSRPT attributes exceeds Postfix's socketmap limit; answering the plain form without them",
+			"profile", name, "domain", dec.Domain, "max", socketmap.DefaultMaxReply)
+	}
 	elapsed := time.Since(start)
 	d.metrics.observeDecision(&dec)
 	if err := d.audit.Load().record(&dec, reply, elapsed); err != nil {
@@ -103,6 +131,11 @@ func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
 // from the cache from the first request (a store of a million domains takes seconds to
 // load).
 func (d *Daemon) Run(ctx context.Context) error {
+	defer func() {
+		if d.stateLock != nil {
+			d.stateLock.Close() // releases the flock, after the store is closed
+		}
+	}()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	loaded := make(chan struct{})
 	waitLoad := func() {
@@ -178,6 +211,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	stopTLSRPT := func() {}
+	if d.tlsrpt != nil {
+		if stopTLSRPT, err = d.tlsrpt.start(); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			stopHosting(context.Background())
+			return err
+		}
+	}
+
 	d.checkFileLimit(len(lns))
 
 	var wg sync.WaitGroup
@@ -208,6 +256,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	_ = httpSrv.Shutdown(sctx)
 	stopHosting(sctx)
+	stopTLSRPT()
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)
 	}
@@ -243,6 +292,9 @@ func (d *Daemon) daneReadiness() (ok bool, text string) {
 func (d *Daemon) storeHealth() error {
 	if d.parts.StoreError != nil {
 		return d.parts.StoreError
+	}
+	if d.parts.StoreReadOnly != nil {
+		return d.parts.StoreReadOnly
 	}
 	if d.parts.Backend == nil {
 		return nil

@@ -67,7 +67,7 @@ func newMetrics() *metrics {
 			Name: "mailtls_audit_write_errors_total", Help: "Audit log lines that could not be written.",
 		}),
 		storeHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "mailtls_store_healthy", Help: "1 when the persistent store's last write succeeded, else 0.",
+			Name: "mailtls_store_healthy", Help: "1 when the persistent store's last write succeeded, else 0 (also while it is open read-only or could not be opened); kept current by the store itself.",
 		}),
 		cacheLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mailtls_cache_loaded", Help: "1 once the persistent store has been loaded into the hot store after start; until then lookups read the store.",
@@ -77,6 +77,18 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	return m
+}
+
+// storeHealthChanged is the store's OnHealth: the store itself keeps
+// mailtls_store_healthy current on its errors and recoveries (it also logs them).
+func (m *metrics) storeHealthChanged() func(error) {
+	return func(err error) {
+		if err != nil {
+			m.storeHealthy.Set(0)
+			return
+		}
+		m.storeHealthy.Set(1)
+	}
 }
 
 // watchStore exports the persistent store's own counters: values refused for a checksum

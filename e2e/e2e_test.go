@@ -21,7 +21,9 @@ func TestE2E(t *testing.T) {
 	t.Run("4b DANE, TLSA not matching: deferred", w.scenarioDaneBad)
 	t.Run("5 DANE fails, valid MTA-STS does not rescue it: deferred", w.scenarioBoth)
 	t.Run("6 MTA-STS testing and no policy behind the stripper: delivered in plaintext", w.scenarioBaseline)
-	t.Run("7 mailtls stopped: deferred, restarted: delivered", w.scenarioMailtlsDown)
+	t.Run("7 smart host [relay]:587: DANE from _587._tcp.<relay> only", w.scenarioSmartHost)
+	// Last: it stops and restarts mailtls.
+	t.Run("8 mailtls stopped: deferred, restarted: delivered", w.scenarioMailtlsDown)
 }
 
 // token makes a unique message marker for a scenario.

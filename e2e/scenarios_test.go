@@ -135,7 +135,7 @@ func (w *world) scenarioBaseline(t *testing.T) {
 	}
 }
 
-// Scenario 7: with mailtls down the policy lookup fails and Postfix defers rather than
+// Scenario 8: with mailtls down the policy lookup fails and Postfix defers rather than
 // falling back to smtp_tls_security_level (here with the stripper on the path, so a
 // downgrade would deliver in plaintext); restarted, mailtls answers and a flush delivers.
 func (w *world) scenarioMailtlsDown(t *testing.T) {
@@ -147,7 +147,7 @@ func (w *world) scenarioMailtlsDown(t *testing.T) {
 			w.startMailtls(t)
 		}
 	}()
-	tok := token("s7")
+	tok := token("s8")
 	pmark := w.paths[mx].logSize()
 	id, mark := w.send(t, "user@"+domDown, tok)
 	a := w.sender.waitAttempt(t, id, mark)
@@ -165,4 +165,40 @@ func (w *world) scenarioMailtlsDown(t *testing.T) {
 	mark = w.sender.logSize()
 	w.sender.flush(t)
 	w.expectSent(t, w.sender.waitAttempt(t, id, mark), id, "Verified", mx, tok)
+}
+
+// Scenario 7: smart hosts on port 587 (conformance.md §1). Postfix connects to [relay]:587
+// with no MX lookup, so DANE is the relay's own, with TLSA at _587._tcp.<relay> (RFC 7672
+// §2.2.2, RFC 6698 §3). relay1 has TLSA only for port 25 and an MX set with DANE: neither
+// applies, mailtls answers NOTFOUND and the mail is delivered (opportunistic TLS), where a
+// dane-only answer would make Postfix defer it for want of _587 TLSA records. relay2's
+// _587 TLSA matches: dane-only, verified. relay3's does not: deferred, so the port-587
+// records are what Postfix enforces.
+func (w *world) scenarioSmartHost(t *testing.T) {
+	hop := func(relay string) string { return "[" + relay + "]:" + relayPort }
+	t.Run("no _587 TLSA: delivered", func(t *testing.T) {
+		w.expectAnswer(t, "["+relayNoTLSA+"]", "dane-only") // port 25 has TLSA: a different destination
+		w.expectAnswer(t, relayNoTLSA, "dane-only")         // the MX set of the same name, too
+		w.expectAnswer(t, hop(relayNoTLSA), "NOTFOUND")
+		tok := token("s7a")
+		id, mark := w.send(t, "user@"+relayNoTLSA, tok)
+		a := w.sender.waitAttempt(t, id, mark)
+		w.expectSent(t, a, id, "Trusted", relayNoTLSA, tok)
+		if !strings.HasSuffix(a.Relay, ":"+relayPort) {
+			t.Errorf("relay %s, want port %s", a.Relay, relayPort)
+		}
+	})
+	t.Run("matching _587 TLSA: delivered over verified TLS", func(t *testing.T) {
+		w.expectAnswer(t, hop(relayGood), "dane-only")
+		tok := token("s7b")
+		id, mark := w.send(t, "user@"+relayGood, tok)
+		w.expectSent(t, w.sender.waitAttempt(t, id, mark), id, "Verified", relayGood, tok)
+	})
+	t.Run("_587 TLSA not matching: deferred", func(t *testing.T) {
+		w.expectAnswer(t, hop(relayBad), "dane-only")
+		tok := token("s7c")
+		id, mark := w.send(t, "user@"+relayBad, tok)
+		w.expectDeferred(t, w.sender.waitAttempt(t, id, mark), id, reasonNotVerified, tok)
+		w.expectLogged(t, mark, verificationFailed+relayBad+"["+addrReceiver+"]:"+relayPort+": num=65:no matching DANE TLSA records")
+	})
 }

@@ -20,6 +20,13 @@ const (
 	domDaneBad   = "bad.dane.test"      // TLSA 3 1 1 does not match
 	domBoth      = "both.dane.test"     // non-matching TLSA and a valid MTA-STS enforce policy
 
+	// Smart hosts reached as [host]:587 (the sender's transport map routes mail for the
+	// domain of the same name there): DANE is the host's own, at _587._tcp.<host>.
+	relayNoTLSA = "relay1.dane.test" // TLSA only at _25._tcp, and an MX set with DANE
+	relayGood   = "relay2.dane.test" // _587._tcp TLSA matches the receiver's key
+	relayBad    = "relay3.dane.test" // _587._tcp TLSA matches nothing
+	relayPort   = "587"
+
 	// mailtls's resolver self-check (config dane.check_signed / check_bogus): a secure
 	// name, and a name under a delegation whose DS matches no key.
 	checkSigned = "ok.dane.test"
@@ -92,6 +99,16 @@ func zones(goodTLSA string) []zone {
 			fmt.Sprintf("_25._tcp.mx.%s TLSA 3 1 1 %s", d.label, d.tlsa))
 	}
 	dane = append(dane, stsRecords("both")...)
+	// The relays are the receiver itself, listening on port 587 as well.
+	for _, r := range []struct{ label, tlsa string }{{"relay1", ""}, {"relay2", goodTLSA}, {"relay3", badTLSA}} {
+		dane = append(dane, fmt.Sprintf("%s A %s", r.label, addrReceiver))
+		if r.tlsa != "" {
+			dane = append(dane, fmt.Sprintf("_%s._tcp.%s TLSA 3 1 1 %s", relayPort, r.label, r.tlsa))
+		}
+	}
+	// relay1's name has port-25 TLSA and, as a domain, an MX set with DANE: neither may
+	// decide for [relay1.dane.test]:587 (conformance.md §1).
+	dane = append(dane, "_25._tcp.relay1 TLSA 3 1 1 "+goodTLSA, "relay1 MX 10 mx.good")
 	var sts []string
 	pol := policies()
 	for mx, ip := range pathAddrs() {

@@ -135,6 +135,12 @@ func (w *world) startReceiver(t *testing.T, certFile, keyFile string, domains []
 		fmt.Sprintf("virtual_gid_maps = static:%d", mailboxUID),
 		"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
 	})
+	// The smart-host scenario's relays connect on port 587: a second smtpd listener.
+	w.receiver.postconf(t, "-M", relayPort+"/inet="+relayPort+" inet n - n - - smtpd")
+	w.receiver.postfixCmd(t, "reload")
+	if err := w.ns.wait(w.bin.netprobe, addrReceiver+":"+relayPort); err != nil {
+		t.Fatalf("receiver on port %s: %v", relayPort, err)
+	}
 }
 
 // startSender runs the sending Postfix configured as README.md tells users to, plus what a
@@ -142,7 +148,16 @@ func (w *world) startReceiver(t *testing.T, certFile, keyFile string, domains []
 // connection reuse across scenarios.
 func (w *world) startSender(t *testing.T) {
 	t.Helper()
+	// Mail for each relay's domain goes to that relay as a smart host on port 587: Postfix
+	// asks the policy map for "[relay]:587".
+	transport := filepath.Join(w.dir, "transport")
+	var routes []string
+	for _, r := range []string{relayNoTLSA, relayGood, relayBad} {
+		routes = append(routes, r+" smtp:["+r+"]:"+relayPort)
+	}
+	must(t, os.WriteFile(transport, []byte(strings.Join(routes, "\n")+"\n"), 0o644))
 	w.sender = w.newPostfix(t, "sender", []string{
+		"transport_maps = texthash:" + transport,
 		"myhostname = sender.e2e.test",
 		"inet_interfaces = 127.0.0.1",
 		"mynetworks = 127.0.0.0/8",

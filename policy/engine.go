@@ -40,6 +40,10 @@ type Options struct {
 	OnFetch func(outcome string)
 	// OnRefresh, if set, is told how many domains each background pass refreshes.
 	OnRefresh func(n int)
+	// STSObserver, if set, is told of every MTA-STS policy fetch failure with its domain
+	// (TLS reporting, RFC 8460 §4.3.2.2). Fetches run on the refresh path only, never on a
+	// cached answer's.
+	STSObserver STSObserver
 
 	MaxEntries int // hot store bound; 0 = unbounded
 	// MaxBytes is the hot stores' memory budget, as their entries' estimated cost (see
@@ -159,8 +163,8 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
 	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
 	d.why.eng = e
-	nh, err := ParseNexthopKey(key)
-	if err != nil {
+	var nh Nexthop
+	if err := parseNexthopInto(key, &nh); err != nil {
 		d.Result, d.Source = NotFound, SourceInput
 		d.why.input = err
 		return
@@ -228,7 +232,7 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 	// ASN rules: a minimum level for domains hosted in listed networks.
-	if e.applyASN(&dl, d) {
+	if e.applyASN(&dl, d, &nh) {
 		e.reportOnly(d, p, false)
 		return
 	}

@@ -60,6 +60,22 @@ func (d *Decision) PostfixReply() string {
 	}
 }
 
+// PostfixReplyWithin is PostfixReply for a reply limit of max bytes (Postfix's socketmap
+// limit is 100 000, socketmap_table(5)). When the reply carries TLSRPT attributes and is
+// longer than max — a policy with very many mx lines repeats each in mx_host_pattern and
+// policy_string — it is the plain reply instead, which enforces the same policy and leaves
+// out only the report data (TLSRPT_README); trimmed says so. Any other reply is returned
+// whatever its length (the socketmap server refuses one over the limit).
+func (d *Decision) PostfixReplyWithin(max int) (reply string, trimmed bool) {
+	reply = d.PostfixReply()
+	if len(reply) <= max || d.Result != OK || !d.TLSRPT || d.STS == nil {
+		return reply, false
+	}
+	plain := *d
+	plain.TLSRPT, plain.reply = false, ""
+	return plain.PostfixReply(), true
+}
+
 // bareOK is the reply for a level without attributes, for the levels DANE, ASN rules
 // and overrides answer with (postconf(5) smtp_tls_policy_maps), without building it.
 func bareOK(level string) string {

@@ -58,7 +58,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 
 	ctx := context.Background()
-	w, err := sql.Open("sqlite", dsn(abs, opts.readOnly, false))
+	w, err := sql.Open("sqlite", opts.dsn(abs, false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
 	}
@@ -71,7 +71,7 @@ func Open(path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(abs, opts.readOnly, true))
+	r, err := sql.Open("sqlite", opts.dsn(abs, true))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s for reading: %w", abs, err)

@@ -36,6 +36,13 @@ type Options struct {
 	// with SQLITE_READONLY. Tests use it to stand for a read-only file or
 	// mount, which chmod cannot simulate when they run as root.
 	readOnly bool
+	// immutable adds SQLite's immutable=1 to a read-only open (OpenReadOnly): no locks,
+	// no WAL index, for a file in a read-only directory where SQLite cannot create one.
+	immutable bool
+	// OnHealth, if set, is told by the writer goroutine each time Health changes
+	// between nil and an error (a flush failed, writes were dropped, a flush
+	// succeeded again), with the new Health. It must not call back into the store.
+	OnHealth func(error)
 }
 
 func (o Options) withDefaults() Options {

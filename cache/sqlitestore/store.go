@@ -78,12 +78,14 @@ func (s *Store) run() {
 		defer st.Stop()
 		sweep = st.C
 	}
+	healthy := true // as reported to OnHealth
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 			_ = s.Flush(context.Background()) // the error is kept for Health and logged
+			s.reportHealth(&healthy)
 		case <-sweep:
 			n, err := s.Sweep(context.Background(), s.opts.Now())
 			switch {

@@ -23,14 +23,17 @@ import (
 	"github.com/mailtls/mailtls/internal/testenv"
 )
 
-// TestExamplesRun starts each shipped example (examples/*/) the way the README tells
-// operators to use it: Postfix's own postconf(1) reads the example's main.cf (every
-// setting known to this Postfix and taken as written), mailtls serves the example's
-// mailtls.yaml, and Postfix's postmap(1), configured with that main.cf, asks the daemon
-// through the policy map the main.cf names and gets the MTA-STS answer. Only what cannot
-// run on a test machine as written is moved: state, sockets, ports and audit file into
-// temporary places, the resolver and CA to the lab's. The audit log and metrics
-// listener the example configures must work too.
+// TestExamplesRun starts each shipped example (examples/*/) the way it tells operators to
+// use it. Where it has a main.cf, Postfix's own postconf(1) reads it (every setting known to
+// this Postfix and taken as written), mailtls serves the example's mailtls.yaml (through
+// systemd's socket activation, with systemd-socket-activate in systemd's place, when the
+// example ships a mailtls.socket.d drop-in), and Postfix's postmap(1), configured with
+// that main.cf, asks the daemon through the policy map the main.cf names and gets the
+// MTA-STS answer. Where it has none, the "postmap -q KEY TABLE → ANSWER" line of its
+// mailtls.yaml is run and its answer checked. Only what cannot run on a test machine as
+// written is moved: state, sockets, ports and audit file into temporary places, the
+// resolver and CA to the lab's. The audit log and metrics listener an example configures
+// must work too.
 func TestExamplesRun(t *testing.T) {
 	postconf := testenv.LookPath(t, "postconf", "Debian package postfix")
 	postmap := testenv.LookPath(t, "postmap", "Debian package postfix")
@@ -44,74 +47,134 @@ func TestExamplesRun(t *testing.T) {
 	bin := buildBinary(t)
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			mainCF, err := os.ReadFile(filepath.Join(dir, "main.cf"))
+			yamlPath := filepath.Join(dir, "mailtls.yaml")
+			yamlText, err := os.ReadFile(yamlPath)
 			if err != nil {
 				t.Fatal(err)
 			}
-			settings := checkMainCF(t, postconf, version, mainCF)
 			tmp := t.TempDir()
-
-			// The example daemon, moved into tmp.
 			tcp, metrics := lab.FreeAddr(t), lab.FreeAddr(t)
 			spool := filepath.Join(tmp, "spool")
 			audit := filepath.Join(tmp, "audit.log")
-			cfg := exampleConfig(t, filepath.Join(dir, "mailtls.yaml"), l, tmp, spool, tcp, metrics, audit)
-			startDaemon(t, bin, writeConfig(t, tmp, cfg), tcp)
-
-			// Postfix with the example's main.cf, its queue directory in tmp (where the
-			// example puts the Unix socket) and the example's TCP port moved.
 			pfdir := filepath.Join(tmp, "postfix")
-			for _, d := range []string{pfdir, spool} {
+			for _, d := range []string{pfdir, filepath.Join(spool, "private")} {
 				if err := os.MkdirAll(d, 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}
-			moved := strings.ReplaceAll(string(mainCF), "127.0.0.1:8461", tcp) + "queue_directory = " + spool + "\n"
-			if err := os.WriteFile(filepath.Join(pfdir, "main.cf"), []byte(moved), 0o644); err != nil {
+			// How Postfix asks: the map of main.cf, else the example's documented postmap line.
+			var table, key, want, profile string
+			mainCF, err := os.ReadFile(filepath.Join(dir, "main.cf"))
+			switch {
+			case err == nil:
+				settings := checkMainCF(t, postconf, version, mainCF)
+				table, key = settings["smtp_tls_policy_maps"], "example.com"
+				moved := strings.ReplaceAll(string(mainCF), "127.0.0.1:8461", tcp) + "queue_directory = " + spool + "\n"
+				if err := os.WriteFile(filepath.Join(pfdir, "main.cf"), []byte(moved), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			case errors.Is(err, os.ErrNotExist):
+				m := regexp.MustCompile(`(?m)postmap -q (\S+) (socketmap:\S+)\s+→ (.+)$`).FindStringSubmatch(string(yamlText))
+				if m == nil {
+					t.Fatalf("%s: no main.cf, and mailtls.yaml shows no \"postmap -q KEY TABLE → ANSWER\" line", dir)
+				}
+				key, table, want = m[1], m[2], strings.TrimSpace(m[3])
+				if err := os.WriteFile(filepath.Join(pfdir, "main.cf"), []byte("compatibility_level = 3.6\nqueue_directory = "+spool+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			default:
 				t.Fatal(err)
 			}
-			policyMaps := strings.ReplaceAll(settings["smtp_tls_policy_maps"], "127.0.0.1:8461", tcp)
-			m := regexp.MustCompile(`^socketmap:(?:inet:[^:]+:\d+|unix:\S+):([\w.-]+)$`).FindStringSubmatch(policyMaps)
+			table = strings.ReplaceAll(table, "127.0.0.1:8461", tcp)
+			m := regexp.MustCompile(`^socketmap:(?:inet:[^:]+:\d+|unix:\S+):([\w.-]+)$`).FindStringSubmatch(table)
 			if m == nil {
-				t.Fatalf("smtp_tls_policy_maps = %q: want one socketmap table", policyMaps)
+				t.Fatalf("policy map %q: want one socketmap table", table)
 			}
+			profile = m[1]
+			if want == "" {
+				want = "secure match=mx.example.com servername=hostname"
+				if profile == "postfix-tlsrpt" {
+					want += " policy_type=sts policy_domain=example.com"
+				}
+			}
+
+			// The example daemon, moved into tmp; with its socket drop-in, started the way
+			// systemd would start it.
+			cfg := writeConfig(t, tmp, exampleConfig(t, yamlPath, l, tmp, spool, tcp, metrics, audit))
+			argv := []string{bin, "serve", "-config", cfg}
+			if unix := dropInSockets(t, dir, spool); len(unix) > 0 {
+				activate := testenv.LookPath(t, "systemd-socket-activate", "Debian package systemd")
+				pre := []string{activate, "-l", tcp}
+				for _, u := range unix {
+					pre = append(pre, "-l", u)
+				}
+				argv = append(pre, argv...)
+			}
+			startProc(t, tcp, argv...)
+
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			pm := exec.CommandContext(ctx, postmap, "-c", pfdir, "-q", "example.com", policyMaps)
+			pm := exec.CommandContext(ctx, postmap, "-c", pfdir, "-q", key, table)
 			pm.Dir = spool // Postfix's daemons run in the queue directory: unix:private/… is relative to it
 			var pmErr bytes.Buffer
 			pm.Stderr = &pmErr
 			out, err := pm.Output()
-			want := "secure match=mx.example.com servername=hostname"
-			if m[1] == "postfix-tlsrpt" {
-				want += " policy_type=sts policy_domain=example.com"
-			}
 			if err != nil || !strings.HasPrefix(string(out), want) {
-				t.Fatalf("postmap -q example.com %s: %v, %q (stderr %q); want %q…", policyMaps, err, out, pmErr.String(), want)
+				t.Fatalf("postmap -q %s %s: %v, %q (stderr %q); want %q…", key, table, err, out, pmErr.String(), want)
 			}
 
-			// The example's audit log and metrics listener.
-			waitFor(t, "the audit line of the postmap query", 10*time.Second, func() bool {
+			// The example's audit log and metrics listener, when it has them.
+			if bytes.Contains(yamlText, []byte("\naudit:")) {
+				waitFor(t, "the audit line of the postmap query", 10*time.Second, func() bool {
+					b, _ := os.ReadFile(audit)
+					return bytes.Contains(b, []byte(`"key":"`+key+`"`))
+				})
+				var line struct{ Profile, Answer string }
 				b, _ := os.ReadFile(audit)
-				return bytes.Contains(b, []byte(`"key":"example.com"`))
-			})
-			var line struct{ Profile, Answer string }
-			b, _ := os.ReadFile(audit)
-			first, _, _ := bytes.Cut(b, []byte("\n"))
-			if err := json.Unmarshal(first, &line); err != nil || line.Profile != m[1] || !strings.HasPrefix(line.Answer, "OK "+want) {
-				t.Errorf("audit line %s (%v): want profile %s and the answer", first, err, m[1])
+				first, _, _ := bytes.Cut(b, []byte("\n"))
+				if err := json.Unmarshal(first, &line); err != nil || line.Profile != profile || !strings.HasPrefix(line.Answer, "OK "+want) {
+					t.Errorf("audit line %s (%v): want profile %s and the answer", first, err, profile)
+				}
 			}
-			resp, err := http.Get("http://" + metrics + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`mailtls_queries_total{answer="OK",profile=%q,source="mta-sts"} 1`, m[1])) {
-				t.Errorf("metrics: %d, want the query counted for profile %s:\n%s", resp.StatusCode, m[1], grepLines(string(body), "mailtls_queries_total"))
+			if bytes.Contains(yamlText, []byte("\nmetrics:")) {
+				resp, err := http.Get("http://" + metrics + "/metrics")
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`mailtls_queries_total{answer="OK",profile=%q,source="mta-sts"} 1`, profile)) {
+					t.Errorf("metrics: %d, want the query counted for profile %s:\n%s", resp.StatusCode, profile, grepLines(string(body), "mailtls_queries_total"))
+				}
 			}
 		})
 	}
+}
+
+// dropInSockets returns the Unix sockets the example's mailtls.socket.d drop-ins make
+// systemd listen on (ListenStream=/var/spool/postfix/…), moved into spool.
+func dropInSockets(t *testing.T, dir, spool string) []string {
+	t.Helper()
+	confs, _ := filepath.Glob(filepath.Join(dir, "mailtls.socket.d", "*.conf"))
+	var out []string
+	for _, c := range confs {
+		b, err := os.ReadFile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			v, ok := strings.CutPrefix(strings.TrimSpace(line), "ListenStream=")
+			if !ok || !strings.HasPrefix(v, "/") {
+				continue
+			}
+			const spoolDir = "/var/spool/postfix/"
+			if !strings.HasPrefix(v, spoolDir) {
+				t.Fatalf("%s: socket %s outside Postfix's spool", c, v)
+			}
+			out = append(out, filepath.Join(spool, strings.TrimPrefix(v, spoolDir)))
+		}
+	}
+	return out
 }
 
 // postfixVersion is the installed Postfix's mail_version as major*100+minor (3.7 → 307).
@@ -249,6 +312,15 @@ func exampleConfig(t *testing.T, path string, l *lab.Lab, state, spool, tcp, met
 				t.Fatal(err)
 			}
 			s["unix"] = p
+		}
+	}
+	if tr, ok := c["tlsrpt"].(map[string]any); ok {
+		if u, ok := tr["socket"].(string); ok && u != "" {
+			const spoolDir = "/var/spool/postfix/"
+			if !strings.HasPrefix(u, spoolDir) {
+				t.Fatalf("%s: TLSRPT socket %s outside Postfix's spool", path, u)
+			}
+			tr["socket"] = filepath.Join(spool, strings.TrimPrefix(u, spoolDir))
 		}
 	}
 	out, err := yaml.Marshal(c)
