@@ -13,9 +13,12 @@ out=$(mkdir -p "${OUT:-dist}" && cd "${OUT:-dist}" && pwd)
 arches=${ARCHES:-amd64 arm64}
 host=$(go env GOARCH)
 
-for arch in $arches $host; do
+# One release build for every architecture needed (release.sh replaces dist's binaries).
+all=$(printf '%s\n' $arches $host | sort -u | tr '\n' ' ')
+for arch in $all; do
   if [ ! -x "$out/mailtls_${VERSION}_linux_$arch/mailtls" ]; then
-    OUT="$out" ARCHES="$arch" bash scripts/release.sh >/dev/null
+    OUT="$out" ARCHES="$all" bash scripts/release.sh >/dev/null
+    break
   fi
 done
 
@@ -25,12 +28,14 @@ go run ./packaging/man -bin "$out/mailtls_${VERSION}_linux_$host/mailtls" -out "
 gzip -n -9 "$man"/*.1
 touch -d "@$SOURCE_DATE_EPOCH" "$man"/*.gz
 
+rm -f "$out"/mailtls_*.deb
 for arch in $arches; do
   deb="$out/mailtls_${VERSION}_$arch.deb"
   rm -f "$deb"
   # nfpm resolves src paths from the configuration's directory.
   (cd packaging/deb && ARCH="$arch" BINDIR="$out/mailtls_${VERSION}_linux_$arch" MANDIR="$man" \
-    go run "$NFPM" package --config nfpm.yaml --packager deb --target "$deb" >/dev/null)
+    go run "$NFPM" package --config nfpm.yaml --packager deb --target "$deb" | grep -v '^using deb packager' || true)
+  [ -f "$deb" ] || { echo "deb: nfpm did not write $deb" >&2; exit 1; }
   echo "$deb"
 done
 (cd "$out" && sha256sum mailtls_*.deb >SHA256SUMS-deb)

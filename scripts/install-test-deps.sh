@@ -3,8 +3,9 @@
 # Postfix (postmap as a socketmap client; sending and receiving MTAs), Unbound (validating
 # resolver), Knot DNS (signed authoritative zones), iproute2 (network namespaces), swaks
 # (submits the end-to-end messages), systemd (systemd-analyze verify on the units and its
-# system call groups for the sandbox test), mmdebstrap (the throwaway Debian root the
-# package test installs mailtls.deb into).
+# system call groups for the sandbox test), mmdebstrap, and with it the throwaway Debian
+# root the package test installs mailtls.deb into (/var/cache/mailtls-test; the test itself
+# never goes to the network).
 # Idempotent: does nothing when all are present. With arguments, installs exactly those
 # packages instead (scripts/compare.sh uses this for its peer), by the same rules.
 #
@@ -28,10 +29,15 @@ need=("$@")
   command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
   command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 }
-[ ${#need[@]} -eq 0 ] && exit 0
+# The package test's Debian root (TestPackageLifecycle in packaging/deb names the same
+# directory and packages); made once, reused by every run.
+debroot=/var/cache/mailtls-test/bookworm-minbase-adduser-init-system-helpers-man-db
+wantroot=0
+[ $# -gt 0 ] || [ -x "$debroot/usr/bin/dpkg" ] || wantroot=1
+[ ${#need[@]} -eq 0 ] && [ $wantroot -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-test-deps: need root to install: ${need[*]}" >&2
+  echo "install-test-deps: need root to install: ${need[*]} (and the package test's Debian root)" >&2
   exit 1
 fi
 
@@ -55,8 +61,17 @@ printf '#!/bin/sh\n# mailtls install-test-deps: no service starts while test pac
 chmod 0755 "$prc.mailtls-new"
 mv -f "$prc.mailtls-new" "$prc"
 
-export DEBIAN_FRONTEND=noninteractive
-# Postfix asks how it is used; the tests configure their own instances.
-echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks how it is used; the tests configure their own instances.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ $wantroot -eq 1 ]; then
+  mkdir -p "$(dirname "$debroot")"
+  rm -rf "$debroot.new"
+  mmdebstrap --quiet --variant=minbase --include=adduser,init-system-helpers,man-db bookworm "$debroot.new"
+  mv "$debroot.new" "$debroot"
+fi

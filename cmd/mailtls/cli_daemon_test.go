@@ -51,8 +51,9 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	if out := run("cache", "list"); !row.MatchString(out) || !strings.HasSuffix(out, "\n1 domains\n") {
 		t.Errorf("cache list: want the row of example.com (policy, enforce, id 7) and \"1 domains\":\n%s", out)
 	}
-	if out := run("cache", "show", "example.com"); !strings.Contains(out, `"policy_id": "7"`) {
-		t.Errorf("cache show:\n%s", out)
+	if out := run("cache", "show", "example.com"); !strings.Contains(out, `"policy_id": "7"`) ||
+		!regexp.MustCompile(`"txt_ttl": "[0-9hms.]+"`).MatchString(out) {
+		t.Errorf("cache show (want the policy id, and txt_ttl as a duration string):\n%s", out)
 	}
 	if out := run("cache", "purge", "example.com"); out != "purged 1 domains\n" {
 		t.Errorf("cache purge:\n%s", out)

@@ -36,7 +36,7 @@ ok "dpkg -i installs $oldv"
 ok "/usr/bin/mailtls runs: $(inr mailtls version)"
 [ -z "$(others)" ] || fail "processes started by the install: $(others)"
 ok "postinst started nothing (no systemd running)"
-inr getent passwd mailtls | grep -q ':/var/lib/mailtls:/usr/sbin/nologin$' || fail "no system user mailtls"
+[[ $(inr getent passwd mailtls) == *:/var/lib/mailtls:/usr/sbin/nologin ]] || fail "no system user mailtls"
 uid=$(inr id -u mailtls)
 ok "system user mailtls (uid $uid)"
 [ "$(inr stat -c '%U:%G %a' /var/lib/mailtls)" = "mailtls:mailtls 700" ] || fail "state dir: $(inr stat -c '%U:%G %a' /var/lib/mailtls)"
@@ -45,19 +45,20 @@ ok "state and log directories"
 grep -qx /etc/mailtls/mailtls.yaml "$r/var/lib/dpkg/info/mailtls.conffiles" || fail "mailtls.yaml is not a conffile"
 ok "/etc/mailtls/mailtls.yaml is a conffile"
 inr mailtls config check >/dev/null || fail "config check of the shipped configuration: $(inr mailtls config check 2>&1)"
-inr mailtls config path | grep -q '^/etc/mailtls/mailtls.yaml' || fail "the CLI does not find the service's file: $(inr mailtls config path)"
+[[ $(inr mailtls config path) == /etc/mailtls/mailtls.yaml* ]] || fail "the CLI does not find the service's file: $(inr mailtls config path)"
 ok "the shipped configuration passes config check and the CLI finds it"
 # README's quick start on the package: one override, then the answer.
 sed -i 's/^overrides: \[\]/overrides: [{domain: example.com, level: encrypt}]/' "$r/etc/mailtls/mailtls.yaml"
 inr mailtls config check >/dev/null || fail "config check after the README's override: $(inr mailtls config check 2>&1)"
-inr mailtls query example.com -local 2>/dev/null | grep -q 'reply:   OK encrypt' || fail "query: $(inr mailtls query example.com -local 2>&1)"
+answer=$(inr mailtls query example.com -local 2>&1) || fail "query: $answer"
+grep -q 'reply:   OK encrypt' <<<"$answer" || fail "query: $answer"
 ok "README quick start: the override in the shipped file answers OK encrypt"
 [ -L "$r/etc/systemd/system/multi-user.target.wants/mailtls.service" ] || fail "mailtls.service not enabled"
 ok "mailtls.service enabled (symlink) without a running systemd"
 for p in mailtls mailtls-serve mailtls-query mailtls-cache mailtls-config mailtls-bench mailtls-version; do
   [ -f "$r/usr/share/man/man1/$p.1.gz" ] || fail "no manual page $p(1)"
 done
-inr man -P cat mailtls-serve 2>/dev/null | grep -q -- '-config' || fail "man mailtls-serve does not render"
+[[ $(inr man -P cat mailtls-serve 2>/dev/null) == *-config* ]] || fail "man mailtls-serve does not render"
 ok "manual pages installed and readable with man"
 
 # --- state and a local edit, then the upgrade
@@ -90,6 +91,6 @@ for gone in /etc/mailtls /var/lib/mailtls /var/log/mailtls /etc/systemd/system/m
   /lib/systemd/system/mailtls.service /usr/share/man/man1/mailtls.1.gz; do
   [ ! -e "$r$gone" ] && [ ! -L "$r$gone" ] || fail "$gone left after purge"
 done
-ls "$r/var/lib/systemd/deb-systemd-helper-enabled" 2>/dev/null | grep -q mailtls && fail "enablement state left after purge"
+[[ $(ls "$r/var/lib/systemd/deb-systemd-helper-enabled" 2>/dev/null) != *mailtls* ]] || fail "enablement state left after purge"
 inr dpkg -s mailtls >/dev/null 2>&1 && fail "dpkg still knows mailtls"
 ok "purge removed configuration, state, logs, units and enablement"

@@ -77,8 +77,8 @@ for c in CapInh CapPrm CapEff CapBnd CapAmb; do
   grep -q "^$c:[[:space:]]*0000000000000000$" "$st" || fail "$c not empty: $(grep "^$c:" "$st")"
 done
 ok "daemon pid $pid: user mailtls, no_new_privs, seccomp filter, no capabilities"
-awk '$5 == "/" {print $6}' "/proc/$pid/mountinfo" | grep -q '^ro' || fail "/ is writable for the daemon"
-awk '$5 == "/var/lib/mailtls" {print $6}' "/proc/$pid/mountinfo" | grep -q '^rw' || fail "state directory not writable"
+[[ $(awk '$5 == "/" {print $6}' "/proc/$pid/mountinfo") == ro* ]] || fail "/ is writable for the daemon"
+[[ $(awk '$5 == "/var/lib/mailtls" {print $6}' "/proc/$pid/mountinfo") == rw* ]] || fail "state directory not writable"
 ok "daemon sees / read-only and /var/lib/mailtls writable (ProtectSystem=strict)"
 if [ -S /var/spool/postfix/private/mailtls ]; then
   [ "$(stat -c '%U:%G %a' /var/spool/postfix/private/mailtls)" = "postfix:postfix 660" ] || fail "spool socket: $(stat -c '%U:%G %a' /var/spool/postfix/private/mailtls)"

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -115,7 +114,8 @@ type mountPoint struct {
 	flags uintptr // per-mount flags to keep when remounting
 }
 
-// mountPoints lists this namespace's mounts from /proc/self/mountinfo, parents first.
+// mountPoints lists this namespace's reachable mounts from /proc/self/mountinfo, in mount
+// order (parents first).
 func mountPoints() ([]mountPoint, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -148,8 +148,25 @@ func mountPoints() ([]mountPoint, error) {
 		}
 		out = append(out, m)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return len(out[i].path) < len(out[j].path) })
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	// A mount that a later one covers (mounted over it or over one of its parents, as the
+	// test's overlays cover /var) is not reachable by its path: leave it out.
+	var visible []mountPoint
+	for i, m := range out {
+		covered := false
+		for _, later := range out[i+1:] {
+			if under(m.path, later.path) || (later.path == "/" && m.path != "/") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			visible = append(visible, m)
+		}
+	}
+	return visible, nil
 }
 
 // unescape decodes mountinfo's octal escapes (\040 for a space).
