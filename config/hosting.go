@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -193,7 +194,7 @@ func (c *Config) validateHosting(bad func(path, format string, args ...any)) {
 			bad("hosting.acme.ca_file", "%v", err)
 		}
 	}
-	if h.ACME.RenewBefore.D() <= 0 || h.ACME.RenewBefore.D() > 720*60*60*1e9 {
+	if h.ACME.RenewBefore.D() <= 0 || h.ACME.RenewBefore.D() > 720*time.Hour {
 		bad("hosting.acme.renew_before", "%s is outside 0s..720h", h.ACME.RenewBefore)
 	}
 	c.validateHostedPolicy("hosting.defaults", h.Defaults, true, bad)

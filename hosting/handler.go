@@ -1,9 +1,6 @@
 package hosting
 
-import (
-	"net/http"
-	"strconv"
-)
+import "net/http"
 
 // WellKnownPath is the policy's path (RFC 8461 §3.3).
 const WellKnownPath = "/.well-known/mta-sts.txt"
@@ -46,7 +43,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hdr["Content-Type"] = hdrTextPlain
-	hdr["Content-Length"] = []string{strconv.Itoa(len(p.Body))}
+	hdr["Content-Length"] = p.contentLength
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(p.Body)

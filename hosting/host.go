@@ -112,7 +112,13 @@ func (h *Host) Update(specs []Spec) {
 	for _, s := range all {
 		e := old.byName[s.Name()]
 		if e == nil || !sameSpec(e.spec, s) {
+			prev := e
 			e = &entry{spec: s}
+			if prev != nil {
+				// Until the new spec's policy is computed the old one is served, and the
+				// change is reported against it.
+				e.cur.Store(prev.cur.Load())
+			}
 			if e.spec.Upstream == "" && !(e.spec.MXAuto && e.spec.Mode != mtasts.ModeNone) {
 				p, _ := h.opts.Builder.Build(context.Background(), s, nil, now)
 				h.set(e, p, now)

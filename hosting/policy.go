@@ -33,6 +33,8 @@ type Policy struct {
 	// being served (its max_age after it was fetched).
 	Source  Source
 	Expires time.Time
+	// contentLength is the Content-Length header value, rendered once.
+	contentLength []string
 	// Err, when set, means there is no policy to serve (a mirror without a valid copy,
 	// an MX lookup that never succeeded): requests get 503 and hosting check reports it.
 	Err string
@@ -49,13 +51,14 @@ func Render(domain string, mode mtasts.Mode, mx []string, maxAge uint32, src Sou
 	}
 	b.WriteString("max_age: " + strconv.FormatUint(uint64(maxAge), 10) + "\r\n")
 	body := []byte(b.String())
-	return &Policy{Domain: domain, Mode: mode, MX: mx, MaxAge: maxAge, Body: body, ID: policyid.Of(body), Source: src}
+	return &Policy{Domain: domain, Mode: mode, MX: mx, MaxAge: maxAge, Body: body, ID: policyid.Of(body), Source: src,
+		contentLength: []string{strconv.Itoa(len(body))}}
 }
 
 // fromBody wraps a policy body fetched elsewhere (a mirror); p is its parse.
 func fromBody(domain string, body []byte, p *mtasts.Policy, expires time.Time) *Policy {
 	return &Policy{Domain: domain, Mode: p.Mode, MX: p.MX, MaxAge: p.MaxAge, Body: body,
-		ID: policyid.Of(body), Source: SourceMirror, Expires: expires}
+		ID: policyid.Of(body), Source: SourceMirror, Expires: expires, contentLength: []string{strconv.Itoa(len(body))}}
 }
 
 // failed is the placeholder for a domain with nothing valid to serve.

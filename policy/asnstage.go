@@ -73,14 +73,16 @@ const (
 	mxFailureTTL = time.Minute
 )
 
-// applyASN answers from the strongest ASN rule whose networks hold every MX address of the
-// domain, and reports whether one did. It runs only when neither DANE nor MTA-STS decided.
-func (e *Engine) applyASN(dl *answerDeadline, d *Decision) bool {
+// applyASN answers from the strongest ASN rule whose networks hold every address of the
+// servers Postfix will connect to for nh, and reports whether one did: the domain's MX
+// hosts, or for a host next-hop ("[host]", "[host]:port") the host itself, with no MX
+// lookup (conformance.md §1). It runs only when neither DANE nor MTA-STS decided.
+func (e *Engine) applyASN(dl *answerDeadline, d *Decision, nh *Nexthop) bool {
 	rs := e.asnRules.Load()
 	if rs == nil || len(rs.Rules) == 0 {
 		return false
 	}
-	st := e.mxFacts(dl, d.Domain)
+	st := e.mxFacts(dl, nh)
 	if st == nil {
 		deadlinePassed(d) // a rule might have required more than the default
 		return true
@@ -141,18 +143,22 @@ func hostnameMatch(rs *ASNRules) []string {
 	return []string{"hostname"}
 }
 
-// mxFacts returns the domain's MX host addresses, from the hot store or looked up once for
-// all concurrent callers.
-func (e *Engine) mxFacts(dl *answerDeadline, domain string) *mxState {
-	if st, ok := e.mx.Get(domain); ok && e.now().Before(st.Expires) {
+// mxFacts returns the addresses of nh's servers (its domain's MX hosts, or the host of a
+// host next-hop), from the hot store or looked up once for all concurrent callers. A host
+// next-hop's facts are kept under its canonical key ("[host]", "[host]:587"), apart from
+// the MX set of the domain of the same name.
+func (e *Engine) mxFacts(dl *answerDeadline, nh *Nexthop) *mxState {
+	key := mxKey(nh)
+	if st, ok := e.mx.Get(key); ok && e.now().Before(st.Expires) {
 		return st
 	}
 	ctx := dl.context()
-	ch := e.flight.DoChan("mx:"+domain, func() (any, error) {
+	domain, host := nh.Domain, nh.Host
+	ch := e.flight.DoChan("mx:"+key, func() (any, error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout)
 		defer cancel()
-		st := e.lookupMX(wctx, domain)
-		e.mx.Set(domain, st)
+		st := e.lookupMX(wctx, domain, host)
+		e.mx.Set(key, st)
 		return st, nil
 	})
 	select {
@@ -163,24 +169,40 @@ func (e *Engine) mxFacts(dl *answerDeadline, domain string) *mxState {
 	}
 }
 
-func (e *Engine) lookupMX(ctx context.Context, domain string) *mxState {
+// mxKey names nh's server addresses in the hot store: the domain, or for a host next-hop
+// its canonical key.
+func mxKey(nh *Nexthop) string {
+	if nh.Host {
+		return nh.DANEKey
+	}
+	return nh.Domain
+}
+
+// lookupMX looks up the addresses of domain's MX hosts, or with host of domain itself (a
+// host next-hop: Postfix does no MX lookup).
+func (e *Engine) lookupMX(ctx context.Context, domain string, host bool) *mxState {
 	now := e.now()
 	fail := func(err error) *mxState {
 		return &mxState{Err: err.Error(), Expires: now.Add(mxFailureTTL)}
 	}
-	res, err := e.opt.Resolver.Lookup(ctx, domain, dns.TypeMX)
-	if err != nil {
-		return fail(err)
-	}
-	ttl := res.TTL
 	var hosts []string
-	for _, rr := range res.Records {
-		if mx, ok := rr.(*dns.MX); ok && mx.Mx != "." {
-			hosts = append(hosts, strings.ToLower(mx.Mx))
+	ttl := uint32(mxTTLMax / time.Second)
+	if host {
+		hosts = []string{domain + "."}
+	} else {
+		res, err := e.opt.Resolver.Lookup(ctx, domain, dns.TypeMX)
+		if err != nil {
+			return fail(err)
 		}
-	}
-	if res.Rcode == dns.RcodeSuccess && len(res.Records) == 0 {
-		hosts = []string{domain + "."} // implicit MX (RFC 5321 §5.1)
+		ttl = res.TTL
+		for _, rr := range res.Records {
+			if mx, ok := rr.(*dns.MX); ok && mx.Mx != "." {
+				hosts = append(hosts, strings.ToLower(mx.Mx))
+			}
+		}
+		if res.Rcode == dns.RcodeSuccess && len(res.Records) == 0 {
+			hosts = []string{domain + "."} // implicit MX (RFC 5321 §5.1)
+		}
 	}
 	slices.Sort(hosts)
 	hosts = slices.Compact(hosts)

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/miekg/dns"
+
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/internal/dnstest"
 )
@@ -61,5 +63,37 @@ func TestASNRules(t *testing.T) {
 	// Report-only profiles record the rule's answer instead of giving it.
 	if d := h.resolve(&Profile{Name: "dry", ReportOnly: true}, "big.example"); d.Result != NotFound || d.Would == nil || d.Would.Source != SourceASN {
 		t.Errorf("report-only: %q would=%+v", d.PostfixReply(), d.Would)
+	}
+}
+
+// conformance.md §1: for "[host]" and "[host]:port" Postfix connects to the host itself, so
+// ASN rules judge the host's own addresses, never the MX set of a domain of the same name.
+func TestASNRulesHostNexthop(t *testing.T) {
+	db := fakeASN{"192.0.2.1": 64500, "198.51.100.1": 64999}
+	rules := ASNRulesFromConfig(db, []config.ASNRule{{Name: "providers", ASNs: []uint32{64500}, Level: "encrypt"}})
+	h := newHarness(t, nil)
+	h.dns.Add(
+		// relay.example's own address is in the listed AS, its MX host is not; other.example
+		// is the reverse.
+		"relay.example. 300 IN A 192.0.2.1", "relay.example. 300 IN MX 10 mx.outside.example.",
+		"mx.outside.example. 300 IN A 198.51.100.1",
+		"other.example. 300 IN A 198.51.100.1", "other.example. 300 IN MX 10 mx.inside.example.",
+		"mx.inside.example. 300 IN A 192.0.2.1",
+	)
+	h.eng.SetASNRules(rules)
+	for _, tt := range []struct{ key, want string }{
+		{"relay.example", "NOTFOUND "},
+		{"[relay.example]", "OK encrypt"},
+		{"[relay.example]:587", "OK encrypt"},
+		{"relay.example:587", "NOTFOUND "},
+		{"other.example", "OK encrypt"},
+		{"[other.example]", "NOTFOUND "},
+	} {
+		if got := h.resolve(plain, tt.key).PostfixReply(); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.key, got, tt.want)
+		}
+	}
+	if n := h.dns.QueryCount("relay.example.", dns.TypeMX); n != 1 {
+		t.Errorf("%d MX queries for relay.example: only the bare domain key asks the MX set", n)
 	}
 }

@@ -159,8 +159,8 @@ func (e *Engine) Resolve(ctx context.Context, p *Profile, key string) *Decision 
 func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Decision) {
 	*d = Decision{Key: key, Profile: p.Name, TLSRPT: p.TLSRPT}
 	d.why.eng = e
-	nh, err := ParseNexthopKey(key)
-	if err != nil {
+	var nh Nexthop
+	if err := parseNexthopInto(key, &nh); err != nil {
 		d.Result, d.Source = NotFound, SourceInput
 		d.why.input = err
 		return
@@ -228,7 +228,7 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 		return
 	}
 	// ASN rules: a minimum level for domains hosted in listed networks.
-	if e.applyASN(&dl, d) {
+	if e.applyASN(&dl, d, &nh) {
 		e.reportOnly(d, p, false)
 		return
 	}

@@ -60,34 +60,41 @@ func ParseNexthop(key string) (string, error) {
 // is already canonical costs no allocation.
 func ParseNexthopKey(key string) (Nexthop, error) {
 	var nh Nexthop
+	err := parseNexthopInto(key, &nh)
+	return nh, err
+}
+
+// parseNexthopInto is ParseNexthopKey writing into nh (the lookup path: no copies).
+func parseNexthopInto(key string, nh *Nexthop) error {
 	s := strings.TrimSpace(key)
+	trimmed := s
 	if s == "" {
-		return nh, ErrEmptyNexthop
+		return ErrEmptyNexthop
 	}
 	portText, hasPort := "", false
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
-			return nh, ErrInvalidName
+			return ErrInvalidName
 		}
 		rest := s[end+1:]
 		if rest != "" {
 			if rest[0] != ':' {
-				return nh, ErrInvalidName
+				return ErrInvalidName
 			}
 			portText, hasPort = rest[1:], true
 		}
 		s = s[1:end]
 		nh.Host = true
 		if isIPLiteral(s) {
-			return nh, ErrIPLiteral
+			return ErrIPLiteral
 		}
 	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		if strings.Count(s, ":") > 1 {
 			if isIPLiteral(s) {
-				return nh, ErrIPLiteral
+				return ErrIPLiteral
 			}
-			return nh, ErrInvalidName
+			return ErrInvalidName
 		}
 		portText, hasPort = s[i+1:], true
 		s = s[:i]
@@ -98,17 +105,17 @@ func ParseNexthopKey(key string) (Nexthop, error) {
 		p, canon, ok := parsePort(portText)
 		if !ok {
 			if isIPLiteral(s) {
-				return nh, ErrIPLiteral
+				return ErrIPLiteral
 			}
-			return nh, ErrInvalidName
+			return ErrInvalidName
 		}
 		nh.Port, canonicalPort = p, canon && p != DefaultPort
 	}
 	if strings.HasPrefix(s, ".") {
-		return nh, ErrParentProbe
+		return ErrParentProbe
 	}
 	if isIPLiteral(s) {
-		return nh, ErrIPLiteral
+		return ErrIPLiteral
 	}
 	name := strings.TrimSuffix(s, ".")
 	var err error
@@ -122,27 +129,27 @@ func ParseNexthopKey(key string) (Nexthop, error) {
 		// (\xff\xfe.test became xn--zn7ca.test, a name somebody could register), so
 		// refuse them first.
 		if !utf8.ValidString(name) {
-			return nh, ErrInvalidName
+			return ErrInvalidName
 		}
 		// U-labels become A-labels the way a resolver would see them (UTS #46 lookup, RFC 5891).
 		ascii, ierr := idna.Lookup.ToASCII(name)
 		if ierr != nil {
-			return nh, ErrInvalidName
+			return ErrInvalidName
 		}
 		nh.Domain, err = finishNexthop(strings.ToLower(ascii))
 	}
 	if err != nil {
 		nh.Domain = ""
-		return nh, err
+		return err
 	}
-	nh.DANEKey = daneKey(strings.TrimSpace(key), nh, name == nh.Domain && canonicalPort)
-	return nh, nil
+	nh.DANEKey = daneKey(trimmed, nh, name == nh.Domain && canonicalPort)
+	return nil
 }
 
 // daneKey is the canonical cache key of nh's DANE facts. trimmed is the key as sent;
 // sameText says its name and port are written the canonical way, so that the canonical
 // key, when it is not the bare domain, is trimmed itself (no allocation).
-func daneKey(trimmed string, nh Nexthop, sameText bool) string {
+func daneKey(trimmed string, nh *Nexthop, sameText bool) string {
 	switch {
 	case !nh.Host && nh.Port == DefaultPort:
 		return nh.Domain

@@ -91,3 +91,17 @@ func slowNexthop(s string) (string, error) {
 	}
 	return finishNexthop(strings.ToLower(ascii))
 }
+
+// The next-hop parse is on every lookup's path, the cached ones included.
+func BenchmarkParseNexthop(b *testing.B) {
+	for _, key := range []string{"example.com", "[relay.example.com]:587"} {
+		b.Run(key, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseNexthop(key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

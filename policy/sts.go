@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -29,36 +30,55 @@ func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
 }
 
 // stsFresh reports whether st answers a lookup at now without waiting on the network, and
-// whether background work is due for it (a TXT re-read or a refetch).
+// whether background work is due for it (a TXT re-read or a refetch). It compares unix
+// nanoseconds, as the state stores them: it runs on every cached lookup.
 func (e *Engine) stsFresh(st *stsState, now time.Time) (answer, due bool) {
-	if st.detail != nil && st.detail.dnsFailedAt != 0 && now.Before(st.DNSFailedAt().Add(e.opt.DNSRetry)) {
+	n := now.UnixNano()
+	d := st.detail
+	if d != nil && d.dnsFailedAt != 0 && n < addNS(d.dnsFailedAt, e.opt.DNSRetry) {
 		return true, false // the TXT lookup failed moments ago: do not make every lookup wait for it
 	}
 	// RFC 8461 §5.1: once the TXT check is older than the record's TTL, read it again.
-	txtStale := now.After(st.TXTChecked().Add(st.ttl()))
-	failedRecently := st.detail != nil && st.FailedID() == st.RecordID && now.Before(st.FailedAt().Add(e.timers.Load().FailureRetry))
-	if st.usable(now) {
+	txtStale := n > addNS(st.txtChecked, st.ttl())
+	failedRecently := func() bool {
+		return d != nil && d.failedID == st.RecordID && n < addNS(d.failedAt, e.timers.Load().FailureRetry)
+	}
+	if st.usableAt(n) {
 		// An unexpired policy answers; re-reading the record, fetching a new id or
 		// refetching before expiry happens behind it (conformance.md §4).
+		if txtStale {
+			return true, true
+		}
 		newID := st.RecordID != "" && st.PolicyID() != st.RecordID
-		return true, txtStale || !failedRecently && (newID || e.nearExpiry(st, now))
+		return true, (newID || st.nearExpiryAt(n)) && !failedRecently()
 	}
 	switch {
 	case txtStale:
 		return false, false
 	case st.RecordID == "":
 		return true, false // negative cache: no MTA-STS record, for the answer's TTL
-	case failedRecently:
+	case failedRecently():
 		return true, false // this id failed recently: retry at most every failure_retry
 	}
 	return false, false
 }
 
-// nearExpiry reports whether st's policy has less than a quarter of its max_age left: it
-// is refetched then, even under an unchanged id, so that a domain in use does not expire
-// (RFC 8461 §5.1: "senders SHOULD proactively refresh").
-func (e *Engine) nearExpiry(st *stsState, now time.Time) bool {
-	return st.Policy != nil && nearExpiry(st.Policy.Policy, st.Expires(), now)
+// addNS is t (unix nanoseconds) plus d, saturating instead of overflowing.
+func addNS(t int64, d time.Duration) int64 {
+	if s := t + int64(d); (d > 0) == (s > t) || d == 0 {
+		return s
+	}
+	if d > 0 {
+		return math.MaxInt64
+	}
+	return math.MinInt64
+}
+
+// nearExpiryAt reports whether st's policy has less than a quarter of its max_age left at
+// n (unix nanoseconds): it is refetched then, even under an unchanged id, so that a
+// domain in use does not expire (RFC 8461 §5.1: "senders SHOULD proactively refresh").
+func (st *stsState) nearExpiryAt(n int64) bool {
+	return st.Policy != nil && n >= addNS(st.expires, -time.Duration(st.Policy.MaxAge)*time.Second/4)
 }
 
 // nearExpiry reports whether policy p, expiring at expires, has less than a quarter of its

@@ -261,6 +261,9 @@ func (s *stsState) DNSFailedAt() time.Time {
 // usable reports whether the held policy may be applied at now (RFC 8461 §5.1: until
 // max_age runs out, whatever later refreshes say; never after, also when a refetch
 // failed). A max_age 0 policy applies to the lookups that fetched it (once).
-func (s *stsState) usable(now time.Time) bool {
-	return s.Policy != nil && (s.once || !now.After(s.Expires()))
+func (s *stsState) usable(now time.Time) bool { return s.usableAt(now.UnixNano()) }
+
+// usableAt is usable at n, unix nanoseconds.
+func (s *stsState) usableAt(n int64) bool {
+	return s.Policy != nil && (s.once || n <= s.expires)
 }

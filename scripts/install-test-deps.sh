@@ -5,7 +5,8 @@
 # (submits the end-to-end messages), systemd (systemd-analyze verify on the units and its
 # system call groups for the sandbox test), mmdebstrap, and with it the throwaway Debian
 # root the package test installs mailtls.deb into (/var/cache/mailtls-test; the test itself
-# never goes to the network).
+# never goes to the network), curl (fetches a policy from mailtls's MTA-STS policy host as a
+# third-party client).
 # Idempotent: does nothing when all are present. With arguments, installs exactly those
 # packages instead (scripts/compare.sh uses this for its peer), by the same rules.
 #
@@ -28,6 +29,7 @@ need=("$@")
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
   command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
   command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+  command -v curl >/dev/null 2>&1 || need+=(curl)
 }
 # The package test's Debian root (TestPackageLifecycle in packaging/deb names the same
 # directory and packages); made once, reused by every run.

@@ -19,17 +19,18 @@ import (
 // the daemon serves for the same configuration) and need no running daemon.
 func cmdHosting(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		fmt.Fprint(stdout, "Usage: mailtls hosting records|check [DOMAIN…] [-json] [-config FILE] [-v]\n")
+		fmt.Fprint(stdout, "Usage: mailtls hosting records|check [DOMAIN…] [-json] [-cert-warn D] [-config FILE] [-v]\n")
 		return 0
 	}
 	if len(args) == 0 || (args[0] != "records" && args[0] != "check") {
-		fmt.Fprint(stderr, "Usage: mailtls hosting records|check [DOMAIN…] [-json] [-config FILE] [-v]\n")
+		fmt.Fprint(stderr, "Usage: mailtls hosting records|check [DOMAIN…] [-json] [-cert-warn D] [-config FILE] [-v]\n")
 		return 2
 	}
 	sub := args[0]
-	fs := newFlagSet("hosting "+sub, "hosting "+sub+" [DOMAIN…] [-json] [-config FILE] [-v]", stderr)
+	fs := newFlagSet("hosting "+sub, "hosting "+sub+" [DOMAIN…] [-json] [-cert-warn D] [-config FILE] [-v]", stderr)
 	cf := addConfigFlags(fs)
 	asJSON := fs.Bool("json", false, "print findings as JSON (check)")
+	certWarn := fs.Duration("cert-warn", check.DefaultCertWarning, "a certificate expiring sooner than this is a problem (check)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return flagExit(err)
@@ -76,7 +77,7 @@ func cmdHosting(args []string, stdout, stderr io.Writer) int {
 		return hostingRecords(ctx, cfg, tools, specs, stdout, stderr)
 	}
 	c := &check.Checker{Resolver: tools.Resolver, Fetcher: tools.Fetcher, Dial: tools.Resolver.DialContext,
-		Roots: tools.Roots, Builder: tools.Builder, State: state}
+		Roots: tools.Roots, Builder: tools.Builder, State: state, CertWarning: *certWarn}
 	var all []check.Finding
 	for _, s := range specs {
 		fs := c.Check(ctx, s)

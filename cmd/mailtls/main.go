@@ -35,7 +35,8 @@ Usage:
   mailtls config default                     print the embedded default configuration
   mailtls bench load|null [flags]            load-test socketmap servers against the null server
   mailtls hosting records [DOMAIN…]          DNS records to publish for hosted MTA-STS domains
-  mailtls hosting check [DOMAIN…] [-json]    check hosted domains as a sender would (exit 1 on a problem)
+  mailtls hosting check [DOMAIN…] [-json] [-cert-warn D]
+                                             check hosted domains as a sender would (exit 1 on a problem)
   mailtls version                            print the version, commit and Go version
 
 Configuration: -config FILE, else $MAILTLS_CONFIG, else /etc/mailtls/mailtls.yaml if it
