@@ -31,6 +31,8 @@ type Config struct {
 	ASN      ASN      `yaml:"asn"`
 	// Hosting serves MTA-STS policies for the operator's own domains (config/hosting.go).
 	Hosting Hosting `yaml:"hosting"`
+	// TLSRPT sends the RFC 8460 reports recipient domains ask for (config/tlsrpt.go).
+	TLSRPT TLSRPT `yaml:"tlsrpt"`
 	// Overrides pin a policy for domains, before DANE and MTA-STS (conformance.md §2).
 	Overrides []Override `yaml:"overrides"`
 	// Profiles are keyed by the socketmap map name. The built-in "postfix" and

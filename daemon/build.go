@@ -42,6 +42,8 @@ type Parts struct {
 
 	fetcher *swapFetcher // the engine's MTA-STS fetcher, replaced by Reload
 	guard   *swapGuard   // the SSRF guard on every fetch, replaced by Reload
+	// stsObserver hands MTA-STS fetch failures to TLS reporting (daemon/tlsrpt.go).
+	stsObserver *stsObserverSlot
 }
 
 // newFetcher builds the MTA-STS policy fetcher of the mta_sts settings, dialing through dc.
@@ -109,7 +111,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 	}
 	fetcher := &swapFetcher{}
 	fetcher.cur.Store(f)
-	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg), fetcher: fetcher, guard: guard}
+	p := &Parts{Resolver: dc, Profiles: policy.ProfilesFromConfig(cfg), fetcher: fetcher, guard: guard, stsObserver: &stsObserverSlot{}}
 	if mode != storeOff && cfg.Cache.Store == "sqlite" {
 		st, ro, err := openStore(cfg, log, m)
 		switch {
@@ -161,6 +163,7 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		ASN:             asnRules,
 		OnFetch:         onFetch,
 		OnRefresh:       onRefresh,
+		STSObserver:     p.stsObserver,
 		Backend:         p.Backend,
 		Logger:          log,
 		MaxEntries:      cfg.Cache.MaxEntries,

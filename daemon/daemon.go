@@ -39,6 +39,7 @@ type Daemon struct {
 	validation validationState
 	stateLock  *os.File     // flock on the state directory, held until Run returns (nil: none)
 	hosting    *hostingRole // the MTA-STS policy host; nil when off
+	tlsrpt     *tlsrptRole  // outbound TLS reporting; nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -82,6 +83,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
 	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {
+		return nil, err
+	}
+	if d.tlsrpt, err = newTLSRPTRole(cfg, log, m.reg, parts.Resolver, parts.stsObserver); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -206,6 +210,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	stopTLSRPT := func() {}
+	if d.tlsrpt != nil {
+		if stopTLSRPT, err = d.tlsrpt.start(); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			stopHosting(context.Background())
+			return err
+		}
+	}
+
 	d.checkFileLimit(len(lns))
 
 	var wg sync.WaitGroup
@@ -236,6 +255,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	_ = httpSrv.Shutdown(sctx)
 	stopHosting(sctx)
+	stopTLSRPT()
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)
 	}

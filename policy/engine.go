@@ -40,6 +40,10 @@ type Options struct {
 	OnFetch func(outcome string)
 	// OnRefresh, if set, is told how many domains each background pass refreshes.
 	OnRefresh func(n int)
+	// STSObserver, if set, is told of every MTA-STS policy fetch failure with its domain
+	// (TLS reporting, RFC 8460 §4.3.2.2). Fetches run on the refresh path only, never on a
+	// cached answer's.
+	STSObserver STSObserver
 
 	MaxEntries int // hot store bound; 0 = unbounded
 	// MaxBytes is the hot stores' memory budget, as their entries' estimated cost (see

@@ -180,6 +180,9 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) bool {
 		if e.opt.OnFetch != nil {
 			e.opt.OnFetch(st.FailType)
 		}
+		if e.opt.STSObserver != nil {
+			e.opt.STSObserver.STSFetchFailed(st.Domain, st.FailType, st.FailReason)
+		}
 		return false
 	}
 	if e.opt.OnFetch != nil {

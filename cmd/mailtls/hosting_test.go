@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/mailtls/mailtls/hosting/check"
 	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/internal/pebbletest"
 	"github.com/mailtls/mailtls/internal/testenv"
 	"github.com/mailtls/mailtls/mtasts"
 )
@@ -234,4 +237,72 @@ func servedSerial(t *testing.T, ip string, l *lab.Lab) string {
 	}
 	defer c.Close()
 	return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+// The first certificate through the daemon's configuration: hosting.acme pointed at a real
+// Pebble (EAB, ca_file for its directory), validation by TLS-ALPN-01 on the hosting
+// listener's port 443; the second mailtls, trusting Pebble's root, enforces the policy.
+func TestHostingACMEThroughDaemon(t *testing.T) {
+	l := lab.New(t) // root: port 443
+	bin := buildBinary(t)
+	ip := hostingIP(t)
+	l.DNS.Add("mta-sts.acme.test. 60 IN A "+ip, "acme.test. 300 IN MX 10 mx.acme.test.")
+	peb := pebbletest.Start(t, pebbletest.Options{DNS: l.DNS.Addr, TLSPort: 443, HTTPPort: 1, EAB: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, rootPEM := peb.Roots(ctx)
+
+	hdir := t.TempDir()
+	dirCA := peb.DirectoryCA.WriteFile(t, hdir)
+	addr := lab.FreeAddr(t)
+	hcfg := writeConfig(t, hdir, l.Config("", addr, hdir)+fmt.Sprintf(`hosting:
+  listen: "%s:443"
+  acme:
+    directory: %s
+    ca_file: %s
+    contact: hostmaster@acme.test
+    eab: {kid: %s, hmac_key: %s}
+  domains:
+    - {domain: acme.test, mode: enforce}
+`, ip, peb.Directory, dirCA, peb.EABKID, peb.EABKey))
+	hp := startDaemon(t, bin, hcfg, addr)
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	var leaf *x509.Certificate
+	for deadline := time.Now().Add(60 * time.Second); leaf == nil && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", net.JoinHostPort(ip, "443"),
+			&tls.Config{ServerName: "mta-sts.acme.test", RootCAs: roots})
+		if err == nil {
+			leaf = c.ConnectionState().PeerCertificates[0]
+			c.Close()
+		}
+	}
+	if leaf == nil {
+		t.Fatalf("no certificate from Pebble within 60 s\n%s", hp.logs)
+	}
+	if !strings.Contains(hp.logs.String(), "hosting: ACME certificate stored") {
+		t.Errorf("no log line for the stored certificate")
+	}
+	if _, err := os.Stat(filepath.Join(hdir, "acme", "mta-sts.acme.test")); err != nil {
+		t.Errorf("certificate not in the state directory: %v", err)
+	}
+
+	out, err := exec.Command(bin, "hosting", "records", "-config", hcfg).Output()
+	if err != nil {
+		t.Fatalf("records: %v", err)
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if strings.HasPrefix(line, "_mta-sts.") {
+			l.DNS.Add(line)
+		}
+	}
+	rdir := t.TempDir()
+	rootFile := filepath.Join(rdir, "pebble-root.pem")
+	os.WriteFile(rootFile, rootPEM, 0o644)
+	rcfg := writeConfig(t, rdir, strings.Replace(l.Config("", lab.FreeAddr(t), rdir), l.CAFile, rootFile, 1))
+	q, err := exec.Command(bin, "query", "acme.test", "-local", "-config", rcfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(q), "reply:   OK secure match=mx.acme.test servername=hostname") {
+		t.Errorf("resolver with Pebble's root: %v\n%s", err, q)
+	}
 }

@@ -8,6 +8,7 @@
 //	mailtls config check|path|default     validate a configuration, say which is used, print the default
 //	mailtls bench load|null               load-test socketmap servers (BENCHMARKS.md)
 //	mailtls hosting records|check         DNS records and live self-check of hosted MTA-STS domains
+//	mailtls tlsrpt pending|sent|show ID   TLS reports (RFC 8460) to send, sent, and their JSON
 //	mailtls version
 package main
 
@@ -37,6 +38,8 @@ Usage:
   mailtls hosting records [DOMAIN…]          DNS records to publish for hosted MTA-STS domains
   mailtls hosting check [DOMAIN…] [-json] [-cert-warn D]
                                              check hosted domains as a sender would (exit 1 on a problem)
+  mailtls tlsrpt pending|sent [-json]        TLS reports (RFC 8460) to be sent / sent or given up, and where
+  mailtls tlsrpt show REPORT-ID              print one report's JSON
   mailtls version                            print the version, commit and Go version
 
 Configuration: -config FILE, else $MAILTLS_CONFIG, else /etc/mailtls/mailtls.yaml if it
@@ -74,6 +77,8 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdBench(rest, stdout, stderr)
 	case "hosting":
 		return cmdHosting(rest, stdout, stderr)
+	case "tlsrpt":
+		return cmdTLSRPT(rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 && rest[0] != "-h" && rest[0] != "-help" && rest[0] != "--help" {
 			fmt.Fprint(stderr, "Usage: mailtls version\n")
