@@ -314,6 +314,15 @@ func exampleConfig(t *testing.T, path string, l *lab.Lab, state, spool, tcp, met
 			s["unix"] = p
 		}
 	}
+	if tr, ok := c["tlsrpt"].(map[string]any); ok {
+		if u, ok := tr["socket"].(string); ok && u != "" {
+			const spoolDir = "/var/spool/postfix/"
+			if !strings.HasPrefix(u, spoolDir) {
+				t.Fatalf("%s: TLSRPT socket %s outside Postfix's spool", path, u)
+			}
+			tr["socket"] = filepath.Join(spool, strings.TrimPrefix(u, spoolDir))
+		}
+	}
 	out, err := yaml.Marshal(c)
 	if err != nil {
 		t.Fatal(err)

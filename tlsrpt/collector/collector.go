@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -107,6 +108,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger, reg prometheus.Registere
 func (c *Collector) Listen() error {
 	if c.cfg.Socket == "" {
 		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.cfg.Socket), 0o755); err != nil {
+		return fmt.Errorf("tlsrpt collector: %w", err)
 	}
 	if fi, err := os.Lstat(c.cfg.Socket); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {

@@ -54,6 +54,7 @@ func TestBuildDayReport(t *testing.T) {
 	if err := chk.Validate(body); err != nil {
 		t.Fatalf("%v\n%s", err, body)
 	}
+	t.Logf("report: %s", body)
 	var rep tlsrpt.Report
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatal(err)
