@@ -154,10 +154,10 @@ func (r *hostingRole) apply(cfg *config.Config) error {
 
 // reload applies a new configuration's domains and certificate files; listener and
 // ACME account changes need a restart.
-func (r *hostingRole) reload(cfg *config.Config) error {
+func (r *hostingRole) reload(cfg *config.Config, log *slog.Logger) error {
 	if r == nil {
 		if cfg.Hosting.Enabled() {
-			return errors.New("hosting was off at start: enabling it needs a restart")
+			log.Warn("hosting: the policy host was off at start; hosting.domains takes effect at the next restart")
 		}
 		return nil
 	}
