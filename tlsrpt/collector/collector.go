@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,14 +63,15 @@ func (c *Config) defaults() {
 
 // Collector aggregates TLS results into a store.
 type Collector struct {
-	cfg  Config
-	st   *store.Store
-	log  *slog.Logger
-	m    *metrics
-	conn *net.UnixConn
-	in   chan item
-	pool sync.Pool
-	done chan struct{}
+	cfg   Config
+	st    *store.Store
+	log   *slog.Logger
+	m     *metrics
+	conn  *net.UnixConn
+	bound atomic.Bool // Listen bound the socket (Addr may be called from any goroutine)
+	in    chan item
+	pool  sync.Pool
+	done  chan struct{}
 	// Flush sends flushToken through the socket itself (its queue is FIFO, so everything
 	// accepted before is read first) and waits for flushAck.
 	flushMu    sync.Mutex
@@ -138,6 +140,7 @@ func (c *Collector) Listen() error {
 	// A large receive buffer absorbs bursts while the reader is descheduled.
 	_ = conn.SetReadBuffer(4 << 20)
 	c.conn = conn
+	c.bound.Store(true)
 	return nil
 }
 
@@ -167,7 +170,7 @@ func ids(owner, group string) (uid, gid int, err error) {
 
 // Addr is the socket's path ("" when not listening).
 func (c *Collector) Addr() string {
-	if c.conn == nil {
+	if !c.bound.Load() {
 		return ""
 	}
 	return c.cfg.Socket
