@@ -73,6 +73,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if st, ok := parts.Backend.(*sqlitestore.Store); ok {
 		m.watchStore(st)
 	}
+	m.watchHotStore(parts.Engine)
 	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m, stateLock: lock}
 	m.storeHealthy.Set(map[bool]float64{true: 1, false: 0}[d.storeHealth() == nil])
 	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())

@@ -77,17 +77,18 @@ func openFiles() int {
 }
 
 // checkFileLimit raises the descriptor limit and says what it allows: the socketmap's
-// connections (listeners × max_connections), the metrics listener's, a reserve for the
-// rest, and what is left. Too few descriptors for all of them is a warning: the
-// socketmap could then fail to accept under load.
+// connections (max_connections, shared by its listeners, plus one accepted connection per
+// listener waiting for a place), the metrics listener's, a reserve for the rest, and what
+// is left. Too few descriptors for all of them is a warning: the socketmap could then
+// fail to accept under load.
 func (d *Daemon) checkFileLimit(socketmapListeners int) {
 	limit, err := raiseFileLimit()
 	if err != nil {
 		d.log.Warn("cannot raise the open-file limit", "err", err)
 		return
 	}
-	perListener := d.cfg.Listen.MaxConnections
-	socketmapFDs := socketmapListeners * perListener
+	maxConns := d.cfg.Listen.MaxConnections
+	socketmapFDs := maxConns + socketmapListeners
 	metricsFDs := 0
 	if d.cfg.Metrics.Listen != "" {
 		metricsFDs = metricsLimits().MaxConns
@@ -95,7 +96,7 @@ func (d *Daemon) checkFileLimit(socketmapListeners int) {
 	left := int64(limit) - int64(socketmapFDs+metricsFDs+fdReserve+max(openFiles(), 0))
 	attrs := []any{"limit", limit, "open", openFiles(), "socketmap", socketmapFDs, "metrics", metricsFDs, "reserve", fdReserve, "left", left}
 	switch {
-	case perListener == 0:
+	case maxConns == 0:
 		d.log.Warn("file descriptors: listen.max_connections is 0 (no cap), so socketmap clients can use up the open-file limit", attrs...)
 	case left < 0:
 		d.log.Warn("file descriptors: the open-file limit is below what the listeners may hold; raise LimitNOFILE or lower listen.max_connections", attrs...)

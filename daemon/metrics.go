@@ -105,6 +105,24 @@ func (m *metrics) watchStore(st *sqlitestore.Store) {
 	)
 }
 
+// watchHotStore exports what the engine's hot stores hold, by their estimate, against
+// cache.max_bytes.
+func (m *metrics) watchHotStore(e *policy.Engine) {
+	for _, s := range []struct {
+		store string
+		get   func() float64
+	}{
+		{"sts", func() float64 { n, _, _ := e.HotStoreBytes(); return float64(n) }},
+		{"dane", func() float64 { _, n, _ := e.HotStoreBytes(); return float64(n) }},
+		{"mx", func() float64 { _, _, n := e.HotStoreBytes(); return float64(n) }},
+	} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mailtls_cache_bytes", Help: "What the hot store holds, as its entries' estimated cost (bounded by cache.max_bytes).",
+			ConstLabels: prometheus.Labels{"store": s.store},
+		}, s.get))
+	}
+}
+
 func (m *metrics) observeDecision(d *policy.Decision) {
 	m.queries.WithLabelValues(d.Profile, string(d.Result), string(d.Source)).Inc()
 	if d.Source == policy.SourceInput {

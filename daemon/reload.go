@@ -36,7 +36,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := d.hosting.reload(cfg); err != nil {
+	if err := d.hosting.reload(cfg, d.log); err != nil {
 		a.close()
 		return err
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/mailtls/mailtls/mtasts"
@@ -23,13 +24,13 @@ import (
 //     networks, so judging a subset can apply a rule the whole set would not (stricter)
 //     but never fails one the whole set would pass.
 const (
-	maxTXTKept         = 4         // TXT strings kept of an _mta-sts RRset
-	maxTextLen         = 512       // bytes of one TXT string, reason or error text
-	maxPolicyMX        = 64        // mx patterns kept of one policy
-	maxPolicyTextBytes = 8 << 10   // bytes of policy text lines kept
-	maxDANEReasonBytes = 8 << 10   // bytes of one domain's DANE explanation
-	mxMaxAddrs         = 16        // addresses kept per MX host for ASN rules
-	defaultMaxBytes    = 512 << 20 // the hot stores' default budget (cache.max_bytes)
+	maxTXTKept         = 4       // TXT strings kept of an _mta-sts RRset
+	maxTextLen         = 512     // bytes of one TXT string, reason or error text
+	maxPolicyMX        = 64      // mx patterns kept of one policy
+	maxPolicyTextBytes = 8 << 10 // bytes of policy text lines kept
+	maxDANEReasonBytes = 8 << 10 // bytes of one domain's DANE explanation
+	mxMaxAddrs         = 16      // addresses kept per MX host for ASN rules
+	defaultMaxBytes    = 1 << 30 // the hot stores' default budget (cache.max_bytes)
 )
 
 // clip shortens s to at most maxTextLen bytes, on a UTF-8 boundary, saying it did.
@@ -82,8 +83,39 @@ func boundPolicy(p *mtasts.Policy) *mtasts.Policy {
 		return p
 	}
 	c := *p
-	c.MX = append([]string(nil), c.MX[:min(len(c.MX), maxPolicyMX)]...)
-	c.Lines = nil
+	// Every string of a parsed policy is cut out of the body it read (tens of kilobytes
+	// here): copies keep only themselves alive.
+	c.MX = make([]string, min(len(p.MX), maxPolicyMX))
+	for i := range c.MX {
+		c.MX[i] = strings.Clone(p.MX[i])
+	}
+	c.Version, c.Mode, c.Lines = strings.Clone(p.Version), mtasts.Mode(strings.Clone(string(p.Mode))), nil
+	return &c
+}
+
+// ownPolicy returns a fetched policy as the engine keeps it: bounded (boundPolicy), and
+// with every string its own. The parser's strings are cut out of the body it read, so a
+// kept "enforce" or pattern would otherwise hold the whole body alive: a policy padded
+// with 60 KB of blank lines would cost 60 KB however little of it is kept.
+func ownPolicy(p *mtasts.Policy) *mtasts.Policy {
+	if p == nil {
+		return nil
+	}
+	if q := boundPolicy(p); q != p {
+		return q // a copy of its own already
+	}
+	c := *p
+	c.Version, c.Mode = strings.Clone(p.Version), mtasts.Mode(strings.Clone(string(p.Mode)))
+	c.MX = make([]string, len(p.MX))
+	for i, s := range p.MX {
+		c.MX[i] = strings.Clone(s)
+	}
+	if p.Lines != nil {
+		c.Lines = make([]string, len(p.Lines))
+		for i, s := range p.Lines {
+			c.Lines[i] = strings.Clone(s)
+		}
+	}
 	return &c
 }
 
@@ -119,25 +151,34 @@ func boundAddrs(ips []netip.Addr) []netip.Addr {
 	return ips
 }
 
+// HotStoreBytes is what the hot stores hold, as their entries' estimated cost: MTA-STS
+// states, DANE outcomes and MX addresses (for metrics; cache.max_bytes bounds their sum).
+func (e *Engine) HotStoreBytes() (sts, dane, mx int64) {
+	return e.sts.Bytes(), e.dane.Bytes(), e.mx.Bytes()
+}
+
 // Estimated heap costs of the hot stores' entries: what the map slot, the structs and the
 // strings they own take. Shared data (policies many domains publish) is counted for each,
 // so the estimate errs high.
 const (
-	slotCost   = 64 // map slot: key header, value, charge, and the map's own overhead
-	stringCost = 16 // a string header
+	slotCost = 64 // map slot: key header, value, charge, and the map's own overhead
 )
 
 func strsCost(ss []string) int {
-	n := 24 // slice header
+	n := 24 + 16*len(ss) // slice header and string headers
 	for _, s := range ss {
-		n += stringCost + len(s)
+		n += textCost(s)
 	}
 	return n
 }
 
+// textCost is what a string's bytes take on the heap: the allocator rounds them up to its
+// size classes (by up to an eighth, above the smallest classes).
+func textCost(s string) int { return len(s) + len(s)/8 }
+
 // stsEntryCost is what an MTA-STS hot-store entry costs: its state, the policy it holds
-// and the replies rendered from it (plain, and with TLSRPT attributes, about the policy
-// text more).
+// and the replies rendered from it so far (the engine recharges the entry when it renders
+// one).
 func stsEntryCost(key string, en *stsEntry) int {
 	n := slotCost + len(key) + 32 // stsEntry
 	st := en.state.Load()
@@ -149,14 +190,18 @@ func stsEntryCost(key string, en *stsEntry) int {
 		n += 200 + len(d.policyID) + strsCost(d.txt) + len(d.url) + len(d.txtReason) + len(d.failedID) +
 			len(d.failType) + len(d.failReason) + len(d.dnsError)
 	}
-	if p := st.Policy; p != nil {
-		mx := strsCost(p.MX)
-		n += 64 + 96 + len(p.Version) + len(p.Mode) + mx + strsCost(p.Lines)
-		n += 2*mx + 128 // the plain reply and its match list
-		if p.Lines != nil {
-			n += mx + strsCost(p.Lines) + 256 // the TLSRPT reply
-		} else {
-			n += 2*mx + 256
+	p := st.Policy
+	if p == nil {
+		return n
+	}
+	n += 64 + 96 + len(p.Version) + len(p.Mode) + strsCost(p.MX) + strsCost(p.Lines)
+	if a := p.plain.Load(); a != nil { // rendered replies are charged once they exist
+		n += 96 + strsCost(a.match) + textCost(a.reply)
+	}
+	if a := en.answer.Load(); a != nil {
+		n += 160
+		if r := a.tlsrpt.Load(); r != nil {
+			n += 64 + textCost(r.reply)
 		}
 	}
 	return n

@@ -78,17 +78,31 @@ func TestDANEOffNeverWeaker(t *testing.T) {
 	}
 }
 
-// Issue 11: the facts held while DANE is off include those only in the persistent store:
-// a restart with a resolver that fails the check (DANE off from the start) still answers
-// TEMP for a domain the store knows as DANE, before and after Load.
+// Issue 11: the facts held while DANE is off include those only in the persistent store,
+// which keeps an outcome requiring DANE for a week past its expiry: a restart two days
+// later with a resolver that fails the check (DANE off from the start) still answers TEMP
+// for a domain the store knows as DANE, before and after Load, and after the store's
+// sweep. An outcome without DANE is swept at its expiry as before.
 func TestDANEOffHoldsStoredFacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.db")
 	store := openStore(t, path)
-	h, _ := newDANEHarness(t, map[string]dane.Outcome{"only.example": dane.DANEOnly})
+	h, _ := newDANEHarness(t, nil)
 	h.eng = h.engine(store, h.dns.Addr)
 	h.eng.SetDANE(&fakeDANE{outcomes: map[string]dane.Outcome{"only.example": dane.DANEOnly}, ttl: 300}, "")
 	if got := h.resolve(plain, "only.example").PostfixReply(); got != "OK dane-only" {
 		t.Fatalf("first lookup %q", got)
+	}
+	h.resolve(plain, "nodane.example")
+	if err := store.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(48 * time.Hour)
+	n, err := store.Sweep(context.Background(), h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := store.Get(context.Background(), kindDANE, "nodane.example"); ok || n == 0 {
+		t.Errorf("the expired no-DANE outcome was not swept (swept %d)", n)
 	}
 	closeStore(t, store)
 
@@ -98,10 +112,20 @@ func TestDANEOffHoldsStoredFacts(t *testing.T) {
 	if got := eng.Resolve(context.Background(), plain, "only.example").PostfixReply(); !strings.HasPrefix(got, "TEMP ") {
 		t.Fatalf("before Load: %q, want TEMP", got)
 	}
-	if _, err := eng.Load(context.Background()); err != nil {
+	eng2 := h.engine(store2, h.dns.Addr)
+	eng2.SetDANE(nil, "resolver validation check: timeout")
+	if n, err := eng2.Load(context.Background()); err != nil || n == 0 {
+		t.Fatalf("Load = %d, %v", n, err)
+	}
+	if got := eng2.Resolve(context.Background(), plain, "only.example").PostfixReply(); !strings.HasPrefix(got, "TEMP ") {
+		t.Fatalf("after Load: %q, want TEMP", got)
+	}
+	// Eight days on, the held outcome is swept too.
+	h.clock.Advance(7 * 24 * time.Hour)
+	if _, err := store2.Sweep(context.Background(), h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if got := eng.Resolve(context.Background(), plain, "only.example").PostfixReply(); !strings.HasPrefix(got, "TEMP ") {
-		t.Fatalf("after Load: %q, want TEMP", got)
+	if _, ok, _ := store2.Get(context.Background(), kindDANE, "only.example"); ok {
+		t.Error("the DANE outcome outlived daneHeldFor in the store")
 	}
 }

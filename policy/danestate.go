@@ -145,5 +145,5 @@ func (e *Engine) publishDANE(st *daneState) {
 	if e.opt.Backend == nil {
 		return
 	}
-	e.opt.Backend.Put(cache.Entry{Kind: kindDANE, Key: st.Domain, Value: encodeDANE(st), Expires: st.Expires(), Updated: e.now()})
+	e.opt.Backend.Put(cache.Entry{Kind: kindDANE, Key: st.Domain, Value: encodeDANE(st), Expires: st.storeUntil(), Updated: e.now()})
 }

@@ -47,7 +47,7 @@ type Options struct {
 
 	MaxEntries int // hot store bound; 0 = unbounded
 	// MaxBytes is the hot stores' memory budget, as their entries' estimated cost (see
-	// bounds.go); 0 = 512 MiB, negative = unbounded.
+	// bounds.go); 0 = 1 GiB, negative = unbounded.
 	MaxBytes int64
 	// The MTA-STS timers; SetSTSTimers replaces them (see STSTimers for their defaults).
 	FetchTimeout    time.Duration

@@ -188,7 +188,7 @@ func (e *Engine) fetchSTS(ctx context.Context, st *stsRecord) bool {
 	if e.opt.OnFetch != nil {
 		e.opt.OnFetch("success")
 	}
-	st.Policy, st.PolicyID, st.URL = res.Policy, st.RecordID, res.URL
+	st.Policy, st.PolicyID, st.URL = ownPolicy(res.Policy), st.RecordID, res.URL
 	st.Fetched = now
 	st.Expires = now.Add(time.Duration(res.Policy.MaxAge) * time.Second)
 	st.FailedID, st.FailedAt, st.FailType, st.FailReason = "", time.Time{}, "", ""
@@ -222,7 +222,11 @@ func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 	d.Servername = "hostname"
 	r := &st.Policy.plainAnswer().renderedReply
 	if d.TLSRPT {
+		rendered := a.tlsrpt.Load() != nil
 		r = a.tlsrptReply()
+		if !rendered {
+			e.sts.Recharge(st.Domain)
+		}
 	}
 	d.Match, d.STS, d.reply, d.would = st.Policy.plainAnswer().match, &a.policy, r.reply, &r.would
 	d.Expires = st.Expires()
@@ -232,7 +236,13 @@ func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 // stsAnswer returns the rendered answer of st, from its hot-store slot when it has one.
 func (e *Engine) stsAnswer(st *stsState) *stsAnswer {
 	if en, ok := e.sts.Get(st.Domain); ok {
-		return en.answerFor(st)
+		if a := en.answer.Load(); a != nil && a.state == st {
+			return a // the hot path: rendered and charged
+		}
+		a := en.answerFor(st)
+		st.Policy.plainAnswer()
+		e.sts.Recharge(st.Domain) // the hot store's budget counts what was just rendered
+		return a
 	}
 	return newSTSAnswer(st)
 }

@@ -147,3 +147,65 @@ func TestMaxConnsEvictionOrder(t *testing.T) {
 		t.Fatalf("the more recently idle connection: %q", got)
 	}
 }
+
+// BenchmarkNewClientUnderSlowLoris measures what a well-behaved client pays for one query
+// on a new connection (dial, request, reply, close) with MaxConns = 64: alone (baseline),
+// and while a slow-loris attacker keeps every slot filled with partial requests, a byte
+// every 100 ms, reconnecting each connection the server closes.
+func BenchmarkNewClientUnderSlowLoris(b *testing.B) {
+	const maxConns = 64
+	for _, attack := range []bool{false, true} {
+		name := "baseline"
+		if attack {
+			name = "slowloris"
+		}
+		b.Run(name, func(b *testing.B) {
+			addr := startServer(b, &Server{Handler: echo, MaxConns: maxConns, IdleTimeout: time.Minute, PartialTimeout: time.Minute}, "tcp")
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			if attack {
+				for range maxConns {
+					wg.Go(func() {
+						for {
+							c, err := net.DialTimeout("tcp", addr.String(), time.Second)
+							if err != nil {
+								return
+							}
+							_, err = c.Write([]byte("9000:m "))
+							for err == nil {
+								select {
+								case <-stop:
+									c.Close()
+									return
+								case <-time.After(100 * time.Millisecond):
+								}
+								_, err = c.Write([]byte("x"))
+							}
+							c.Close() // closed by the server: come back
+						}
+					})
+				}
+				time.Sleep(3 * evictGrace)
+			}
+			req := AppendNetstring(nil, []byte("m good"))
+			b.ResetTimer()
+			for b.Loop() {
+				c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := NewReader(c, DefaultMaxReply).Next(); err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+			b.StopTimer()
+			close(stop)
+			wg.Wait()
+		})
+	}
+}

@@ -156,16 +156,11 @@ func TestReadOnlyStateDirServesStore(t *testing.T) {
 // waitReady waits until the daemon's /readyz on the metrics address answers.
 func waitReady(t *testing.T, metrics string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, "/readyz on "+metrics, 10*time.Second, func() bool {
 		resp, err := http.Get("http://" + metrics + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never answered: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 }

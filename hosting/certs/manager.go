@@ -154,7 +154,7 @@ func (m *Manager) Obtain(ctx context.Context, names []string) error {
 		if _, ok := (*m.static.Load())[n]; ok {
 			continue
 		}
-		if _, err := m.GetCertificate(helloFor(ctx, n)); err != nil {
+		if _, err := m.GetCertificate(helloFor(n)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n, err))
 		}
 	}
@@ -163,7 +163,7 @@ func (m *Manager) Obtain(ctx context.Context, names []string) error {
 
 // helloFor is a ClientHello as a modern client sends it, for obtaining name's (ECDSA)
 // certificate outside a handshake.
-func helloFor(ctx context.Context, name string) *tls.ClientHelloInfo {
+func helloFor(name string) *tls.ClientHelloInfo {
 	return &tls.ClientHelloInfo{
 		ServerName:        name,
 		CipherSuites:      []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},

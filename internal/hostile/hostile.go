@@ -27,6 +27,7 @@ type Zone struct {
 	TXT          int    // junk TXT records beside the valid MTA-STS record
 	TXTLen       int    // bytes of each junk TXT record
 	Patterns     int    // mx patterns of the policy
+	PolicyHost   string // IPv4 address mta-sts.<domain> resolves to; "" publishes none
 }
 
 // Default is the flood the issue describes, sized to fit DNS messages (64 KiB over TCP)
@@ -58,6 +59,10 @@ func (z Zone) Records(name string) []dns.RR {
 		}
 		for i := range z.JunkMX {
 			out = append(out, &dns.MX{Hdr: hdr(dns.TypeMX), Preference: 20, Mx: fmt.Sprintf("j%d.%s", i, name)})
+		}
+	case len(labels) == 2 && labels[0] == "mta-sts":
+		if ip := net.ParseIP(z.PolicyHost).To4(); ip != nil {
+			out = append(out, &dns.A{Hdr: hdr(dns.TypeA), A: ip})
 		}
 	case len(labels) == 2 && labels[0] == "_mta-sts":
 		out = append(out, &dns.TXT{Hdr: hdr(dns.TypeTXT), Txt: []string{"v=STSv1; id=1;"}})

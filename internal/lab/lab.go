@@ -46,6 +46,7 @@ type Hosts struct {
 	delays  map[string]time.Duration
 	fetches map[string]int
 	certs   map[string]*tls.Certificate
+	source  func(domain string) (string, bool)
 }
 
 // Names the lab's DNS server answers for mailtls's resolver validation check
@@ -124,6 +125,14 @@ func (l *Hosts) SetPolicy(domain, body string) {
 	l.mu.Unlock()
 }
 
+// SetPolicySource serves the policy bodies f makes, for domains SetPolicy gave none: many
+// generated domains (internal/hostile) without holding their bodies. nil removes it.
+func (l *Hosts) SetPolicySource(f func(domain string) (string, bool)) {
+	l.mu.Lock()
+	l.source = f
+	l.mu.Unlock()
+}
+
 // SetDelay makes domain's policy host wait d before answering (a slow host).
 func (l *Hosts) SetDelay(domain string, d time.Duration) {
 	l.mu.Lock()
@@ -160,8 +169,11 @@ func (l *Hosts) serve(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	l.fetches[host]++
 	body, ok := l.bodies[host]
-	delay := l.delays[host]
+	delay, source := l.delays[host], l.source
 	l.mu.Unlock()
+	if !ok && source != nil {
+		body, ok = source(strings.TrimPrefix(host, "mta-sts."))
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
