@@ -36,7 +36,12 @@ need=("$@")
 debroot=/var/cache/mailtls-test/bookworm-minbase-adduser-init-system-helpers-man-db
 wantroot=0
 [ $# -gt 0 ] || [ -x "$debroot/usr/bin/dpkg" ] || wantroot=1
-[ ${#need[@]} -eq 0 ] && [ $wantroot -eq 0 ] && exit 0
+# The TLSRPT test's Debian 13 root: Postfix 3.10 linked against libtlsrpt
+# (tlsrpt/postfix310 names the same directory); made once, copied by each run.
+trixieroot=/var/cache/mailtls-test/trixie-postfix-tlsrpt0
+wanttrixie=0
+[ $# -gt 0 ] || [ -x "$trixieroot/usr/sbin/postfix" ] || wanttrixie=1
+[ ${#need[@]} -eq 0 ] && [ $wantroot -eq 0 ] && [ $wanttrixie -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: need root to install: ${need[*]} (and the package test's Debian root)" >&2
@@ -76,4 +81,11 @@ if [ $wantroot -eq 1 ]; then
   rm -rf "$debroot.new"
   mmdebstrap --quiet --variant=minbase --include=adduser,init-system-helpers,man-db bookworm "$debroot.new"
   mv "$debroot.new" "$debroot"
+fi
+
+if [ $wanttrixie -eq 1 ]; then
+  mkdir -p "$(dirname "$trixieroot")"
+  rm -rf "$trixieroot.new"
+  mmdebstrap --quiet --variant=minbase --include=postfix,libtlsrpt0,ca-certificates trixie "$trixieroot.new"
+  mv "$trixieroot.new" "$trixieroot"
 fi
