@@ -96,30 +96,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 // Lookup answers one socketmap request: the map name selects the profile
 // (conformance.md §1), the key is the next-hop.
 func (d *Daemon) Lookup(ctx context.Context, name, key string) string {
-	p, ok := (*d.profiles.Load())[name]
-	if !ok {
-		d.metrics.queries.WithLabelValues("", string(policy.Perm), "input").Inc()
-		return "PERM unknown map name " + fmt.Sprintf("%q", name) + ": not a configured profile"
-	}
-	start := time.Now()
-	// The engine bounds any network work by the profile's answer deadline itself (no
-	// timer for an answer from memory), and the decision stays on this goroutine's stack:
-	// a cached answer allocates nothing (reasons are rendered only if the audit log asks).
+	// The decision stays on this goroutine's stack: a cached answer allocates nothing.
 	var dec policy.Decision
-	d.parts.Engine.ResolveInto(ctx, p, key, &dec)
-	reply, trimmed := dec.PostfixReplyWithin(socketmap.DefaultMaxReply)
-	if trimmed {
-		d.log.Warn("reply with TLSRPT attributes exceeds Postfix's socketmap limit; answering the plain form without them",
-			"profile", name, "domain", dec.Domain, "max", socketmap.DefaultMaxReply)
-	}
-	elapsed := time.Since(start)
-	d.metrics.observeDecision(&dec)
-	if err := d.audit.Load().record(&dec, reply, elapsed); err != nil {
-		d.metrics.auditErrors.Inc()
-		d.log.Warn("audit log write failed", "err", err)
-	}
-	if d.log.Enabled(ctx, slog.LevelDebug) { // the attributes would be boxed even when dropped
-		d.log.Debug("lookup", "profile", name, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", elapsed)
+	reply, err := d.Decide(ctx, name, key, &dec)
+	if err != nil {
+		return "PERM unknown map name " + fmt.Sprintf("%q", name) + ": not a configured profile"
 	}
 	return reply
 }
@@ -226,6 +207,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	stopAPI, err := d.startAPI()
+	if err != nil {
+		closeAll()
+		if ctl != nil {
+			ctl.Close()
+		}
+		if metricsSrv != nil {
+			metricsSrv.Close()
+		}
+		stopHosting(context.Background())
+		stopTLSRPT()
+		return err
+	}
+
 	d.checkFileLimit(len(lns))
 
 	var wg sync.WaitGroup
@@ -255,6 +250,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("socketmap shutdown", "err", err)
 	}
 	_ = httpSrv.Shutdown(sctx)
+	stopAPI(sctx)
 	stopHosting(sctx)
 	stopTLSRPT()
 	if metricsSrv != nil {

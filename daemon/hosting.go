@@ -37,6 +37,9 @@ type hostingRole struct {
 	host  *hosting.Host
 	certs *certs.Manager
 	log   *slog.Logger
+	// obtain wakes obtainLoop after a reload, so names added by it get their
+	// certificates at once rather than at a sender's first handshake.
+	obtain chan struct{}
 }
 
 // HostingTools are what serving, `mailtls hosting records` and `hosting check` share:
@@ -90,7 +93,7 @@ func newHostingRole(cfg *config.Config, log *slog.Logger, m *metrics, audit func
 	if err != nil {
 		return nil, err
 	}
-	r := &hostingRole{cfg: cfg.Hosting, log: log}
+	r := &hostingRole{cfg: cfg.Hosting, log: log, obtain: make(chan struct{}, 1)}
 	r.host = hosting.New(hosting.Options{Builder: tools.Builder, State: state, Log: log, Metrics: hm,
 		OnChange: func(c hosting.Change) {
 			hm.PolicyChanged()
@@ -164,6 +167,10 @@ func (r *hostingRole) reload(cfg *config.Config, log *slog.Logger) error {
 	if err := r.apply(cfg); err != nil {
 		return err
 	}
+	select {
+	case r.obtain <- struct{}{}:
+	default: // a pass is already due
+	}
 	if cfg.Hosting.Listen != r.cfg.Listen || cfg.Hosting.HTTPListen != r.cfg.HTTPListen || cfg.Hosting.ACME != r.cfg.ACME ||
 		cfg.Hosting.MaxConnections != r.cfg.MaxConnections {
 		r.log.Warn("hosting: changes to listen, http_listen, max_connections or acme take effect at the next restart")
@@ -215,7 +222,8 @@ func (r *hostingRole) start(log *slog.Logger) (stop func(context.Context), err e
 	}, nil
 }
 
-// obtainLoop gets certificates for ACME names at start and every certCheckInterval.
+// obtainLoop gets certificates for ACME names at start, after each reload and every
+// certCheckInterval.
 func (r *hostingRole) obtainLoop(ctx context.Context) {
 	for {
 		var names []string
@@ -231,6 +239,7 @@ func (r *hostingRole) obtainLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.obtain:
 		case <-time.After(certCheckInterval):
 		}
 	}

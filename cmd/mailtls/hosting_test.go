@@ -255,7 +255,8 @@ func TestHostingACMEThroughDaemon(t *testing.T) {
 	hdir := t.TempDir()
 	dirCA := peb.DirectoryCA.WriteFile(t, hdir)
 	addr := lab.FreeAddr(t)
-	hcfg := writeConfig(t, hdir, l.Config("", addr, hdir)+fmt.Sprintf(`hosting:
+	hostingCfg := func(domains ...string) string {
+		c := l.Config("", addr, hdir) + fmt.Sprintf(`hosting:
   listen: "%s:443"
   acme:
     directory: %s
@@ -263,8 +264,13 @@ func TestHostingACMEThroughDaemon(t *testing.T) {
     contact: hostmaster@acme.test
     eab: {kid: %s, hmac_key: %s}
   domains:
-    - {domain: acme.test, mode: enforce}
-`, ip, peb.Directory, dirCA, peb.EABKID, peb.EABKey))
+`, ip, peb.Directory, dirCA, peb.EABKID, peb.EABKey)
+		for _, d := range domains {
+			c += "    - {domain: " + d + ", mode: enforce}\n"
+		}
+		return c
+	}
+	hcfg := writeConfig(t, hdir, hostingCfg("acme.test"))
 	hp := startDaemon(t, bin, hcfg, addr)
 
 	roots := x509.NewCertPool()
@@ -304,5 +310,19 @@ func TestHostingACMEThroughDaemon(t *testing.T) {
 	q, err := exec.Command(bin, "query", "acme.test", "-local", "-config", rcfg).CombinedOutput()
 	if err != nil || !strings.Contains(string(q), "reply:   OK secure match=mx.acme.test servername=hostname") {
 		t.Errorf("resolver with Pebble's root: %v\n%s", err, q)
+	}
+
+	// A domain added by a reload gets its certificate at once, before any handshake asks.
+	l.DNS.Add("mta-sts.second.test. 60 IN A " + ip)
+	os.WriteFile(hcfg, []byte(hostingCfg("acme.test", "second.test")), 0o644)
+	hp.cmd.Process.Signal(syscall.SIGHUP)
+	stored := filepath.Join(hdir, "acme", "mta-sts.second.test")
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := os.Stat(stored); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate for a domain added by reload within 60 s\n%s", hp.logs)
+		}
 	}
 }

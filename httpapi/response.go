@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/mailtls/mailtls/policy"
+)
+
+// Response is the body of a 200 answer (openapi.yaml, schema Decision).
+type Response struct {
+	NextHop    string        `json:"next_hop"`
+	Domain     string        `json:"domain,omitempty"`
+	Profile    string        `json:"profile"`
+	Result     policy.Result `json:"result"`
+	Level      string        `json:"level,omitempty"`
+	Match      []string      `json:"match,omitempty"`
+	Servername string        `json:"servername,omitempty"`
+	Source     policy.Source `json:"source"`
+	Message    string        `json:"message,omitempty"`
+	Reasons    []string      `json:"reasons"`
+	Expires    time.Time     `json:"expires,omitzero"`
+	CacheHit   bool          `json:"cache_hit"`
+	// MTASTS is the MTA-STS policy behind the answer (nil when none applies).
+	MTASTS *policy.STSPolicy `json:"mta_sts,omitempty"`
+	// TLSRPT are the RFC 8460 §4.3 policy fields an MTA reports its TLS results under.
+	TLSRPT *TLSRPT       `json:"tlsrpt,omitempty"`
+	Would  *policy.Would `json:"would,omitempty"`
+	// PostfixReply is the exact socketmap reply of the same decision.
+	PostfixReply string `json:"postfix_reply"`
+}
+
+// TLSRPT are the policy fields of an RFC 8460 report (§4.3) for an MTA-STS answer.
+type TLSRPT struct {
+	PolicyType    string   `json:"policy_type"` // "sts"
+	PolicyDomain  string   `json:"policy_domain"`
+	PolicyString  []string `json:"policy_string"`
+	MXHostPattern []string `json:"mx_host_pattern"`
+}
+
+// newResponse describes d, whose socketmap reply is reply.
+func newResponse(d *policy.Decision, reply string) *Response {
+	r := &Response{
+		NextHop: d.Key, Domain: d.Domain, Profile: d.Profile, Result: d.Result, Level: d.Level,
+		Match: d.Match, Servername: d.Servername, Source: d.Source, Message: d.Message,
+		Reasons: d.Reasons(), Expires: d.Expires, CacheHit: d.CacheHit, MTASTS: d.STS,
+		Would: d.Would, PostfixReply: reply,
+	}
+	if r.Reasons == nil {
+		r.Reasons = []string{}
+	}
+	if !r.Expires.IsZero() {
+		r.Expires = r.Expires.UTC()
+	}
+	if p := d.STS; p != nil {
+		r.TLSRPT = &TLSRPT{PolicyType: "sts", PolicyDomain: p.Domain, PolicyString: p.PolicyLines(), MXHostPattern: p.MX}
+	}
+	return r
+}
