@@ -37,14 +37,15 @@ func tlsrptRecord(domain string) string { return "v=TLSRPTv1; rua=mailto:tlsrpt@
 // sender310 is Postfix 3.10 (linked against libtlsrpt) from a copy of the Debian 13 root,
 // run chrooted in it inside the namespace: a second sending MTA beside the suite's 3.7.
 type sender310 struct {
-	w    *world
-	root string
+	w         *world
+	root      string
+	chrootBin string
 }
 
 // chroot runs args (a program of the root) chrooted in the root, inside the namespace.
 func (s *sender310) chroot(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := s.w.ns.command("/usr/sbin/chroot", append([]string{s.root}, args...)...).CombinedOutput()
+	out, err := s.w.ns.command(s.chrootBin, append([]string{s.root}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("chroot %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -63,11 +64,11 @@ func (s *sender310) maillog() string {
 // retries and no connection reuse, so every message is exactly one TLS attempt.
 func (w *world) startSender310(t *testing.T) *sender310 {
 	t.Helper()
-	testenv.LookPath(t, "chroot", "coreutils")
+	chrootBin := testenv.LookPath(t, "chroot", "coreutils")
 	if _, err := os.Stat(filepath.Join(trixieRoot, "usr/sbin/postfix")); err != nil {
 		testenv.Missing(t, "no Debian 13 root with Postfix 3.10 at "+trixieRoot+" (scripts/install-test-deps.sh builds it)")
 	}
-	s := &sender310{w: w, root: filepath.Join(w.dir, "trixie")}
+	s := &sender310{w: w, root: filepath.Join(w.dir, "trixie"), chrootBin: chrootBin}
 	if out, err := exec.Command("cp", "-a", trixieRoot, s.root).CombinedOutput(); err != nil {
 		t.Fatalf("copy root: %v %s", err, out)
 	}
@@ -92,7 +93,7 @@ func (w *world) startSender310(t *testing.T) *sender310 {
 		if t.Failed() {
 			t.Logf("---- Postfix 3.10 maillog\n%s", tail(s.maillog(), 80))
 		}
-		s.w.ns.command("/usr/sbin/chroot", s.root, "postfix", "stop").Run()
+		s.w.ns.command(s.chrootBin, s.root, "postfix", "stop").Run()
 	})
 	return s
 }
@@ -101,7 +102,7 @@ func (w *world) startSender310(t *testing.T) *sender310 {
 // n-th TLSRPT result Postfix logs for domain, which it logs as it sends the datagram.
 func (s *sender310) send(t *testing.T, rcpt, domain string, n int) string {
 	t.Helper()
-	cmd := s.w.ns.command("/usr/sbin/chroot", s.root, "/usr/sbin/sendmail", "-f", senderDefault, rcpt)
+	cmd := s.w.ns.command(s.chrootBin, s.root, "/usr/sbin/sendmail", "-f", senderDefault, rcpt)
 	cmd.Stdin = strings.NewReader("Subject: mailtls e2e tlsrpt\r\nTLS-Report-Test: " + domain + "\r\n\r\nhello\r\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sendmail: %v %s", err, out)
@@ -158,9 +159,11 @@ func (w *world) enableTLSRPT(t *testing.T, s *sender310) *config.Config {
 
 // tlsrptWant is what the day's report for one policy domain must say.
 type tlsrptWant struct {
-	policyType tlsrpt.PolicyType
-	ok, failed int64
-	details    map[string]int64 // result type → failed-session-count
+	policyType   tlsrpt.PolicyType
+	policyDomain string // for tlsa, Postfix names the TLSA base domain (the MX host)
+	ok, failed   int64
+	details      map[string]int64 // result type → failed-session-count
+	mx, ip       string           // receiving-mx-hostname and receiving-ip of every detail
 }
 
 // scenarioTLSRPT: Postfix 3.10 sends through the network's scenarios with TLS reporting
@@ -185,11 +188,19 @@ func (w *world) scenarioTLSRPT(t *testing.T) {
 	s.send(t, "user@"+domDaneGood, domDaneGood, 1)
 	s.send(t, "user@"+domDaneBad, domDaneBad, 1)
 
+	// Hand-computed from the five messages above. Postfix 3.10 reports the TLSA record
+	// that matches no certificate as certificate-not-trusted (the record itself is valid
+	// and DNSSEC-signed, so neither tlsa-invalid nor dane-required), and names the TLSA
+	// base domain (the MX host) as the tlsa policy's policy-domain.
+	mxGood, mxBad := "mx."+domDaneGood, "mx."+domDaneBad
 	want := map[string]tlsrptWant{
-		domEnforce:   {policyType: tlsrpt.PolicySTS, ok: 1, failed: 1, details: map[string]int64{string(tlsrpt.StartTLSNotSupported): 1}},
-		domWrongName: {policyType: tlsrpt.PolicySTS, failed: 1, details: map[string]int64{string(tlsrpt.CertificateHostMismatch): 1}},
-		domDaneGood:  {policyType: tlsrpt.PolicyTLSA, ok: 1, details: map[string]int64{}},
-		domDaneBad:   {policyType: tlsrpt.PolicyTLSA, failed: 1, details: map[string]int64{string(tlsrpt.ValidationFailure): 1}},
+		domEnforce: {policyType: tlsrpt.PolicySTS, policyDomain: domEnforce, ok: 1, failed: 1,
+			details: map[string]int64{string(tlsrpt.StartTLSNotSupported): 1}, mx: mxEnforce, ip: pathAddrs()[mxEnforce]},
+		domWrongName: {policyType: tlsrpt.PolicySTS, policyDomain: domWrongName, failed: 1,
+			details: map[string]int64{string(tlsrpt.CertificateHostMismatch): 1}, mx: "mx." + domWrongName, ip: pathAddrs()["mx."+domWrongName]},
+		domDaneGood: {policyType: tlsrpt.PolicyTLSA, policyDomain: mxGood, ok: 1, details: map[string]int64{}},
+		domDaneBad: {policyType: tlsrpt.PolicyTLSA, policyDomain: mxBad, failed: 1,
+			details: map[string]int64{string(tlsrpt.CertificateNotTrusted): 1}, mx: mxBad, ip: addrReceiver},
 	}
 	// The collector writes behind: wait (bounded) until every domain's sessions are in.
 	st, err := store.Open(cfg.TLSRPTPath())
@@ -241,12 +252,30 @@ func (w *world) scenarioTLSRPT(t *testing.T) {
 			continue
 		}
 		p := rep.Policies[0]
+		// The policy as Postfix copied it: for sts from mailtls's postfix-tlsrpt answer
+		// (the served policy's lines), for tlsa from the TLSA records it looked up.
+		wantPS := strings.Split(strings.TrimSpace(strings.ReplaceAll(policies()[g.Domain], "\r\n", "\n")), "\n")
+		if wt.policyType == tlsrpt.PolicyTLSA {
+			wantPS = []string{"3 1 1 " + strings.ToUpper(strings.Repeat("ab", 32))}
+			if g.Domain == domDaneGood {
+				wantPS = []string{"3 1 1 " + strings.ToUpper(spkiSHA256(t, filepath.Join(w.dir, "pki", "receiver.crt")))}
+			}
+		}
+		if fmt.Sprint(p.Policy.String) != fmt.Sprint(wantPS) {
+			t.Errorf("%s: policy-string %q, want %q", g.Domain, p.Policy.String, wantPS)
+		}
+		if p.Policy.Domain != wt.policyDomain {
+			t.Errorf("%s: policy-domain %q, want %q", g.Domain, p.Policy.Domain, wt.policyDomain)
+		}
 		if p.Policy.Type != wt.policyType || p.Summary.Successful != wt.ok || p.Summary.Failed != wt.failed {
 			t.Errorf("%s: policy %s, %d successful, %d failed; want %s, %d, %d", g.Domain, p.Policy.Type, p.Summary.Successful, p.Summary.Failed, wt.policyType, wt.ok, wt.failed)
 		}
 		got := map[string]int64{}
 		for _, d := range p.FailureDetails {
 			got[string(d.ResultType)] += d.FailedSessionCount
+			if d.ReceivingMXHostname != wt.mx || d.ReceivingIP != wt.ip {
+				t.Errorf("%s: failure detail for %s[%s], want %s[%s]", g.Domain, d.ReceivingMXHostname, d.ReceivingIP, wt.mx, wt.ip)
+			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(wt.details) {
 			t.Errorf("%s: failure details %v, want %v", g.Domain, got, wt.details)
