@@ -143,16 +143,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 	srv := &socketmap.Server{Handler: d, RequestTimeout: -1, Logger: d.log,
 		MaxConns: d.cfg.Listen.MaxConnections, IdleTimeout: d.cfg.Listen.IdleTimeout.D(),
 		PartialTimeout: d.cfg.Listen.PartialRequestTimeout.D()}
-	lns, activated, err := socketmapListeners(d.cfg.Listen.Socketmap)
+	passed, err := inheritSockets()
 	if err != nil {
+		return err
+	}
+	if passed.dgram != nil && d.tlsrpt == nil {
+		d.log.Warn("systemd passed a datagram socket but tlsrpt is not enabled; closing it", "socket", passed.dgram.LocalAddr().String())
+		passed.dgram.Close()
+		passed.dgram = nil
+	}
+	lns, activated, err := socketmapListeners(passed.stream, d.cfg.Listen.Socketmap)
+	if err != nil {
+		if passed.dgram != nil {
+			passed.dgram.Close()
+		}
 		return err
 	}
 	if activated {
 		d.log.Info("socketmap sockets passed by systemd (socket activation); listen.socketmap of the configuration is not bound", "sockets", len(lns))
 	}
-	closeAll := func() {
+	closeAll := func() { // a second Close of the datagram socket, once the collector has it, is harmless
 		for _, ln := range lns {
 			ln.Close()
+		}
+		if passed.dgram != nil {
+			passed.dgram.Close()
 		}
 	}
 	// The control socket is for the CLI; without it (e.g. a read-only state directory)
@@ -194,7 +209,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	stopTLSRPT := func() {}
 	if d.tlsrpt != nil {
-		if stopTLSRPT, err = d.tlsrpt.start(); err != nil {
+		if stopTLSRPT, err = d.tlsrpt.start(passed.dgram); err != nil {
 			closeAll()
 			if ctl != nil {
 				ctl.Close()

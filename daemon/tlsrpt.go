@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -95,14 +96,18 @@ func newTLSRPTRole(cfg *config.Config, log *slog.Logger, reg prometheus.Register
 	return r, nil
 }
 
-// start binds the collector's socket and runs the collector, observer and reporter until
-// the returned stop is called; stop flushes the collector and closes the store.
-func (r *tlsrptRole) start() (stop func(), err error) {
-	if err := r.col.Listen(); err != nil {
+// start binds the collector's socket, or takes passed (the datagram socket systemd
+// created: ListenDatagram= in mailtls.socket), and runs the collector, observer and
+// reporter until the returned stop is called; stop flushes the collector and closes the
+// store.
+func (r *tlsrptRole) start(passed *net.UnixConn) (stop func(), err error) {
+	if passed != nil {
+		r.col.Adopt(passed)
+		r.log.Info("tlsrpt collector socket passed by systemd (socket activation); tlsrpt.socket of the configuration is not bound", "socket", r.col.Addr())
+	} else if err := r.col.Listen(); err != nil {
 		r.st.Close()
 		return nil, err
-	}
-	if a := r.col.Addr(); a != "" {
+	} else if a := r.col.Addr(); a != "" {
 		r.log.Info("tlsrpt collector listening", "socket", a)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,4 +121,92 @@ tlsrpt:
 		groups[1].Domain != "good.example" || groups[1].Policies[0].Counts.OK != 1 {
 		t.Fatalf("store: %+v %v", groups, err)
 	}
+}
+
+// Issue 16: a burst of 100 000 datagrams (sent as libtlsrpt sends them, resent after
+// EAGAIN) while a goroutine keeps the resolver answering cached lookups as fast as it can:
+// every datagram the socket accepted is in the store, and the lookups kept being answered.
+// (One CPU-bound lookup goroutine, not more: on this 2-core machine goroutines that never
+// block would hold both Ps, and the socket reader, woken through the netpoller, would get
+// the CPU only every ~10 ms; the daemon's real socketmap work blocks on I/O.)
+func TestServeTLSRPTBurstUnderLoad(t *testing.T) {
+	l := lab.New(t)
+	l.STS("sts.example", "1", lab.Policy("enforce", 86400, "mx.sts.example"))
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tlsrpt.sock")
+	yaml := l.Config("", lab.FreeAddr(t), dir) + fmt.Sprintf(`
+tlsrpt: {enabled: true, socket: %s, organization: T, contact: mailto:t@t.example, submitter: t.example}
+`, sock)
+	cfg, err := config.Parse([]byte(yaml), "burst.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for d.tlsrpt.col.Addr() == "" || !d.ready.Load() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	want := "OK secure match=mx.sts.example servername=hostname"
+	if got := d.Lookup(ctx, "postfix", "sts.example"); got != want {
+		t.Fatalf("lookup %q", got)
+	}
+	stop := make(chan struct{})
+	var lookups atomic.Int64
+	var wg sync.WaitGroup
+	for range 1 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if got := d.Lookup(ctx, "postfix", "sts.example"); got != want {
+					t.Errorf("lookup under load: %q", got)
+					return
+				}
+				lookups.Add(1)
+			}
+		})
+	}
+	const n = 100000
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	to := &syscall.SockaddrUnix{Name: sock}
+	eagain := 0
+	for sent := 0; sent < n; {
+		switch err := syscall.Sendto(fd, benchDatagram, syscall.MSG_DONTWAIT, to); {
+		case err == nil:
+			sent++
+		case errors.Is(err, syscall.EAGAIN):
+			eagain++ // libtlsrpt would lose it; the burst sends it again
+			time.Sleep(100 * time.Microsecond)
+		default:
+			t.Fatal(err)
+		}
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer fcancel()
+	if err := d.tlsrpt.col.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	groups, err := d.tlsrpt.st.Day(ctx, time.Now().UTC().Format(time.DateOnly))
+	if err != nil || len(groups) != 1 || groups[0].Policies[0].Counts.Failed != n {
+		t.Fatalf("store after %d datagrams: %+v %v", n, groups, err)
+	}
+	if lookups.Load() == 0 {
+		t.Fatal("no lookup answered during the burst")
+	}
+	t.Logf("%d datagrams counted (%d EAGAIN resends); %d cached lookups answered meanwhile", n, eagain, lookups.Load())
 }

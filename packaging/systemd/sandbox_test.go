@@ -77,7 +77,8 @@ func TestChrootSocketUnderUnitSandbox(t *testing.T) {
 	out := runSandbox(t, mailtls, unitexec, cfg, "socketmap:unix:/var/spool/postfix/private/mailtls:postfix-tlsrpt", "encrypt",
 		"-service", "mailtls.service", "-socket", "mailtls.socket",
 		"-dropin", "../../examples/postfix-3.10/mailtls.socket.d/postfix-chroot.conf")
-	for _, want := range []string{"spool socket postfix:postfix 0660", "seccomp filter, no capabilities", "stopped cleanly"} {
+	for _, want := range []string{"spool socket postfix:postfix 0660", "tlsrpt socket postfix:postfix 0660 from systemd",
+		"seccomp filter, no capabilities", "stopped cleanly"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q check", want)
 		}
@@ -85,8 +86,9 @@ func TestChrootSocketUnderUnitSandbox(t *testing.T) {
 }
 
 // Issue 14 item 4: every example configuration passes config check and serves under the
-// unit's sandbox (each binds its own listeners here; the 3.10 one is also covered above
-// with its socket drop-in). The quick-start example carries the override itself.
+// unit's sandbox, with the socket drop-ins it ships (mailtls.socket.d/*.conf) as an
+// operator installs them; an example without drop-ins binds its own listeners. The
+// quick-start example carries the override itself.
 func TestExamplesServeUnderUnitSandbox(t *testing.T) {
 	mailtls, unitexec := sandboxTools(t)
 	examples, _ := filepath.Glob("../../examples/*/mailtls.yaml")
@@ -95,8 +97,15 @@ func TestExamplesServeUnderUnitSandbox(t *testing.T) {
 	}
 	for _, ex := range examples {
 		t.Run(filepath.Base(filepath.Dir(ex)), func(t *testing.T) {
-			runSandbox(t, mailtls, unitexec, withOverride(t, ex), "socketmap:inet:127.0.0.1:8461:postfix", "encrypt",
-				"-service", "mailtls.service")
+			flags := []string{"-service", "mailtls.service"}
+			dropIns, _ := filepath.Glob(filepath.Join(filepath.Dir(ex), "mailtls.socket.d", "*.conf"))
+			if len(dropIns) > 0 {
+				flags = append(flags, "-socket", "mailtls.socket")
+			}
+			for _, d := range dropIns {
+				flags = append(flags, "-dropin", d)
+			}
+			runSandbox(t, mailtls, unitexec, withOverride(t, ex), "socketmap:inet:127.0.0.1:8461:postfix", "encrypt", flags...)
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,14 +63,16 @@ func (c *Config) defaults() {
 
 // Collector aggregates TLS results into a store.
 type Collector struct {
-	cfg  Config
-	st   *store.Store
-	log  *slog.Logger
-	m    *metrics
-	conn *net.UnixConn
-	in   chan item
-	pool sync.Pool
-	done chan struct{}
+	cfg     Config
+	st      *store.Store
+	log     *slog.Logger
+	m       *metrics
+	conn    *net.UnixConn
+	bound   atomic.Bool // Listen bound the socket (Addr may be called from any goroutine)
+	adopted bool        // conn was passed in (Adopt): its file is not ours to remove
+	in      chan item
+	pool    sync.Pool
+	done    chan struct{}
 	// Flush sends flushToken through the socket itself (its queue is FIFO, so everything
 	// accepted before is read first) and waits for flushAck.
 	flushMu    sync.Mutex
@@ -138,7 +141,21 @@ func (c *Collector) Listen() error {
 	// A large receive buffer absorbs bursts while the reader is descheduled.
 	_ = conn.SetReadBuffer(4 << 20)
 	c.conn = conn
+	c.bound.Store(true)
 	return nil
+}
+
+// Adopt makes conn, a datagram socket someone else bound (systemd's socket activation),
+// the collector's socket instead of Listen. Its owner, group and mode are the binder's;
+// Run closes it but leaves its file, which belongs to the binder.
+func (c *Collector) Adopt(conn *net.UnixConn) {
+	_ = conn.SetReadBuffer(4 << 20)
+	c.conn = conn
+	c.adopted = true
+	if a, ok := conn.LocalAddr().(*net.UnixAddr); ok {
+		c.cfg.Socket = a.Name
+	}
+	c.bound.Store(true)
 }
 
 // ids resolves owner and group names or numbers (-1 for "").
@@ -167,7 +184,7 @@ func ids(owner, group string) (uid, gid int, err error) {
 
 // Addr is the socket's path ("" when not listening).
 func (c *Collector) Addr() string {
-	if c.conn == nil {
+	if !c.bound.Load() {
 		return ""
 	}
 	return c.cfg.Socket
@@ -195,7 +212,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	err := c.aggregate(ctx, readerDone)
 	wg.Wait()
-	if c.conn != nil {
+	if c.conn != nil && !c.adopted {
 		os.Remove(c.cfg.Socket)
 	}
 	return err

@@ -2,8 +2,11 @@ package postfix310
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/miekg/dns"
 
 	"github.com/mailtls/mailtls/config"
@@ -167,6 +171,14 @@ func TestPostfix310TLSRPT(t *testing.T) {
 	smtpSink(t, goodLn, "mail.good.s.lab", l.CA.Leaf(t, "mail.good.s.lab"))
 	smtpSink(t, badLn, "mail.bad.s.lab", testpki.NewCA(t, "self-signed").Leaf(t, "mail.bad.s.lab"))
 	nsIP := dnsForwarder(t, l.DNS.Addr)
+	// The DKIM key mailed reports are signed with, published in the test's DNS.
+	dkimPub, dkimKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.DNS.Add(`tlsrpt._domainkey.sender.s.lab. 300 IN TXT "v=DKIM1; k=ed25519; p=` + base64.StdEncoding.EncodeToString(dkimPub) + `"`)
+	smtpdIP, smtpdLn := loopback(t, "2525")
+	smtpdLn.Close() // Postfix's smtpd takes the address
 
 	spool := filepath.Join(root, "var/spool/postfix")
 	// Postfix 3.10 in the root: no listener, no chroot, DNS through the forwarder, the lab CA
@@ -183,6 +195,11 @@ func TestPostfix310TLSRPT(t *testing.T) {
 		"alias_maps=", "alias_database=", "smtp_host_lookup=dns", "maximal_backoff_time=10s", "minimal_backoff_time=5s")
 	run(t, root, "postconf", "-F", "*/*/chroot=n")
 	run(t, root, "postconf", "-MX", "smtp/inet")
+	// Reports by mail come back into this Postfix: an smtpd on smtpdIP:2525 and a local
+	// mailbox for rpt@reports.s.lab.
+	run(t, root, "postconf", "-e", "mydestination=reports.s.lab", "local_recipient_maps=proxy:unix:passwd.byname")
+	run(t, root, "postconf", "-M", smtpdIP+":2525/inet="+smtpdIP+":2525 inet n - n - - smtpd")
+	run(t, root, "useradd", "-m", "rpt")
 	run(t, root, "postfix", "start")
 	defer exec.Command("chroot", root, "postfix", "stop").Run()
 	defer func() {
@@ -272,6 +289,9 @@ tlsrpt:
 			t.Fatalf("%v\n%s", err, body)
 		}
 		t.Logf("report from Postfix 3.10's datagrams: %s", body)
+		if g.Domain == "bad.s.lab" {
+			mailReport(t, root, smtpdIP, l.DNS.Addr, dkimKey, org, rep, body)
+		}
 		p := rep.Policies[0]
 		if len(rep.Policies) != 1 || p.Policy.Type != tlsrpt.PolicySTS || p.Policy.Domain != g.Domain || len(p.Policy.MXHost) != 1 {
 			t.Fatalf("%s: policies %+v", g.Domain, rep.Policies)
@@ -291,4 +311,65 @@ tlsrpt:
 			t.Errorf("unexpected domain %s", g.Domain)
 		}
 	}
+}
+
+// mailReport sends the report with reporter.MailSender (DKIM-signed with key) through the
+// real Postfix's smtpd into the local mailbox of rpt@reports.s.lab, then checks the message
+// Postfix delivered: its DKIM signature verifies against the key published in the test's
+// DNS server (dnsAddr), and it carries the RFC 8460 §5.3 headers.
+func mailReport(t *testing.T, root, smtpdIP, dnsAddr string, key ed25519.PrivateKey, org reporter.Org, rep *tlsrpt.Report, body []byte) {
+	t.Helper()
+	s := &reporter.MailSender{Relay: net.JoinHostPort(smtpdIP, "2525"), HeloName: "sender.s.lab", From: "tlsrpt-noreply@sender.s.lab", Org: org,
+		DKIM: &dkim.SignOptions{Domain: "sender.s.lab", Selector: "tlsrpt", Signer: key}}
+	u, _ := tlsrpt.ParseRUA("mailto:rpt@reports.s.lab")
+	msg := &reporter.Message{ReportID: rep.ReportID, Domain: "bad.s.lab", Range: rep.DateRange}
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if err = s.Send(context.Background(), u, msg, reporter.Gzip(body)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("submitting to Postfix's smtpd: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var mbox []byte
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		mbox, _ = os.ReadFile(filepath.Join(root, "var/mail/rpt"))
+		if bytes.Contains(mbox, []byte("TLS-Report-Domain")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no report in rpt's mailbox: %q", mbox)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// One mbox message: drop the "From " separator line, back to CRLF.
+	_, m, _ := bytes.Cut(mbox, []byte("\n"))
+	m = bytes.ReplaceAll(bytes.TrimRight(m, "\n"), []byte("\n"), []byte("\r\n"))
+	lookup := func(name string) ([]string, error) {
+		q := new(dns.Msg)
+		q.SetQuestion(dns.Fqdn(name), dns.TypeTXT)
+		r, err := dns.Exchange(q, dnsAddr)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, rr := range r.Answer {
+			if txt, ok := rr.(*dns.TXT); ok {
+				out = append(out, strings.Join(txt.Txt, ""))
+			}
+		}
+		return out, nil
+	}
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(m), &dkim.VerifyOptions{LookupTXT: lookup})
+	if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "sender.s.lab" {
+		t.Fatalf("DKIM of the delivered report: %v %+v\n%s", err, vs, m)
+	}
+	for _, h := range []string{"TLS-Report-Domain: bad.s.lab", "TLS-Report-Submitter: sender.s.lab", "TLS-Required: No", `report-type="tlsrpt"`, "application/tlsrpt+gzip"} {
+		if !bytes.Contains(m, []byte(h)) {
+			t.Errorf("delivered report lacks %q", h)
+		}
+	}
+	t.Logf("report mailed through Postfix 3.10 into a local mailbox; DKIM verified (d=sender.s.lab, s=tlsrpt) against the test DNS")
 }

@@ -84,6 +84,18 @@ if [ -S /var/spool/postfix/private/mailtls ]; then
   [ "$(stat -c '%U:%G %a' /var/spool/postfix/private/mailtls)" = "postfix:postfix 660" ] || fail "spool socket: $(stat -c '%U:%G %a' /var/spool/postfix/private/mailtls)"
   ok "spool socket postfix:postfix 0660 in postfix:root 0700 private/"
 fi
+tlsrpt=/var/spool/postfix/run/tlsrpt/tlsrpt.sock
+if [ -S "$tlsrpt" ]; then
+  [ "$(stat -c '%U:%G %a' "$tlsrpt")" = "postfix:postfix 660" ] || fail "tlsrpt socket: $(stat -c '%U:%G %a' "$tlsrpt")"
+  grep -q 'tlsrpt collector socket passed by systemd' "$work/daemon.log" || fail "the daemon did not take the tlsrpt socket systemd passed"
+  # As Postfix's smtp(8) would: a datagram from the postfix user reaches the collector
+  # (a syslog line, not a TLSRPT result, so the collector logs it as bad).
+  setpriv --reuid=postfix --regid=postfix --init-groups logger --udp --socket "$tlsrpt" --socket-errors=on "not a tlsrpt datagram" ||
+    fail "postfix cannot send to $tlsrpt"
+  for _ in $(seq 50); do grep -q 'tlsrpt collector: bad datagram' "$work/daemon.log" && break; sleep 0.1; done
+  grep -q 'tlsrpt collector: bad datagram' "$work/daemon.log" || fail "the collector did not read the postfix user's datagram"
+  ok "tlsrpt socket postfix:postfix 0660 from systemd; the postfix user's datagram reached the collector"
+fi
 setpriv --reuid=mailtls --regid=mailtls --init-groups env STATE_DIRECTORY=/var/lib/mailtls mailtls config check >/dev/null 2>"$work/check.err" ||
   fail "config check as mailtls: $(cat "$work/check.err")"
 ok "mailtls config check passes the configuration the daemon runs"

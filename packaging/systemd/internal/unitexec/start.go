@@ -113,42 +113,76 @@ func start(args []string) error {
 	return err
 }
 
-// listen opens every ListenStream of a socket unit as systemd does: a path is a Unix
-// socket created with SocketUser, SocketGroup and SocketMode; anything else an address.
+// listen opens every ListenStream and ListenDatagram of a socket unit as systemd does
+// (systemd.socket(5)): a path is a Unix socket created with SocketUser, SocketGroup and
+// SocketMode in parent directories made as needed; anything else an address. Stream
+// sockets come first, then datagram sockets, each in the unit's order.
 func listen(sock unit) ([]*os.File, error) {
 	var files []*os.File
-	for _, addr := range sock.words("ListenStream") {
-		var l net.Listener
-		var err error
-		if strings.HasPrefix(addr, "/") {
-			os.Remove(addr)
-			if l, err = net.Listen("unix", addr); err != nil {
-				return nil, err
-			}
-			uid, gid, err := ids(orDefault(sock.last("SocketUser"), "root"), orDefault(sock.last("SocketGroup"), "root"))
+	for _, kind := range []struct{ key, unixNet, inetNet string }{
+		{"ListenStream", "unix", "tcp"}, {"ListenDatagram", "unixgram", "udp"},
+	} {
+		for _, addr := range sock.words(kind.key) {
+			f, err := open(sock, kind.unixNet, kind.inetNet, addr)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s=%s: %w", kind.key, addr, err)
 			}
-			mode, err := octal(sock.last("SocketMode"), 0o666)
-			if err != nil {
-				return nil, err
-			}
-			if err := os.Chown(addr, uid, gid); err != nil {
-				return nil, err
-			}
-			if err := os.Chmod(addr, mode); err != nil {
-				return nil, err
-			}
-		} else if l, err = net.Listen("tcp", addr); err != nil {
+			files = append(files, f)
+		}
+	}
+	return files, nil
+}
+
+// open creates one socket of a socket unit and returns its descriptor as a file.
+func open(sock unit, unixNet, inetNet, addr string) (*os.File, error) {
+	var s interface{ File() (*os.File, error) }
+	switch {
+	case strings.HasPrefix(addr, "/"):
+		if err := os.MkdirAll(filepath.Dir(addr), 0o755); err != nil { // DirectoryMode= default
 			return nil, err
 		}
-		f, err := l.(interface{ File() (*os.File, error) }).File()
+		os.Remove(addr)
+		if unixNet == "unix" {
+			l, err := net.ListenUnix(unixNet, &net.UnixAddr{Name: addr, Net: unixNet})
+			if err != nil {
+				return nil, err
+			}
+			s = l
+		} else {
+			c, err := net.ListenUnixgram(unixNet, &net.UnixAddr{Name: addr, Net: unixNet})
+			if err != nil {
+				return nil, err
+			}
+			s = c
+		}
+		uid, gid, err := ids(orDefault(sock.last("SocketUser"), "root"), orDefault(sock.last("SocketGroup"), "root"))
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, f)
+		mode, err := octal(sock.last("SocketMode"), 0o666)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Chown(addr, uid, gid); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(addr, mode); err != nil {
+			return nil, err
+		}
+	case inetNet == "tcp":
+		l, err := net.Listen(inetNet, addr)
+		if err != nil {
+			return nil, err
+		}
+		s = l.(*net.TCPListener)
+	default:
+		c, err := net.ListenPacket(inetNet, addr)
+		if err != nil {
+			return nil, err
+		}
+		s = c.(*net.UDPConn)
 	}
-	return files, nil
+	return s.File()
 }
 
 func ids(userName, groupName string) (int, int, error) {

@@ -87,7 +87,7 @@ var (
 		"ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups",
 		"ProtectClock", "ProtectHostname", "RestrictNamespaces", "RestrictRealtime",
 		"RestrictSUIDSGID", "LockPersonality", "MemoryDenyWriteExecute"}
-	socketKeys = []string{"ListenStream", "SocketUser", "SocketGroup", "SocketMode", "RemoveOnStop"}
+	socketKeys = []string{"ListenStream", "ListenDatagram", "SocketUser", "SocketGroup", "SocketMode", "RemoveOnStop"}
 )
 
 // checkKnown fails on settings the sandbox neither applies nor knows to leave out.

@@ -1,0 +1,204 @@
+package receiver
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/mailtls/mailtls/tlsrpt"
+)
+
+// schemaSQL uses only plain SQL types (TEXT, BIGINT, INTEGER) and ON CONFLICT DO
+// NOTHING, which SQLite and PostgreSQL both understand, so a PostgreSQL backend can
+// share it. Times are Unix seconds (BIGINT); days are YYYY-MM-DD text (UTC).
+const schemaSQL = `
+CREATE TABLE IF NOT EXISTS rx_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rx_reports (
+	organization TEXT NOT NULL, report_id TEXT NOT NULL,
+	contact TEXT NOT NULL, start_time BIGINT NOT NULL, end_time BIGINT NOT NULL, day TEXT NOT NULL,
+	received BIGINT NOT NULL, source TEXT NOT NULL, submitter TEXT NOT NULL,
+	raw TEXT NOT NULL,
+	PRIMARY KEY (organization, report_id));
+CREATE TABLE IF NOT EXISTS rx_policies (
+	organization TEXT NOT NULL, report_id TEXT NOT NULL, idx INTEGER NOT NULL,
+	day TEXT NOT NULL, policy_domain TEXT NOT NULL, policy_type TEXT NOT NULL,
+	policy_string TEXT NOT NULL, mx_host TEXT NOT NULL,
+	ok BIGINT NOT NULL, failed BIGINT NOT NULL,
+	PRIMARY KEY (organization, report_id, idx),
+	FOREIGN KEY (organization, report_id) REFERENCES rx_reports (organization, report_id) ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS rx_policies_domain_day ON rx_policies (policy_domain, day);
+CREATE TABLE IF NOT EXISTS rx_failures (
+	organization TEXT NOT NULL, report_id TEXT NOT NULL, policy_idx INTEGER NOT NULL, idx INTEGER NOT NULL,
+	day TEXT NOT NULL, policy_domain TEXT NOT NULL, result_type TEXT NOT NULL,
+	sending_ip TEXT NOT NULL, mx_hostname TEXT NOT NULL, mx_helo TEXT NOT NULL, receiving_ip TEXT NOT NULL,
+	additional_info TEXT NOT NULL, reason_code TEXT NOT NULL, n BIGINT NOT NULL,
+	PRIMARY KEY (organization, report_id, policy_idx, idx),
+	FOREIGN KEY (organization, report_id) REFERENCES rx_reports (organization, report_id) ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS rx_failures_domain_day ON rx_failures (policy_domain, day);
+`
+
+const schemaVersion = "1"
+
+// Store is the database of received reports. It is safe for concurrent use.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens (creating when missing, mode 0600 in a 0700 directory) the received-report
+// database at path. A file of another kind or version is refused and left untouched.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("tlsrpt receiver: empty database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	f.Close()
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String())
+	if err != nil {
+		return nil, fmt.Errorf("tlsrpt receiver: open %s: %w", abs, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, path: abs}
+	if err := s.init(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	var tables int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type='table'").Scan(&tables); err != nil {
+		return fmt.Errorf("tlsrpt receiver: %s: %w", s.path, err)
+	}
+	if tables > 0 {
+		var v string
+		if err := s.db.QueryRowContext(ctx, "SELECT value FROM rx_meta WHERE name='rx_schema'").Scan(&v); err != nil {
+			return fmt.Errorf("tlsrpt receiver: %s is not a mailtls received-reports database: %w", s.path, err)
+		}
+		if v != schemaVersion {
+			return fmt.Errorf("tlsrpt receiver: %s has schema version %q, this mailtls uses %s", s.path, v, schemaVersion)
+		}
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schemaSQL); err != nil {
+		return fmt.Errorf("tlsrpt receiver: create schema: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO rx_meta (name, value) VALUES ('rx_schema', $1)", schemaVersion); err != nil {
+		return fmt.Errorf("tlsrpt receiver: create schema: %w", err)
+	}
+	return tx.Commit()
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Origin says how a report arrived.
+type Origin struct {
+	Source    string // "https" or "mail"
+	Submitter string // mail: the aligned DKIM domain; https: the client address
+	Received  time.Time
+}
+
+// Put stores r with its raw JSON unless a report with the same organisation and
+// report-id is already stored (RFC 8460 §4.4: report-id is unique per reporter); it
+// reports whether r was new.
+func (s *Store) Put(ctx context.Context, r *tlsrpt.Report, raw []byte, o Origin) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	defer tx.Rollback()
+	day := r.DateRange.Start.UTC().Format(time.DateOnly)
+	res, err := tx.ExecContext(ctx, `INSERT INTO rx_reports (organization, report_id, contact, start_time, end_time, day, received, source, submitter, raw)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		r.OrganizationName, r.ReportID, r.ContactInfo, r.DateRange.Start.Unix(), r.DateRange.End.Unix(), day,
+		o.Received.Unix(), o.Source, o.Submitter, string(raw))
+	if err != nil {
+		return false, fmt.Errorf("tlsrpt receiver: store report: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	pol, err := tx.PrepareContext(ctx, `INSERT INTO rx_policies (organization, report_id, idx, day, policy_domain, policy_type, policy_string, mx_host, ok, failed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`)
+	if err != nil {
+		return false, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	defer pol.Close()
+	fd, err := tx.PrepareContext(ctx, `INSERT INTO rx_failures (organization, report_id, policy_idx, idx, day, policy_domain, result_type,
+		sending_ip, mx_hostname, mx_helo, receiving_ip, additional_info, reason_code, n)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`)
+	if err != nil {
+		return false, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	defer fd.Close()
+	for i, p := range r.Policies {
+		ps, _ := json.Marshal(p.Policy.String)
+		mx, _ := json.Marshal(p.Policy.MXHost)
+		if _, err := pol.ExecContext(ctx, r.OrganizationName, r.ReportID, i, day, p.Policy.Domain, string(p.Policy.Type),
+			string(ps), string(mx), p.Summary.Successful, p.Summary.Failed); err != nil {
+			return false, fmt.Errorf("tlsrpt receiver: store policy: %w", err)
+		}
+		for j, d := range p.FailureDetails {
+			if _, err := fd.ExecContext(ctx, r.OrganizationName, r.ReportID, i, j, day, p.Policy.Domain, string(d.ResultType),
+				d.SendingMTAIP, d.ReceivingMXHostname, d.ReceivingMXHelo, d.ReceivingIP, d.AdditionalInformation,
+				d.FailureReasonCode, d.FailedSessionCount); err != nil {
+				return false, fmt.Errorf("tlsrpt receiver: store failure detail: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	return true, nil
+}
+
+// Raw returns the original JSON of a stored report.
+func (s *Store) Raw(ctx context.Context, organization, reportID string) ([]byte, error) {
+	var raw string
+	err := s.db.QueryRowContext(ctx, "SELECT raw FROM rx_reports WHERE organization = $1 AND report_id = $2", organization, reportID).Scan(&raw)
+	if err != nil {
+		return nil, fmt.Errorf("tlsrpt receiver: report %q of %q: %w", reportID, organization, err)
+	}
+	return []byte(raw), nil
+}
+
+// Count returns how many reports are stored.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM rx_reports").Scan(&n)
+	return n, err
+}
