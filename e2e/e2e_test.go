@@ -24,6 +24,9 @@ func TestE2E(t *testing.T) {
 	t.Run("7 smart host [relay]:587: DANE from _587._tcp.<relay> only", w.scenarioSmartHost)
 	// Last: it stops and restarts mailtls.
 	t.Run("8 mailtls stopped: deferred, restarted: delivered", w.scenarioMailtlsDown)
+	// After the others: it adds Postfix 3.10 as a second sender and restarts mailtls with
+	// its TLSRPT collector.
+	t.Run("9 TLS reporting: Postfix 3.10 through the scenarios, the day's reports", w.scenarioTLSRPT)
 }
 
 // token makes a unique message marker for a scenario.

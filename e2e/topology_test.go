@@ -99,6 +99,7 @@ func zones(goodTLSA string) []zone {
 			fmt.Sprintf("_25._tcp.mx.%s TLSA 3 1 1 %s", d.label, d.tlsa))
 	}
 	dane = append(dane, stsRecords("both")...)
+	dane = append(dane, tlsrptRecords(domDaneGood, domDaneBad)...)
 	// The relays are the receiver itself, listening on port 587 as well.
 	for _, r := range []struct{ label, tlsa string }{{"relay1", ""}, {"relay2", goodTLSA}, {"relay3", badTLSA}} {
 		dane = append(dane, fmt.Sprintf("%s A %s", r.label, addrReceiver))
@@ -118,6 +119,7 @@ func zones(goodTLSA string) []zone {
 			sts = append(sts, stsRecords(label)...)
 		}
 	}
+	sts = append(sts, tlsrptRecords(domEnforce, domWrongName)...)
 	return []zone{
 		{name: "dane.test", signed: true, anchor: true, lines: dane},
 		{name: "bogus.dane.test", signed: true, lines: []string{"www A 127.0.0.9"}},
