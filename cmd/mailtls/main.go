@@ -9,6 +9,7 @@
 //	mailtls bench load|null               load-test socketmap servers (BENCHMARKS.md)
 //	mailtls hosting records|check         DNS records and live self-check of hosted MTA-STS domains
 //	mailtls tlsrpt pending|sent|show ID   TLS reports (RFC 8460) to send, sent, and their JSON
+//	mailtls tlsrpt ingest|summary         TLS reports others send you: take one by mail, summarise
 //	mailtls version
 package main
 
@@ -40,6 +41,9 @@ Usage:
                                              check hosted domains as a sender would (exit 1 on a problem)
   mailtls tlsrpt pending|sent [-json]        TLS reports (RFC 8460) to be sent / sent or given up, and where
   mailtls tlsrpt show REPORT-ID              print one report's JSON
+  mailtls tlsrpt ingest < MESSAGE            store a mailed TLS report (DKIM-verified; sysexits codes)
+  mailtls tlsrpt summary [DOMAIN] [-since 30d] [-json]
+                                             received TLS reports per day, domain and reporter
   mailtls version                            print the version, commit and Go version
 
 Configuration: -config FILE, else $MAILTLS_CONFIG, else /etc/mailtls/mailtls.yaml if it
@@ -78,6 +82,12 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "hosting":
 		return cmdHosting(rest, stdout, stderr)
 	case "tlsrpt":
+		if len(rest) > 0 && rest[0] == "ingest" {
+			return cmdTLSRPTIngest(rest[1:], stdin, stdout, stderr)
+		}
+		if len(rest) > 0 && rest[0] == "summary" {
+			return cmdTLSRPTSummary(rest[1:], stdout, stderr)
+		}
 		return cmdTLSRPT(rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 && rest[0] != "-h" && rest[0] != "-help" && rest[0] != "--help" {
