@@ -17,17 +17,58 @@ import (
 	"github.com/mailtls/mailtls/readsocket"
 )
 
-// eximBinary is the Exim to test: $MAILTLS_EXIM, or exim4 from PATH.
-func eximBinary(t *testing.T) string {
+// eximRoot is the Debian root with exim4-daemon-heavy that scripts/install-test-deps.sh
+// makes (Exim cannot be installed next to Postfix on the machine itself).
+const eximRoot = "/var/cache/mailtls-test/bookworm-exim4-daemon-heavy"
+
+// eximRunner runs the Exim under test: $MAILTLS_EXIM, else the one in eximRoot (through
+// chroot), else exim4 from PATH. root is the directory Exim sees as /.
+type eximRunner struct {
+	argv []string
+	root string
+}
+
+func newExim(t *testing.T) *eximRunner {
+	testenv.Root(t, "exim -D and -C, and chroot into the Exim root")
 	if p := os.Getenv("MAILTLS_EXIM"); p != "" {
-		return p
+		return &eximRunner{argv: []string{p}, root: "/"}
 	}
-	return testenv.LookPath(t, "exim4", "Debian exim4-daemon-heavy (scripts/install-test-deps.sh), or MAILTLS_EXIM=/path/to/exim4")
+	if fi, err := os.Stat(filepath.Join(eximRoot, "usr/sbin/exim4")); err == nil && fi.Mode()&0o111 != 0 {
+		return &eximRunner{argv: []string{testenv.LookPath(t, "chroot", "coreutils"), eximRoot, "/usr/sbin/exim4"}, root: eximRoot}
+	}
+	return &eximRunner{argv: []string{testenv.LookPath(t, "exim4", "scripts/install-test-deps.sh makes "+eximRoot+", or set MAILTLS_EXIM=/path/to/exim4")}, root: "/"}
+}
+
+// tempDir is a directory Exim can reach, removed after the test.
+func (e *eximRunner) tempDir(t *testing.T) string {
+	t.Helper()
+	base := filepath.Join(e.root, "tmp")
+	dir, err := os.MkdirTemp(base, "mailtls-exim-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// inside is path as Exim sees it.
+func (e *eximRunner) inside(path string) string {
+	if e.root == "/" {
+		return path
+	}
+	return "/" + strings.TrimPrefix(strings.TrimPrefix(path, e.root), "/")
+}
+
+func (e *eximRunner) command(args ...string) *exec.Cmd {
+	return exec.Command(e.argv[0], append(e.argv[1:], args...)...)
 }
 
 // config assembles a whole Exim configuration from the three files, with what Debian's
 // own configuration would add around them (local_domains, a spool and log in dir).
-func config(t *testing.T, dir string) string {
+func config(t *testing.T, e *eximRunner, dir string) string {
 	t.Helper()
 	var b strings.Builder
 	read := func(name string) {
@@ -37,7 +78,7 @@ func config(t *testing.T, dir string) string {
 		}
 		b.Write(data)
 	}
-	fmt.Fprintf(&b, "spool_directory = %s\nlog_file_path = %s/%%slog\nkeep_environment =\ndomainlist local_domains = localhost\n", dir, dir)
+	fmt.Fprintf(&b, "spool_directory = %s\nlog_file_path = %s/%%slog\nkeep_environment =\ndomainlist local_domains = localhost\n", e.inside(dir), e.inside(dir))
 	read("00_mailtls_macros")
 	b.WriteString("\nbegin routers\n")
 	read("150_mailtls")
@@ -72,14 +113,10 @@ func (a answers) Decide(_ context.Context, profile, key string, d *policy.Decisi
 // an unreachable mailtls; pick DANE, MTA-STS or the other levels as mailtls says; and keep
 // only the MX hosts the MTA-STS policy allows.
 func TestEximConfiguration(t *testing.T) {
-	exim := eximBinary(t)
-	testenv.Root(t, "exim -D and -C with a spool of the test's own")
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := config(t, dir)
-	if out, err := exec.Command(exim, "-C", conf, "-bV").CombinedOutput(); err != nil || !strings.Contains(string(out), "Exim version") {
+	exim := newExim(t)
+	dir := exim.tempDir(t)
+	conf := exim.inside(config(t, exim, dir))
+	if out, err := exim.command("-C", conf, "-bV").CombinedOutput(); err != nil || !strings.Contains(string(out), "Exim version") {
 		t.Fatalf("exim -bV: %v\n%s", err, out)
 	} else if strings.Contains(strings.ToLower(string(out)), "error") {
 		t.Fatalf("exim -bV reports an error:\n%s", out)
@@ -118,7 +155,7 @@ func TestEximConfiguration(t *testing.T) {
 	// -be has no $domain, and the MX hosts come from the test rather than DNS).
 	eval := func(domain, socket, expr string) string {
 		t.Helper()
-		cmd := exec.Command(exim, "-C", conf, "-DMAILTLS_SOCKET="+socket, "-DMAILTLS_DOMAIN="+domain,
+		cmd := exim.command("-C", conf, "-DMAILTLS_SOCKET="+exim.inside(socket), "-DMAILTLS_DOMAIN="+domain,
 			"-DMAILTLS_MX_SORTED=b.a.mail.sts.example:mx1.sts.example:evil.example:A.Mail.sts.example:mx1.sts.example.evil", "-be", expr)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
