@@ -33,6 +33,8 @@ type Config struct {
 	Hosting Hosting `yaml:"hosting"`
 	// TLSRPT sends the RFC 8460 reports recipient domains ask for (config/tlsrpt.go).
 	TLSRPT TLSRPT `yaml:"tlsrpt"`
+	// TLSRPTReceiver takes the reports others send about our domains (config/tlsrptreceiver.go).
+	TLSRPTReceiver TLSRPTReceiver `yaml:"tlsrpt_receiver"`
 	// API is the HTTP JSON API and the Exim readsocket line protocol (config/api.go).
 	API API `yaml:"api"`
 	// Overrides pin a policy for domains, before DANE and MTA-STS (conformance.md §2).

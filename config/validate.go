@@ -107,6 +107,7 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	c.validateDeployment(bad)
 	c.validateHosting(bad)
 	c.validateTLSRPT(bad)
+	c.validateTLSRPTReceiver(bad)
 	c.validateAPI(bad)
 
 	if len(c.ASN.Rules) > 0 && c.ASN.Database == "" {

@@ -37,9 +37,10 @@ type Daemon struct {
 	audit    atomic.Pointer[auditLog]                   // replaced by Reload
 	// validation follows the resolver's DNSSEC validation check (watchValidation).
 	validation validationState
-	stateLock  *os.File     // flock on the state directory, held until Run returns (nil: none)
-	hosting    *hostingRole // the MTA-STS policy host; nil when off
-	tlsrpt     *tlsrptRole  // outbound TLS reporting; nil when off
+	stateLock  *os.File      // flock on the state directory, held until Run returns (nil: none)
+	hosting    *hostingRole  // the MTA-STS policy host; nil when off
+	tlsrpt     *tlsrptRole   // outbound TLS reporting; nil when off
+	receiver   *receiverRole // inbound TLS reporting (daemon/tlsrptreceiver.go); nil when off
 }
 
 // New builds a daemon from cfg; nothing listens until Run.
@@ -88,6 +89,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	if d.tlsrpt, err = newTLSRPTRole(cfg, log, m.reg, parts.Resolver, parts.stsObserver); err != nil {
 		return nil, err
+	}
+	if d.receiver, err = newReceiverRole(cfg, log, m.reg); err != nil {
+		return nil, err
+	}
+	if d.hosting != nil && d.receiver != nil {
+		d.hosting.wrap = d.receiver.mountOn
 	}
 	ok = true
 	return d, nil
@@ -222,6 +229,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	stopReceiver := func(context.Context) {}
+	if d.receiver != nil {
+		if stopReceiver, err = d.receiver.start(d.hosting != nil); err != nil {
+			closeAll()
+			if ctl != nil {
+				ctl.Close()
+			}
+			if metricsSrv != nil {
+				metricsSrv.Close()
+			}
+			stopHosting(context.Background())
+			stopTLSRPT()
+			return err
+		}
+	}
+
 	stopAPI, err := d.startAPI()
 	if err != nil {
 		closeAll()
@@ -233,6 +256,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		stopHosting(context.Background())
 		stopTLSRPT()
+		stopReceiver(context.Background())
 		return err
 	}
 
@@ -267,6 +291,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	_ = httpSrv.Shutdown(sctx)
 	stopAPI(sctx)
 	stopHosting(sctx)
+	stopReceiver(sctx)
 	stopTLSRPT()
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sctx)

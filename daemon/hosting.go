@@ -40,6 +40,8 @@ type hostingRole struct {
 	// obtain wakes obtainLoop after a reload, so names added by it get their
 	// certificates at once rather than at a sender's first handshake.
 	obtain chan struct{}
+	// wrap, when set, puts other handlers (the TLS report receiver) on the listener.
+	wrap func(http.Handler) http.Handler
 }
 
 // HostingTools are what serving, `mailtls hosting records` and `hosting check` share:
@@ -185,7 +187,11 @@ func (r *hostingRole) start(log *slog.Logger) (stop func(context.Context), err e
 	if err != nil {
 		return nil, fmt.Errorf("hosting listener: %w", err)
 	}
-	srv := hosting.NewServer(r.host, hosting.TLSConfig(r.certs.GetCertificate), log)
+	var handler http.Handler = r.host
+	if r.wrap != nil {
+		handler = r.wrap(handler)
+	}
+	srv := hosting.NewServer(handler, hosting.TLSConfig(r.certs.GetCertificate), log)
 	var httpSrv *http.Server
 	var hln net.Listener
 	if r.cfg.HTTPListen != "" && r.certs.ACME() {

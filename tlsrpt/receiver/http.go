@@ -1,0 +1,93 @@
+package receiver
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Handler is the HTTPS endpoint reporters POST to (RFC 8460 §5.2): Content-Type
+// application/tlsrpt+gzip or application/tlsrpt+json. Answers: 202 for a stored or
+// already stored report; 400 malformed; 403 not about our domains; 405 not a POST; 413
+// over a size or count limit (an announced Content-Length over the limit is refused
+// before the body is read); 415 another media type; 429 over the per-client rate limit;
+// 503 when the store fails (the reporter retries).
+type Handler struct {
+	rc      *Receiver
+	limiter *rateLimiter
+}
+
+// NewHandler serves rc. perClient > 0 allows each client address that many reports
+// per window (e.g. 60 per hour); 0 disables the rate limit.
+func NewHandler(rc *Receiver, perClient int, window time.Duration) *Handler {
+	h := &Handler{rc: rc}
+	if perClient > 0 {
+		if window <= 0 {
+			window = time.Hour
+		}
+		h.limiter = newRateLimiter(perClient, window)
+	}
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	lim := h.rc.Limits.withDefaults()
+	fail := func(code int, outcome, msg string) {
+		h.rc.Metrics.report("https", outcome)
+		h.rc.log().Info("tlsrpt: report refused", "source", "https", "client", r.RemoteAddr, "status", code, "reason", msg)
+		http.Error(w, msg, code)
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		fail(http.StatusMethodNotAllowed, "malformed", "POST a TLS report (RFC 8460 §5.2)")
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var gz bool
+	switch {
+	case err == nil && mt == "application/tlsrpt+gzip":
+		gz = true
+	case err == nil && mt == "application/tlsrpt+json":
+	default:
+		fail(http.StatusUnsupportedMediaType, "malformed", "Content-Type must be application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 §5.2)")
+		return
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
+		fail(http.StatusUnsupportedMediaType, "malformed", "Content-Encoding "+ce+" is not accepted; send application/tlsrpt+gzip")
+		return
+	}
+	if r.ContentLength > lim.MaxCompressed {
+		fail(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("report over %d bytes", lim.MaxCompressed))
+		return
+	}
+	client := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(client); err == nil {
+		client = host
+	}
+	if h.limiter != nil && !h.limiter.allow(client, h.rc.now()) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.limiter.window.Seconds())))
+		fail(http.StatusTooManyRequests, "rate_limited", "too many reports from this address")
+		return
+	}
+	raw, err := ReadBody(r.Body, gz, lim)
+	if err == nil {
+		_, _, err = h.rc.Accept(r.Context(), raw, Origin{Source: "https", Submitter: client})
+	}
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusAccepted)
+	case errors.Is(err, ErrTooLarge):
+		fail(http.StatusRequestEntityTooLarge, "too_large", err.Error())
+	case errors.Is(err, ErrMalformed):
+		fail(http.StatusBadRequest, "malformed", err.Error())
+	case errors.Is(err, ErrNotOurs):
+		fail(http.StatusForbidden, "not_ours", err.Error())
+	default:
+		h.rc.log().Error("tlsrpt: storing a received report", "err", err)
+		fail(http.StatusServiceUnavailable, "error", "report not stored; try again later")
+	}
+}
