@@ -11,11 +11,11 @@ import (
 )
 
 // BenchmarkCachedDecisions measures decisions per second for a cached MTA-STS domain
-// through the daemon's HTTP API (token checked, audit log and metrics on), at 1, 8 and 32
+// through the daemon's HTTP API (token checked, metrics on; audit log on, and off), at 1, 8 and 32
 // concurrent keep-alive clients, against a bare net/http server answering a fixed body of
 // the same length, in the same run (issue 18: target ≥ 0.8× the fixed handler).
 func BenchmarkCachedDecisions(b *testing.B) {
-	a := startDaemon(b)
+	a, quiet := startDaemon(b), startDaemonAudit(b, false)
 	path := "/v1/policy/sts.example?profile=postfix"
 	warm, err := fetch(http.DefaultClient, "http://"+a.api+path)
 	if err != nil {
@@ -38,6 +38,9 @@ func BenchmarkCachedDecisions(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("api-cached/clients=%d", clients), func(b *testing.B) {
 			hammer(b, clients, "http://"+a.api+path, "Bearer "+token)
+		})
+		b.Run(fmt.Sprintf("api-cached-no-audit/clients=%d", clients), func(b *testing.B) {
+			hammer(b, clients, "http://"+quiet.api+path, "Bearer "+token)
 		})
 	}
 }

@@ -29,7 +29,10 @@ type apiLab struct {
 	schema                         *schema
 }
 
-func startDaemon(t testing.TB) *apiLab {
+func startDaemon(t testing.TB) *apiLab { return startDaemonAudit(t, true) }
+
+// startDaemonAudit is startDaemon with the audit log on or off.
+func startDaemonAudit(t testing.TB, audit bool) *apiLab {
 	t.Helper()
 	l := lab.New(t)
 	l.STS("sts.example", "1", lab.Policy("enforce", 86400, "mx.sts.example", "*.mail.sts.example"))
@@ -43,6 +46,10 @@ func startDaemon(t testing.TB) *apiLab {
 	dir := t.TempDir()
 	a := &apiLab{api: lab.FreeAddr(t), socketmap: lab.FreeAddr(t), metrics: lab.FreeAddr(t),
 		audit: filepath.Join(dir, "audit.log"), schema: loadSchema(t)}
+	auditFile := a.audit
+	if !audit {
+		auditFile = `""`
+	}
 	yaml := l.Config("", a.socketmap, dir) + fmt.Sprintf(`
 audit: {file: %s}
 metrics: {listen: "%s"}
@@ -52,7 +59,7 @@ overrides:
 profiles:
   dry: {report_only: true}
   rpt: {tlsrpt: true}
-`, a.audit, a.metrics, a.api, token)
+`, auditFile, a.metrics, a.api, token)
 	cfg, err := config.Parse([]byte(yaml), "api.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,10 @@
 // or "- NEXT-HOP", for the configured default profile), and reads one reply line of
 // whitespace-separated key=value pairs that Exim's ${extract{key}{…}} picks apart:
 //
-//	result=OK level=secure source=mta-sts mx=<;mx.example.com;*.example.net mx_domains=<;mx.example.com;^[^.]+[.]example[.]net$ expires=1767225600
+//	result=OK level=secure source=mta-sts mx=<;mx.example.com;*.example.net mx_regex=(?i)^(mx[.]example[.]com|[^.]+[.]example[.]net)$ expires=1767225600
 //
-// Exim writes the request, shuts its side down (unless shutdown=no) and reads until the
+// Exim's ${if match{$host}{${extract{mx_regex}{…}}}} then says whether an MX host is one
+// the MTA-STS policy allows. Exim writes the request, shuts its side down (unless shutdown=no) and reads until the
 // server closes, so the server answers once and closes the connection. Values never
 // contain white space, quotes or backslashes, so no quoting is needed; lists use Exim's
 // "<;" separator change (Exim specification, "Changing list separators") so that colons

@@ -13,9 +13,9 @@ import (
 //	level       the TLS level when result is OK: dane, dane-only, secure, verify, encrypt, may, none, fingerprint
 //	source      the deciding stage (policy.Source)
 //	mx          MTA-STS: the policy's mx patterns as published (RFC 8461 §4.1), an Exim list
-//	mx_domains  MTA-STS: the same patterns as an Exim domain list for match_domain: exact
-//	            names, and a regular expression for each "*." wildcard, which matches exactly
-//	            one leftmost label (RFC 8461 §4.1)
+//	mx_regex    MTA-STS: one regular expression (PCRE, case-insensitive) matching exactly the
+//	            MX host names the policy allows, for Exim's match condition: a "*."
+//	            wildcard matches exactly one leftmost label (RFC 8461 §4.1)
 //	sts_mode    MTA-STS: the policy's mode
 //	match       the Postfix match= patterns of verify/secure answers from operator rules
 //	expires     Unix time until which the decision's facts are valid
@@ -42,13 +42,14 @@ func Format(d *policy.Decision) string {
 			}
 			b.WriteString(token(mx))
 		}
-		b.WriteString(" mx_domains=<;")
+		b.WriteString(" mx_regex=(?i)^(")
 		for i, mx := range p.MX {
 			if i > 0 {
-				b.WriteByte(';')
+				b.WriteByte('|')
 			}
 			b.WriteString(domainPattern(mx))
 		}
+		b.WriteString(")$")
 	} else if len(d.Match) > 0 && d.Result == policy.OK {
 		b.WriteString(" match=<;")
 		for i, m := range d.Match {
@@ -73,29 +74,27 @@ func Format(d *policy.Decision) string {
 	return b.String()
 }
 
-// domainPattern turns one MTA-STS mx pattern into an Exim domain-list item: an exact name
-// stays as it is; "*.example.net" becomes ^[^.]+[.]example[.]net$, matching one label
-// in place of the asterisk and no more (RFC 8461 §4.1). Exim matches domain lists without
-// regard to case.
+// domainPattern turns one MTA-STS mx pattern into a regular expression alternative
+// (anchored by Format): "mx1.example.net" becomes mx1[.]example[.]net and "*.example.net"
+// becomes [^.]+[.]example[.]net, one label in place of the asterisk and no more (RFC 8461
+// §4.1). A pattern with characters no host name has becomes one that matches nothing.
 func domainPattern(mx string) string {
-	mx = token(strings.ToLower(strings.TrimSuffix(mx, ".")))
+	mx = strings.ToLower(strings.TrimSuffix(mx, "."))
 	rest, wild := strings.CutPrefix(mx, "*.")
-	if !wild {
-		return mx
-	}
 	var b strings.Builder
-	b.WriteString("^[^.]+[.]")
+	if wild {
+		b.WriteString("[^.]+[.]")
+	}
 	for _, c := range rest {
 		switch {
 		case c == '.':
 			b.WriteString("[.]")
 		case c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z':
 			b.WriteRune(c)
-		default: // not a host name character: a pattern that matches nothing
-			return "^$" // matches no domain
+		default: // not a host name character: an alternative that matches nothing
+			return "x^" // "^" after a character never matches
 		}
 	}
-	b.WriteByte('$')
 	return b.String()
 }
 

@@ -6,7 +6,8 @@
 # system call groups for the sandbox test), mmdebstrap, and with it the throwaway Debian
 # root the package test installs mailtls.deb into (/var/cache/mailtls-test; the test itself
 # never goes to the network), curl (fetches a policy from mailtls's MTA-STS policy host as a
-# third-party client).
+# third-party client), and a Debian root with Exim 4.96 (exim4-daemon-heavy) for the Exim
+# integration test (it conflicts with Postfix, so it is not installed on the machine).
 # Idempotent: does nothing when all are present. With arguments, installs exactly those
 # packages instead (scripts/compare.sh uses this for its peer), by the same rules.
 #
@@ -41,7 +42,12 @@ wantroot=0
 trixieroot=/var/cache/mailtls-test/trixie-postfix-tlsrpt0
 wanttrixie=0
 [ $# -gt 0 ] || [ -x "$trixieroot/usr/sbin/postfix" ] || wanttrixie=1
-[ ${#need[@]} -eq 0 ] && [ $wantroot -eq 0 ] && [ $wanttrixie -eq 0 ] && exit 0
+# The Exim test's Debian root: Exim 4.96 (exim4-daemon-heavy), which cannot be installed
+# next to Postfix on the machine itself (integrations/exim names the same directory).
+eximroot=/var/cache/mailtls-test/bookworm-exim4-daemon-heavy
+wantexim=0
+[ $# -gt 0 ] || [ -x "$eximroot/usr/sbin/exim4" ] || wantexim=1
+[ ${#need[@]} -eq 0 ] && [ $wantroot -eq 0 ] && [ $wanttrixie -eq 0 ] && [ $wantexim -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: need root to install: ${need[*]} (and the package test's Debian root)" >&2
@@ -88,4 +94,12 @@ if [ $wanttrixie -eq 1 ]; then
   rm -rf "$trixieroot.new"
   mmdebstrap --quiet --variant=minbase --include=postfix,libtlsrpt0,ca-certificates trixie "$trixieroot.new"
   mv "$trixieroot.new" "$trixieroot"
+fi
+
+if [ $wantexim -eq 1 ]; then
+  mkdir -p "$(dirname "$eximroot")"
+  rm -rf "$eximroot.new"
+  # mmdebstrap keeps the package's scripts from starting an Exim inside the root.
+  mmdebstrap --quiet --variant=minbase --include=exim4-daemon-heavy,ca-certificates bookworm "$eximroot.new"
+  mv "$eximroot.new" "$eximroot"
 fi
