@@ -225,6 +225,9 @@ func TestSameDecisionAsSocketmap(t *testing.T) {
 			!strings.Contains(strings.Join(r.TLSRPT.PolicyString, "\n"), "mode: enforce") {
 			t.Fatalf("tlsrpt %+v", r.TLSRPT)
 		}
+		if strings.Join(r.MTASTS.Lines, "\n") != strings.Join(r.TLSRPT.PolicyString, "\n") || r.MTASTS.ID != "1" {
+			t.Errorf("mta_sts lines %q (id %q) differ from policy_string %q", r.MTASTS.Lines, r.MTASTS.ID, r.TLSRPT.PolicyString)
+		}
 		if !strings.Contains(r.PostfixReply, "policy_type=sts") {
 			t.Errorf("the rpt profile's reply lacks its TLSRPT attributes: %q", r.PostfixReply)
 		}

@@ -21,12 +21,24 @@ type Response struct {
 	Expires    time.Time     `json:"expires,omitzero"`
 	CacheHit   bool          `json:"cache_hit"`
 	// MTASTS is the MTA-STS policy behind the answer (nil when none applies).
-	MTASTS *policy.STSPolicy `json:"mta_sts,omitempty"`
+	MTASTS *STSPolicy `json:"mta_sts,omitempty"`
 	// TLSRPT are the RFC 8460 §4.3 policy fields an MTA reports its TLS results under.
 	TLSRPT *TLSRPT       `json:"tlsrpt,omitempty"`
 	Would  *policy.Would `json:"would,omitempty"`
 	// PostfixReply is the exact socketmap reply of the same decision.
 	PostfixReply string `json:"postfix_reply"`
+}
+
+// STSPolicy is the MTA-STS policy (RFC 8461 §3.2) behind an answer: policy.STSPolicy with
+// its lines spelled out, encoded directly (policy.STSPolicy's MarshalJSON would encode it
+// twice, once on its own and once compacted into the answer).
+type STSPolicy struct {
+	Domain string   `json:"domain"`
+	ID     string   `json:"id"`
+	Mode   string   `json:"mode"`
+	MaxAge uint32   `json:"max_age"`
+	MX     []string `json:"mx"`
+	Lines  []string `json:"lines"`
 }
 
 // TLSRPT are the policy fields of an RFC 8460 report (§4.3) for an MTA-STS answer.
@@ -42,7 +54,7 @@ func newResponse(d *policy.Decision, reply string) *Response {
 	r := &Response{
 		NextHop: d.Key, Domain: d.Domain, Profile: d.Profile, Result: d.Result, Level: d.Level,
 		Match: d.Match, Servername: d.Servername, Source: d.Source, Message: d.Message,
-		Reasons: d.Reasons(), Expires: d.Expires, CacheHit: d.CacheHit, MTASTS: d.STS,
+		Reasons: d.Reasons(), Expires: d.Expires, CacheHit: d.CacheHit,
 		Would: d.Would, PostfixReply: reply,
 	}
 	if r.Reasons == nil {
@@ -52,7 +64,9 @@ func newResponse(d *policy.Decision, reply string) *Response {
 		r.Expires = r.Expires.UTC()
 	}
 	if p := d.STS; p != nil {
-		r.TLSRPT = &TLSRPT{PolicyType: "sts", PolicyDomain: p.Domain, PolicyString: p.PolicyLines(), MXHostPattern: p.MX}
+		lines := p.PolicyLines()
+		r.MTASTS = &STSPolicy{Domain: p.Domain, ID: p.ID, Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Lines: lines}
+		r.TLSRPT = &TLSRPT{PolicyType: "sts", PolicyDomain: p.Domain, PolicyString: lines, MXHostPattern: p.MX}
 	}
 	return r
 }

@@ -78,7 +78,7 @@ func config(t *testing.T, e *eximRunner, dir string) string {
 		}
 		b.Write(data)
 	}
-	fmt.Fprintf(&b, "spool_directory = %s\nlog_file_path = %s/%%slog\nkeep_environment =\ndomainlist local_domains = localhost\n", e.inside(dir), e.inside(dir))
+	fmt.Fprintf(&b, "spool_directory = %s\nlog_file_path = %s/%%slog\nkeep_environment =\ndomainlist local_domains = localhost\ndns_dnssec_ok = 1\n", e.inside(dir), e.inside(dir))
 	read("00_mailtls_macros")
 	b.WriteString("\nbegin routers\n")
 	read("150_mailtls")
@@ -193,5 +193,53 @@ func TestEximConfiguration(t *testing.T) {
 	}
 	if got := eval("temp.example", sock, "mailtls: MAILTLS_RESULT ${extract{message}{MAILTLS_ANSWER}}"); got != "mailtls: TEMP answer_deadline_passed" {
 		t.Errorf("defer text %q", got)
+	}
+}
+
+// Issue 18: the three files dropped into Debian's own split configuration (conf.d, as the
+// README says) give a configuration Exim accepts, with the mailtls routers before Debian's
+// dnslookup router.
+func TestDebianSplitConfiguration(t *testing.T) {
+	exim := newExim(t)
+	if exim.root != eximRoot {
+		testenv.Missing(t, "the Debian root "+eximRoot+" with update-exim4.conf (scripts/install-test-deps.sh)")
+	}
+	dir := exim.tempDir(t)
+	conf := filepath.Join(dir, "exim4")
+	if out, err := exec.Command("cp", "-a", filepath.Join(eximRoot, "etc/exim4"), conf).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	settings := filepath.Join(conf, "update-exim4.conf.conf")
+	b, err := os.ReadFile(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(settings, []byte(strings.ReplaceAll(string(b), "dc_use_split_config='false'", "dc_use_split_config='true'")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, sub := range map[string]string{"00_mailtls_macros": "main", "150_mailtls": "router", "30_mailtls": "transport"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(conf, "conf.d", sub, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "exim4.conf")
+	if o, err := exec.Command("chroot", eximRoot, "update-exim4.conf", "-d", exim.inside(conf), "-o", exim.inside(out)).CombinedOutput(); err != nil {
+		t.Fatalf("update-exim4.conf: %v\n%s", err, o)
+	}
+	if o, err := exim.command("-C", exim.inside(out), "-bV").CombinedOutput(); err != nil {
+		t.Fatalf("exim -bV on Debian's split configuration with mailtls's files: %v\n%s", err, o)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(got)
+	iDefer, iSTS, iDNS := strings.Index(text, "\nmailtls_defer:"), strings.Index(text, "\nmailtls_sts:"), strings.Index(text, "\ndnslookup:")
+	if iDefer < 0 || iSTS < 0 || iDNS < 0 || iDefer > iDNS || iSTS > iDNS {
+		t.Fatalf("router order in the generated configuration: mailtls_defer at %d, mailtls_sts at %d, dnslookup at %d", iDefer, iSTS, iDNS)
 	}
 }
