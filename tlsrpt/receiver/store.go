@@ -43,9 +43,24 @@ CREATE TABLE IF NOT EXISTS rx_failures (
 	PRIMARY KEY (organization, report_id, policy_idx, idx),
 	FOREIGN KEY (organization, report_id) REFERENCES rx_reports (organization, report_id) ON DELETE CASCADE);
 CREATE INDEX IF NOT EXISTS rx_failures_domain_day ON rx_failures (policy_domain, day);
+CREATE TABLE IF NOT EXISTS rx_daily (
+	day TEXT NOT NULL, policy_domain TEXT NOT NULL, organization TEXT NOT NULL,
+	reports BIGINT NOT NULL, ok BIGINT NOT NULL, failed BIGINT NOT NULL,
+	PRIMARY KEY (policy_domain, day, organization));
+CREATE INDEX IF NOT EXISTS rx_daily_day ON rx_daily (day);
+CREATE TABLE IF NOT EXISTS rx_daily_types (
+	day TEXT NOT NULL, policy_domain TEXT NOT NULL, organization TEXT NOT NULL, result_type TEXT NOT NULL,
+	n BIGINT NOT NULL,
+	PRIMARY KEY (policy_domain, day, organization, result_type));
+CREATE INDEX IF NOT EXISTS rx_daily_types_day ON rx_daily_types (day);
+CREATE TABLE IF NOT EXISTS rx_daily_hosts (
+	day TEXT NOT NULL, policy_domain TEXT NOT NULL, organization TEXT NOT NULL, kind TEXT NOT NULL, host TEXT NOT NULL,
+	PRIMARY KEY (policy_domain, day, organization, kind, host));
+CREATE INDEX IF NOT EXISTS rx_daily_hosts_day ON rx_daily_hosts (day);
 `
 
-const schemaVersion = "1"
+// schemaVersion 2 added the daily roll-ups (rx_daily*) the summary reads.
+const schemaVersion = "2"
 
 // Store is the database of received reports. It is safe for concurrent use.
 type Store struct {
@@ -141,6 +156,19 @@ func (s *Store) Put(ctx context.Context, r *tlsrpt.Report, raw []byte, o Origin)
 		return false, fmt.Errorf("tlsrpt receiver: %w", err)
 	}
 	defer tx.Rollback()
+	isNew, err := put(ctx, tx, r, raw, o)
+	if err != nil || !isNew {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("tlsrpt receiver: %w", err)
+	}
+	return true, nil
+}
+
+// put stores r inside tx: the report, its policies and failure details, and its share of
+// the daily roll-ups.
+func put(ctx context.Context, tx *sql.Tx, r *tlsrpt.Report, raw []byte, o Origin) (bool, error) {
 	day := r.DateRange.Start.UTC().Format(time.DateOnly)
 	res, err := tx.ExecContext(ctx, `INSERT INTO rx_reports (organization, report_id, contact, start_time, end_time, day, received, source, submitter, raw)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
@@ -180,10 +208,73 @@ func (s *Store) Put(ctx context.Context, r *tlsrpt.Report, raw []byte, o Origin)
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("tlsrpt receiver: %w", err)
+	if err := rollUp(ctx, tx, r, day); err != nil {
+		return false, fmt.Errorf("tlsrpt receiver: daily roll-up: %w", err)
 	}
 	return true, nil
+}
+
+// rollUp adds r to the daily roll-ups the summary reads: per (policy domain, day,
+// organisation) the reports, sessions, failures by result type and the hosts named.
+func rollUp(ctx context.Context, tx *sql.Tx, r *tlsrpt.Report, day string) error {
+	type counts struct{ ok, failed int64 }
+	doms := map[string]*counts{}
+	var order []string
+	types := map[[2]string]int64{}
+	hosts := map[[3]string]bool{}
+	for _, p := range r.Policies {
+		d := p.Policy.Domain
+		c := doms[d]
+		if c == nil {
+			c = &counts{}
+			doms[d] = c
+			order = append(order, d)
+		}
+		c.ok += p.Summary.Successful
+		c.failed += p.Summary.Failed
+		for _, f := range p.FailureDetails {
+			types[[2]string{d, string(f.ResultType)}] += f.FailedSessionCount
+			if f.SendingMTAIP != "" {
+				hosts[[3]string{d, "mta", f.SendingMTAIP}] = true
+			}
+			if mx := mxLabel(f.ReceivingMXHostname, f.ReceivingIP); mx != "" {
+				hosts[[3]string{d, "mx", mx}] = true
+			}
+		}
+	}
+	for _, d := range order {
+		c := doms[d]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rx_daily (day, policy_domain, organization, reports, ok, failed) VALUES ($1, $2, $3, 1, $4, $5)
+			ON CONFLICT (policy_domain, day, organization) DO UPDATE SET reports = rx_daily.reports + 1,
+			ok = rx_daily.ok + excluded.ok, failed = rx_daily.failed + excluded.failed`, day, d, r.OrganizationName, c.ok, c.failed); err != nil {
+			return err
+		}
+	}
+	for k, n := range types {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rx_daily_types (day, policy_domain, organization, result_type, n) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (policy_domain, day, organization, result_type) DO UPDATE SET n = rx_daily_types.n + excluded.n`,
+			day, k[0], r.OrganizationName, k[1], n); err != nil {
+			return err
+		}
+	}
+	for k := range hosts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rx_daily_hosts (day, policy_domain, organization, kind, host) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT DO NOTHING`, day, k[0], r.OrganizationName, k[1], k[2]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mxLabel names a receiving MX as the summary shows it: "name [ip]", the name or the IP.
+func mxLabel(name, ip string) string {
+	switch {
+	case name != "" && ip != "":
+		return name + " [" + ip + "]"
+	case name != "":
+		return name
+	}
+	return ip
 }
 
 // Raw returns the original JSON of a stored report.

@@ -3,7 +3,6 @@ package receiver
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -45,8 +44,8 @@ type Summary struct {
 // maxHostsListed bounds the hosts listed per row.
 const maxHostsListed = 20
 
-// Summary aggregates the stored reports q selects, in three grouped queries (sessions,
-// result types, hosts) answered from the (policy_domain, day) indexes.
+// Summary answers q from the daily roll-ups Put maintains (rx_daily, rx_daily_types,
+// rx_daily_hosts): its cost grows with days × domains × organisations, not with reports.
 func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 	where, args := "1=1", []any{}
 	if q.Domain != "" {
@@ -62,8 +61,8 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 	type key struct{ day, dom, org string }
 	rows := map[key]*SummaryRow{}
 	var order []key
-	res, err := s.db.QueryContext(ctx, `SELECT day, policy_domain, organization, count(DISTINCT report_id), SUM(ok), SUM(failed)
-		FROM rx_policies WHERE `+where+` GROUP BY day, policy_domain, organization ORDER BY day, policy_domain, organization`, args...)
+	res, err := s.db.QueryContext(ctx, `SELECT day, policy_domain, organization, reports, ok, failed
+		FROM rx_daily WHERE `+where+` ORDER BY day, policy_domain, organization`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 	}
@@ -82,8 +81,7 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 	}
-	res, err = s.db.QueryContext(ctx, `SELECT day, policy_domain, organization, result_type, SUM(n)
-		FROM rx_failures WHERE `+where+` GROUP BY day, policy_domain, organization, result_type`, args...)
+	res, err = s.db.QueryContext(ctx, `SELECT day, policy_domain, organization, result_type, n FROM rx_daily_types WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 	}
@@ -103,15 +101,15 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 		}
 	}
 	res.Close()
-	res, err = s.db.QueryContext(ctx, `SELECT DISTINCT day, policy_domain, organization, sending_ip, mx_hostname, receiving_ip
-		FROM rx_failures WHERE `+where, args...)
+	res, err = s.db.QueryContext(ctx, `SELECT day, policy_domain, organization, kind, host FROM rx_daily_hosts WHERE `+where+
+		` ORDER BY day, policy_domain, organization, kind, host`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 	}
 	for res.Next() {
 		var k key
-		var sip, mx, rip string
-		if err := res.Scan(&k.day, &k.dom, &k.org, &sip, &mx, &rip); err != nil {
+		var kind, host string
+		if err := res.Scan(&k.day, &k.dom, &k.org, &kind, &host); err != nil {
 			res.Close()
 			return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 		}
@@ -119,24 +117,15 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 		if r == nil {
 			continue
 		}
-		if sip != "" && !slices.Contains(r.SendingMTAs, sip) && len(r.SendingMTAs) < maxHostsListed {
-			r.SendingMTAs = append(r.SendingMTAs, sip)
-		}
-		host := mx
-		if host == "" {
-			host = rip
-		} else if rip != "" {
-			host = mx + " [" + rip + "]"
-		}
-		if host != "" && !slices.Contains(r.MXHosts, host) && len(r.MXHosts) < maxHostsListed {
+		if kind == "mta" && len(r.SendingMTAs) < maxHostsListed {
+			r.SendingMTAs = append(r.SendingMTAs, host)
+		} else if kind == "mx" && len(r.MXHosts) < maxHostsListed {
 			r.MXHosts = append(r.MXHosts, host)
 		}
 	}
 	res.Close()
 	for _, k := range order {
 		r := rows[k]
-		slices.Sort(r.SendingMTAs)
-		slices.Sort(r.MXHosts)
 		out.Rows = append(out.Rows, *r)
 	}
 	return out, nil
