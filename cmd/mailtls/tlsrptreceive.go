@@ -132,15 +132,16 @@ func resolverFor(cfg *config.Config) (*dnsclient.Client, error) {
 	return dnsclient.New(dnsclient.Config{Servers: servers, Timeout: cfg.Resolver.Timeout.D()})
 }
 
-const summaryUsage = "Usage: mailtls tlsrpt summary [DOMAIN] [-since 30d] [-json] [-config FILE] [-v]\n"
+const summaryUsage = "Usage: mailtls tlsrpt summary [DOMAIN] [-since 30d] [-json] [-limit N] [-config FILE] [-v]\n"
 
 // cmdTLSRPTSummary runs `mailtls tlsrpt summary`: the received reports per day, policy
 // domain and reporting organisation.
 func cmdTLSRPTSummary(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("tlsrpt summary", "tlsrpt summary [DOMAIN] [-since 30d] [-json] [-config FILE] [-v]", stderr)
+	fs := newFlagSet("tlsrpt summary", "tlsrpt summary [DOMAIN] [-since 30d] [-json] [-limit N] [-config FILE] [-v]", stderr)
 	cf := addConfigFlags(fs)
 	since := fs.String("since", "30d", "first day covered: Nd (days back), a Go duration, a date (2006-01-02) or \"all\"")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	limit := fs.Int("limit", receiver.DefaultSummaryLimit, "rows at most (oldest first)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -149,7 +150,7 @@ func cmdTLSRPTSummary(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, summaryUsage)
 		return 2
 	}
-	q := receiver.SummaryQuery{}
+	q := receiver.SummaryQuery{Limit: *limit}
 	if len(pos) == 1 {
 		q.Domain = pos[0]
 	}
@@ -190,6 +191,9 @@ func cmdTLSRPTSummary(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	writeSummary(stdout, s, cfg.TLSRPTReceiver.AlertFailureRate)
+	if s.Truncated {
+		fmt.Fprintf(stdout, "(only the first %d rows: narrow with DOMAIN or -since, or raise -limit)\n", len(s.Rows))
+	}
 	return 0
 }
 

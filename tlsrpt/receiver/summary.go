@@ -11,7 +11,12 @@ import (
 type SummaryQuery struct {
 	Domain string    // policy domain; "" for all
 	Since  time.Time // first UTC day included (by the report's start); zero for all
+	Limit  int       // rows at most (oldest first); 0 means DefaultSummaryLimit
 }
+
+// DefaultSummaryLimit bounds a summary's rows, and so its memory, when the query sets
+// no limit.
+const DefaultSummaryLimit = 10000
 
 // SummaryRow is one (day, policy domain, reporting organisation): sessions and failures
 // as reported, the failure result types and the hosts involved.
@@ -39,6 +44,8 @@ func (r SummaryRow) FailureRate() float64 {
 type Summary struct {
 	Since string       `json:"since,omitempty"`
 	Rows  []SummaryRow `json:"rows"`
+	// Truncated is set when more rows matched than the limit.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // maxHostsListed bounds the hosts listed per row.
@@ -61,8 +68,12 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 	type key struct{ day, dom, org string }
 	rows := map[key]*SummaryRow{}
 	var order []key
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultSummaryLimit
+	}
 	res, err := s.db.QueryContext(ctx, `SELECT day, policy_domain, organization, reports, ok, failed
-		FROM rx_daily WHERE `+where+` ORDER BY day, policy_domain, organization`, args...)
+		FROM rx_daily WHERE `+where+fmt.Sprintf(` ORDER BY day, policy_domain, organization LIMIT %d`, limit+1), args...)
 	if err != nil {
 		return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 	}
@@ -73,6 +84,10 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 			res.Close()
 			return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 		}
+		if len(order) == limit {
+			out.Truncated = true
+			break
+		}
 		r.Day, r.Domain, r.Organization = k.day, k.dom, k.org
 		rows[k] = r
 		order = append(order, k)
@@ -81,6 +96,12 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) (*Summary, error) {
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
 	}
+	if len(order) == 0 {
+		return out, nil
+	}
+	// The detail queries need only the days the kept rows cover.
+	args = append(args, order[len(order)-1].day)
+	where += fmt.Sprintf(" AND day <= $%d", len(args))
 	res, err = s.db.QueryContext(ctx, `SELECT day, policy_domain, organization, result_type, n FROM rx_daily_types WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tlsrpt receiver: summary: %w", err)
