@@ -47,7 +47,7 @@ bench: bench-go bench-cold bench-scale bench-override soak compare
 
 # Hot path, store, socketmap server and load-generator overhead.
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./daemon ./socketmap ./cache/... ./internal/loadgen ./dane ./hosting
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./daemon ./socketmap ./cache/... ./internal/loadgen ./dane ./hosting ./tlsrpt/receiver
 	$(GO) test -run '^$$' -bench ResolveCached -benchmem -benchtime $(BENCHTIME) ./policy
 
 # Cold answers on the in-process lab.
