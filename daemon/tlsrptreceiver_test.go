@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -123,5 +126,80 @@ func TestReceiverMountsOnPolicyHost(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 400 {
 		t.Errorf("POST of an empty report: %d, want 400", rec.Code)
+	}
+}
+
+// With hosting on and no listener of its own, the receiver answers on the policy host's
+// HTTPS listener (static certificate for mta-sts.hosted.test), next to the policy file.
+func TestServeReceivesTLSRPTOnPolicyHost(t *testing.T) {
+	l := lab.New(t)
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, "hosting test CA")
+	certPEM, keyPEM := ca.LeafPEM(t, "mta-sts.hosted.test")
+	os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600)
+	addr := lab.FreeAddr(t)
+	yaml := l.Config("", lab.FreeAddr(t), dir) + fmt.Sprintf(`
+hosting:
+  listen: "%s"
+  domains:
+    - {domain: hosted.test, mode: enforce, mx: [mx.hosted.test], max_age: 86400, cert_file: %s/cert.pem, key_file: %s/key.pem}
+tlsrpt_receiver:
+  enabled: true
+  url_path: /tlsrpt
+`, addr, dir, dir)
+	cfg, err := config.Parse([]byte(yaml), "rx.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var dd net.Dialer
+		return dd.DialContext(ctx, network, addr)
+	}
+	r := tlsrpt.Report{OrganizationName: "Sender Org", ReportID: "h1@sender.example",
+		DateRange: tlsrpt.DayRange(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)),
+		Policies: []tlsrpt.PolicyResult{{Policy: tlsrpt.Policy{Type: tlsrpt.PolicySTS, Domain: "hosted.test"},
+			Summary: tlsrpt.Summary{Successful: 5, Failed: 0}}}}
+	body, _ := json.Marshal(r)
+	sender := &reporter.HTTPSSender{Dial: dial, RootCAs: ca.Pool(), Timeout: 5 * time.Second}
+	u, _ := url.Parse("https://mta-sts.hosted.test/tlsrpt")
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err = sender.Send(ctx, u, nil, reporter.Gzip(body)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("POST to the policy host: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The policy file is still served on the same listener.
+	client := &http.Client{Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	resp, err := client.Get("https://mta-sts.hosted.test/.well-known/mta-sts.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(pol), "mode: enforce") {
+		t.Fatalf("policy file: %d %q", resp.StatusCode, pol)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st, err := receiver.Open(cfg.TLSRPTReceivedPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, _ := st.Count(context.Background()); n != 1 {
+		t.Fatalf("%d reports stored, want 1", n)
 	}
 }
