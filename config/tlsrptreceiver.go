@@ -42,6 +42,9 @@ type TLSRPTReceiver struct {
 	// day reach this share (0 = off), once the day has AlertMinSessions sessions.
 	AlertFailureRate float64 `yaml:"alert_failure_rate"`
 	AlertMinSessions int64   `yaml:"alert_min_sessions"`
+	// KeepFor is how long received reports are kept (by their day); the daemon prunes
+	// older ones daily. 0 keeps them forever.
+	KeepFor Duration `yaml:"keep_for"`
 	// DNSTimeout bounds the DKIM key lookups of `mailtls tlsrpt ingest`.
 	DNSTimeout Duration `yaml:"dns_timeout"`
 }
@@ -115,6 +118,9 @@ func (c *Config) validateTLSRPTReceiver(bad func(path, format string, args ...an
 	}
 	if r.AlertMinSessions < 0 {
 		bad("tlsrpt_receiver.alert_min_sessions", "must not be negative")
+	}
+	if r.KeepFor.D() != 0 && r.KeepFor.D() < 48*time.Hour {
+		bad("tlsrpt_receiver.keep_for", "must be 0 (forever) or at least 48h")
 	}
 	if r.DNSTimeout.D() < 0 || r.DNSTimeout.D() > 5*time.Minute {
 		bad("tlsrpt_receiver.dns_timeout", "must be between 0 and 5m")

@@ -15,7 +15,7 @@ func TestTLSRPTReceiverSection(t *testing.T) {
 	}
 	r := c.TLSRPTReceiver
 	if r.URLPath != "/tlsrpt" || r.MaxCompressed != 1<<20 || r.MaxDecompressed != 8<<20 || r.MaxPolicies != 1000 ||
-		r.AlertFailureRate != 0.05 || r.DNSTimeout.D() != 10*time.Second || r.RateLimit != 30 {
+		r.AlertFailureRate != 0.05 || r.DNSTimeout.D() != 10*time.Second || r.KeepFor.D() != 8760*time.Hour || r.RateLimit != 30 {
 		t.Fatalf("defaults not applied: %+v", r)
 	}
 	if !slices.Equal(c.ReceiverDomains(), []string{"example.org"}) {

@@ -88,7 +88,14 @@ func (r *receiverRole) mountOn(host http.Handler) http.Handler {
 // start opens the receiver's own HTTPS listener when it has one; the returned function
 // stops it and closes the store.
 func (r *receiverRole) start(hostingOn bool) (stop func(context.Context), err error) {
+	pctx, stopPrune := context.WithCancel(context.Background())
+	var pruning sync.WaitGroup
+	if keep := r.cfg.KeepFor.D(); keep > 0 {
+		pruning.Go(func() { r.pruneLoop(pctx, keep) })
+	}
 	closeStore := func(context.Context) {
+		stopPrune()
+		pruning.Wait()
 		if err := r.st.Close(); err != nil {
 			r.log.Error("closing the received-report store", "err", err)
 		}
@@ -120,4 +127,21 @@ func (r *receiverRole) start(hostingOn bool) (stop func(context.Context), err er
 		wg.Wait()
 		closeStore(ctx)
 	}, nil
+}
+
+// pruneLoop deletes received reports older than keep at start and then daily.
+func (r *receiverRole) pruneLoop(ctx context.Context, keep time.Duration) {
+	for {
+		n, err := r.st.Prune(ctx, time.Now().Add(-keep))
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("tlsrpt_receiver: pruning old reports", "err", err)
+		} else if n > 0 {
+			r.log.Info("tlsrpt_receiver: pruned old reports", "reports", n, "keep_for", keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(24 * time.Hour):
+		}
+	}
 }

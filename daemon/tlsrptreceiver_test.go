@@ -203,3 +203,44 @@ tlsrpt_receiver:
 		t.Fatalf("%d reports stored, want 1", n)
 	}
 }
+
+// keep_for: reports older than it are pruned when the daemon starts.
+func TestReceiverPrunesAtStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(fmt.Sprintf("state_dir: %s\ntlsrpt_receiver:\n  enabled: true\n  keep_for: 48h\n", dir)), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := receiver.Open(cfg.TLSRPTReceivedPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, day := range map[string]time.Time{"old": time.Now().AddDate(0, 0, -5), "new": time.Now()} {
+		r := &tlsrpt.Report{OrganizationName: "O", ReportID: id, DateRange: tlsrpt.DayRange(day),
+			Policies: []tlsrpt.PolicyResult{{Policy: tlsrpt.Policy{Type: tlsrpt.PolicyNotFound, Domain: "example.org"}}}}
+		if _, err := st.Put(context.Background(), r, []byte("{}"), receiver.Origin{Source: "https"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	r, err := newReceiverRole(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := r.start(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _ := r.st.Count(context.Background())
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reports after start, want 1 (the old one pruned)", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop(context.Background())
+}
