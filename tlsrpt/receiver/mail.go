@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"golang.org/x/net/publicsuffix"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -158,9 +159,8 @@ func Submitter(msg []byte) (string, error) {
 }
 
 // VerifyMail requires a DKIM signature (RFC 6376) on msg that verifies and whose d=
-// aligns with the submitter (equal, or one a subdomain of the other, as DMARC's relaxed
-// alignment without a public suffix list: the shorter must have two labels or more),
-// and that covers the header naming the submitter. It returns the aligned domain.
+// aligns with the submitter (the same organizational domain: DMARC's relaxed alignment,
+// see aligned), and that covers the header naming the submitter. It returns the aligned domain.
 func VerifyMail(msg []byte, lookupTXT func(string) ([]string, error)) (domain string, err error) {
 	submitter, err := Submitter(msg)
 	if err != nil {
@@ -208,16 +208,18 @@ func signs(keys []string, h string) bool {
 	return false
 }
 
+// aligned is DMARC's relaxed alignment (RFC 7489 §3.1.1): d and submitter have the same
+// organizational domain, found with the public suffix list (golang.org/x/net/publicsuffix),
+// so d=example.co.uk aligns with mail.example.co.uk, but a signature by one registrant
+// never aligns with another under the same public suffix (co.uk, github.io).
 func aligned(d, submitter string) bool {
 	d, submitter = strings.TrimSuffix(d, "."), strings.TrimSuffix(submitter, ".")
 	if d == submitter {
 		return true
 	}
-	short, long := d, submitter
-	if len(short) > len(long) {
-		short, long = long, short
-	}
-	return strings.Count(short, ".") >= 1 && strings.HasSuffix(long, "."+short)
+	orgD, err1 := publicsuffix.EffectiveTLDPlusOne(d)
+	orgS, err2 := publicsuffix.EffectiveTLDPlusOne(submitter)
+	return err1 == nil && err2 == nil && orgD == orgS
 }
 
 // LookupTXT is a DKIM key lookup through mailtls's resolver: records of one TXT RRset
