@@ -4,15 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
+	"github.com/mailtls/mailtls/internal/sqlitedb"
 	"github.com/mailtls/mailtls/tlsrpt"
 )
 
@@ -71,67 +66,12 @@ type Store struct {
 // Open opens (creating when missing, mode 0600 in a 0700 directory) the received-report
 // database at path. A file of another kind or version is refused and left untouched.
 func Open(path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("tlsrpt receiver: empty database path")
-	}
-	abs, err := filepath.Abs(path)
+	db, abs, err := sqlitedb.Open(path, sqlitedb.Schema{What: "tlsrpt receiver", Kind: "a mailtls received-reports database", SQL: schemaSQL,
+		StampTable: "rx_meta", StampName: "rx_schema", Version: schemaVersion, BusyTimeout: 10 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("tlsrpt receiver: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("tlsrpt receiver: %w", err)
-	}
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("tlsrpt receiver: %w", err)
-	}
-	f.Close()
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String())
-	if err != nil {
-		return nil, fmt.Errorf("tlsrpt receiver: open %s: %w", abs, err)
-	}
-	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: abs}
-	if err := s.init(context.Background()); err != nil {
-		db.Close()
 		return nil, err
 	}
-	return s, nil
-}
-
-func (s *Store) init(ctx context.Context) error {
-	var tables int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type='table'").Scan(&tables); err != nil {
-		return fmt.Errorf("tlsrpt receiver: %s: %w", s.path, err)
-	}
-	if tables > 0 {
-		var v string
-		if err := s.db.QueryRowContext(ctx, "SELECT value FROM rx_meta WHERE name='rx_schema'").Scan(&v); err != nil {
-			return fmt.Errorf("tlsrpt receiver: %s is not a mailtls received-reports database: %w", s.path, err)
-		}
-		if v != schemaVersion {
-			return fmt.Errorf("tlsrpt receiver: %s has schema version %q, this mailtls uses %s", s.path, v, schemaVersion)
-		}
-		return nil
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("tlsrpt receiver: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schemaSQL); err != nil {
-		return fmt.Errorf("tlsrpt receiver: create schema: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO rx_meta (name, value) VALUES ('rx_schema', $1)", schemaVersion); err != nil {
-		return fmt.Errorf("tlsrpt receiver: create schema: %w", err)
-	}
-	return tx.Commit()
+	return &Store{db: db, path: abs}, nil
 }
 
 // Path is the database file.

@@ -1,15 +1,10 @@
 package store
 
 import (
-	"context"
 	"database/sql"
-	"errors"
-	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/mailtls/mailtls/internal/sqlitedb"
 )
 
 const schemaSQL = `
@@ -45,68 +40,12 @@ type Store struct {
 // Open opens (creating when missing, mode 0600 in a 0700 directory) the database at path.
 // A file of another kind or version is refused and left untouched.
 func Open(path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("tlsrpt store: empty database path")
-	}
-	abs, err := filepath.Abs(path)
+	db, abs, err := sqlitedb.Open(path, sqlitedb.Schema{What: "tlsrpt store", Kind: "a mailtls TLS reporting database", SQL: schemaSQL,
+		StampTable: "meta", StampName: "tlsrpt_schema", Version: schemaVersion, BusyTimeout: 5 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("tlsrpt store: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("tlsrpt store: %w", err)
-	}
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("tlsrpt store: %w", err)
-	}
-	f.Close()
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String())
-	if err != nil {
-		return nil, fmt.Errorf("tlsrpt store: open %s: %w", abs, err)
-	}
-	db.SetMaxOpenConns(1) // one writer; reads are few (the CLI, the reporter)
-	s := &Store{db: db, path: abs}
-	if err := s.init(context.Background()); err != nil {
-		db.Close()
 		return nil, err
 	}
-	return s, nil
-}
-
-func (s *Store) init(ctx context.Context) error {
-	var tables int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type='table'").Scan(&tables); err != nil {
-		return fmt.Errorf("tlsrpt store: %s: %w", s.path, err)
-	}
-	if tables > 0 {
-		var v string
-		err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE name='tlsrpt_schema'").Scan(&v)
-		if err != nil {
-			return fmt.Errorf("tlsrpt store: %s is not a mailtls TLS reporting database: %w", s.path, err)
-		}
-		if v != schemaVersion {
-			return fmt.Errorf("tlsrpt store: %s has schema version %q, this mailtls uses %s", s.path, v, schemaVersion)
-		}
-		return nil
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("tlsrpt store: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schemaSQL); err != nil {
-		return fmt.Errorf("tlsrpt store: create schema: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO meta(name, value) VALUES ('tlsrpt_schema', ?)", schemaVersion); err != nil {
-		return fmt.Errorf("tlsrpt store: create schema: %w", err)
-	}
-	return tx.Commit()
+	return &Store{db: db, path: abs}, nil
 }
 
 // Path is the database file.
