@@ -79,6 +79,9 @@ type Engine struct {
 	// brought back.
 	purgeMu sync.RWMutex
 	purges  atomic.Uint64
+	// daneWholeAt is the DANE hot store's Dropped count when a Load found it holding every
+	// outcome of the persistent store (-1: not known to): see daneWhole.
+	daneWholeAt atomic.Int64
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
@@ -130,6 +133,7 @@ func New(opt Options) (*Engine, error) {
 		policies: newPolicyTable(),
 		dane:     cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost),
 		mx:       cache.NewMemorySized(opt.MaxEntries, b/16, mxStateCost)}
+	e.daneWholeAt.Store(-1)
 	e.overrides.Store(opt.Overrides)
 	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval, TXTTTLMin: opt.TXTTTLMin})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
