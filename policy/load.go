@@ -98,9 +98,8 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64) bool {
 			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 			return false
 		}
-		en := &stsEntry{}
-		en.state.Store(c.sts(&c.rec, ent.Key, std))
-		return e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(ent.Key, en) })
+		st := c.sts(&c.rec, ent.Key, std)
+		return e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(ent.Key, st) })
 	case kindDANE:
 		st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
 		if err != nil {
