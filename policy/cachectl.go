@@ -133,6 +133,11 @@ func (e *Engine) Purge(ctx context.Context, domain string) int {
 			e.sts.Delete(d)
 			victims[d] = true
 		}
+		var replyKeys []string
+		e.tlsrpt.Range(func(d string, _ *tlsrptReply) bool { replyKeys = append(replyKeys, d); return true })
+		for _, d := range replyKeys {
+			e.tlsrpt.Delete(d)
+		}
 		for _, k := range daneKeys {
 			e.dane.Delete(k)
 			victims[daneKeyDomain(k)] = true
@@ -145,6 +150,7 @@ func (e *Engine) Purge(ctx context.Context, domain string) int {
 			victims[domain] = true
 		}
 		e.sts.Delete(domain)
+		e.tlsrpt.Delete(domain)
 		// The DANE facts of every destination with this name: "domain", "[domain]",
 		// "[domain]:587", "domain:587" (conformance.md §1).
 		var keys []string

@@ -68,6 +68,8 @@ type Engine struct {
 	timers    atomic.Pointer[STSTimers] // from Options, replaced by SetSTSTimers
 	mx        *cache.Memory[*mxState]
 	sts       *cache.Memory[*stsEntry]
+	tlsrpt    *cache.Memory[*tlsrptReply] // replies with TLSRPT attributes, by domain
+	policies  *policyTable                // equal policies, shared by the states holding them
 	dane      *cache.Memory[*daneEntry]
 	flight    singleflight.Group
 	bg        background
@@ -117,13 +119,17 @@ func New(opt Options) (*Engine, error) {
 	if opt.MaxBytes == 0 {
 		opt.MaxBytes = defaultMaxBytes
 	}
-	// The byte budget is shared out: MTA-STS states with their policies and replies take
-	// half, DANE outcomes with their explanations 3/8, MX addresses for ASN rules 1/8.
+	// The byte budget is shared out: MTA-STS states with their policies and plain replies
+	// take half, DANE outcomes with their explanations 3/8, the replies with TLSRPT
+	// attributes rendered for profiles that ask for them 1/16 (one evicted is rendered
+	// again), MX addresses for ASN rules 1/16.
 	b := max(opt.MaxBytes, 0)
 	e := &Engine{opt: opt,
-		sts:  cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost),
-		dane: cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost),
-		mx:   cache.NewMemorySized(opt.MaxEntries, b/8, mxStateCost)}
+		sts:      cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost),
+		tlsrpt:   cache.NewMemorySized(opt.MaxEntries, b/16, tlsrptReplyCost),
+		policies: newPolicyTable(),
+		dane:     cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost),
+		mx:       cache.NewMemorySized(opt.MaxEntries, b/16, mxStateCost)}
 	e.overrides.Store(opt.Overrides)
 	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval, TXTTTLMin: opt.TXTTTLMin})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
@@ -265,7 +271,7 @@ func (e *Engine) reportOnly(d *Decision, p *Profile, rule bool) {
 		d.Would = &Would{Reply: d.PostfixReply(), Source: d.Source}
 	}
 	d.why.reportOnly = true
-	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", nil, SourceReportOnly
+	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", STSPolicy{}, SourceReportOnly
 	d.reply, d.would = "", nil
 }
 
@@ -364,7 +370,7 @@ func (e *Engine) stsSlot(ent cache.Entry) (*stsEntry, bool) {
 		return nil, false
 	}
 	en := &stsEntry{}
-	en.state.Store(newSTSState(rec, nil, 0))
+	en.state.Store(newSTSState(e.policies, rec, nil, 0))
 	return en, true
 }
 
@@ -382,9 +388,9 @@ func (e *Engine) keepFromDisk(gen uint64, store func()) bool {
 
 // publish makes rec the domain's current state, queues it for the persistent store and
 // returns the state the hot store holds. prev is the domain's previous policy, kept (with
-// its rendered reply) when rec still holds it.
+// its rendered reply) when rec holds an equal one.
 func (e *Engine) publish(rec *stsRecord, prev *heldPolicy) *stsState {
-	st := newSTSState(rec, prev, 0) // bounds rec too (boundSTSRecord), so the store gets what memory holds
+	st := newSTSState(e.policies, rec, prev, 0) // bounds rec too (boundSTSRecord), so the store gets what memory holds
 	if en, ok := e.sts.Get(st.Domain); ok {
 		en.state.Store(st)
 		e.sts.Recharge(st.Domain)

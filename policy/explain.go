@@ -122,7 +122,7 @@ func (x *explanation) render(d *Decision) []string {
 	switch {
 	case x.sts == nil:
 	case x.stsStep == stsAlso:
-		add("an MTA-STS policy (mode %s, id %s) is also published; DANE takes precedence (RFC 8461 §2)", x.sts.Policy.Mode, x.sts.PolicyID())
+		add("an MTA-STS policy (mode %s, id %s) is also published; DANE takes precedence (RFC 8461 §2)", x.sts.Policy.Mode(), x.sts.PolicyID())
 	default:
 		r = x.renderSTS(r, d)
 	}

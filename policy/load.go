@@ -3,10 +3,8 @@ package policy
 import (
 	"context"
 	"fmt"
-	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -38,7 +36,7 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
-			c := newCompactor()
+			c := &compactor{policies: e.policies}
 			for b := range batches {
 				for _, ent := range b {
 					if e.loadEntry(ent, c, gen) {
@@ -124,89 +122,26 @@ func decodeState[S any](ent cache.Entry, decode func([]byte) (*S, error), domain
 	return st, nil
 }
 
-// compactorMax bounds a compactor's table of policies; when it fills, policies seen only
-// once are forgotten (those many domains share come back at once).
-const compactorMax = 1 << 14
-
 // compactor shrinks decoded states, which the decoder gives a fresh copy of every string
 // and slices with spare capacity: the domain name and the ids are shared with equal
-// strings of the same state, the policy's fixed strings with constants, and a policy equal
-// to one already loaded (domains hosted by one provider publish the same policy) is
-// replaced by it. States and policies are immutable once published, so sharing is safe.
-// One compactor serves one goroutine.
+// strings of the same state, and a policy equal to one already held (domains hosted by
+// one provider publish the same policy) is replaced by it (policyTable). States and
+// policies are immutable once published, so sharing is safe. One compactor serves one
+// goroutine.
 type compactor struct {
-	policies map[string]*sharedPolicy
-	key      []byte    // a policy's key in policies, built anew for each
+	policies *policyTable
 	rec      stsRecord // the record being loaded, reused
-}
-
-type sharedPolicy struct {
-	p      *heldPolicy
-	shared bool
-}
-
-func newCompactor() *compactor {
-	return &compactor{policies: make(map[string]*sharedPolicy)}
 }
 
 // sts packs r, whose Domain equals key, into the state the hot store holds; std flags
 // the standard fields decodeSTSInto left empty.
 func (c *compactor) sts(r *stsRecord, key string, std uint64) *stsState {
 	r.Domain = key
-	var held *heldPolicy
-	if r.Policy != nil {
-		held = c.policy(r.Policy)
-		r.Policy = held.Policy
-	}
-	st := newSTSState(r, held, std)
+	st := newSTSState(c.policies, r, nil, std)
 	if st.detail != nil {
 		st.detail.txt = exact(st.detail.txt)
 	}
 	return st
-}
-
-// policy returns the loaded policy equal to p, or p compacted and remembered.
-func (c *compactor) policy(p *mtasts.Policy) *heldPolicy {
-	if p.Lines != nil && linesCanonical(p) {
-		p.Lines = nil // see heldPolicy
-	}
-	k := append(c.key[:0], p.Version...)
-	k = append(k, 0)
-	k = append(append(k, p.Mode...), 0)
-	k = append(strconv.AppendUint(k, uint64(p.MaxAge), 10), 0)
-	for _, s := range p.MX {
-		k = append(append(k, s...), 0)
-	}
-	k = append(k, 1)
-	for _, s := range p.Lines {
-		k = append(append(k, s...), 0)
-	}
-	c.key = k
-	if sp, ok := c.policies[string(k)]; ok {
-		sp.shared = true
-		return sp.p
-	}
-	if p.Version == mtasts.PolicyVersion {
-		p.Version = mtasts.PolicyVersion
-	}
-	for _, m := range []mtasts.Mode{mtasts.ModeEnforce, mtasts.ModeTesting, mtasts.ModeNone} {
-		if p.Mode == m {
-			p.Mode = m
-		}
-	}
-	p.MX, p.Lines = exact(p.MX), exact(p.Lines)
-	for i, l := range p.Lines {
-		p.Lines[i] = constLine(l)
-	}
-	if len(c.policies) >= compactorMax {
-		maps.DeleteFunc(c.policies, func(_ string, sp *sharedPolicy) bool { return !sp.shared })
-		if len(c.policies) >= compactorMax/2 {
-			clear(c.policies)
-		}
-	}
-	hp := &heldPolicy{Policy: p}
-	c.policies[string(k)] = &sharedPolicy{p: hp}
-	return hp
 }
 
 // constLine returns the constant equal to l when l is a line every well-formed policy has

@@ -137,7 +137,7 @@ func TestLoadedCanonicalPolicyAnswersAlike(t *testing.T) {
 	if got, err := loaded.Load(ctx); err != nil || got != n {
 		t.Fatalf("Load = %d, %v", got, err)
 	}
-	if en, _ := loaded.sts.Get(scaleDomain(2)); en.state.Load().Policy.Lines != nil {
+	if en, _ := loaded.sts.Get(scaleDomain(2)); en.state.Load().Policy.Lines() != nil {
 		t.Error("a canonical policy text is held, not rebuilt")
 	}
 	for i := range n {

@@ -159,7 +159,7 @@ func (e *Engine) publishOnce(st *stsRecord, prev *heldPolicy) *stsState {
 	kept := *st
 	kept.Policy, kept.PolicyID, kept.URL, kept.Fetched, kept.Expires = nil, "", "", time.Time{}, time.Time{}
 	e.publish(&kept, prev)
-	once := newSTSState(st, prev, 0)
+	once := newSTSState(e.policies, st, prev, 0)
 	once.once = true
 	return once
 }
@@ -206,10 +206,10 @@ func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 	pol := st.Policy
 	step := stsEnforce
 	switch {
-	case pol.Mode == mtasts.ModeEnforce:
-	case pol.Mode == mtasts.ModeTesting && p.TestingAsEnforce:
+	case pol.mode == modeEnforce:
+	case pol.mode == modeTesting && p.TestingAsEnforce:
 		step = stsTestingForce
-	case pol.Mode == mtasts.ModeTesting:
+	case pol.mode == modeTesting:
 		d.why.stsStep = stsTesting
 		return false
 	default:
@@ -217,34 +217,20 @@ func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 		return false
 	}
 	d.why.stsStep = step
-	a := e.stsAnswer(st)
 	d.Result, d.Level, d.Source = OK, "secure", SourceMTASTS
 	d.Servername = "hostname"
-	r := &st.Policy.plainAnswer().renderedReply
+	d.Match, d.STS = pol.match(), describeSTS(st)
 	if d.TLSRPT {
-		rendered := a.tlsrpt.Load() != nil
-		r = a.tlsrptReply()
-		if !rendered {
-			e.sts.Recharge(st.Domain)
+		w := e.tlsrptReply(st, &d.STS)
+		d.reply, d.would = w.Reply, w
+	} else {
+		d.reply = pol.reply
+		if p.ReportOnly { // kept for report-only profiles only, made on their first use
+			d.would = pol.wouldReply()
 		}
 	}
-	d.Match, d.STS, d.reply, d.would = st.Policy.plainAnswer().match, &a.policy, r.reply, &r.would
 	d.Expires = st.Expires()
 	return true
-}
-
-// stsAnswer returns the rendered answer of st, from its hot-store slot when it has one.
-func (e *Engine) stsAnswer(st *stsState) *stsAnswer {
-	if en, ok := e.sts.Get(st.Domain); ok {
-		if a := en.answer.Load(); a != nil && a.state == st {
-			return a // the hot path: rendered and charged
-		}
-		a := en.answerFor(st)
-		st.Policy.plainAnswer()
-		e.sts.Recharge(st.Domain) // the hot store's budget counts what was just rendered
-		return a
-	}
-	return newSTSAnswer(st)
 }
 
 // postfixMatch writes an MTA-STS mx pattern in Postfix match= syntax: "*.example.com"

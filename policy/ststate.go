@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/mailtls/mailtls/mtasts"
@@ -10,7 +9,7 @@ import (
 // stsState is what the hot store keeps of one domain's MTA-STS (an stsRecord, packed): the
 // record id, the policy held and the timers of RFC 8461 §3.3 and §5.1. A million domains
 // are held at once, so the common case costs 80 bytes: the domain name is the map key's,
-// equal policies are one heldPolicy, times are unix nanoseconds, and whatever can be
+// equal policies are one heldPolicy (policyTable), times are unix nanoseconds, and whatever can be
 // rebuilt from the other fields (the policy id, standard TXT record, policy URL and "no
 // record" reasons) or is rarely set (failures) lives in detail, nil unless needed. A state is immutable once published; every change stores a new one, so
 // readers never lock.
@@ -60,16 +59,6 @@ type stsDetail struct {
 	dnsError    string
 }
 
-// heldPolicy is a policy as the hot store holds it: shared, read-only, by every domain
-// that published an equal policy (Load interns them), with the plain reply it answers,
-// which depends on nothing else, rendered once on first use. Its Lines are nil when the
-// policy text is the canonical rendering of its fields (canonicalLines): most policies
-// are, and their text is rebuilt where it is needed (TLSRPT, JSON).
-type heldPolicy struct {
-	*mtasts.Policy
-	plain atomic.Pointer[plainAnswer]
-}
-
 // standardTXT is the TXT record of a domain whose record is exactly "v=STSv1; id=<id>;".
 func standardTXT(id string) []string {
 	return []string{mtasts.RecordVersion + "; id=" + id + ";"}
@@ -111,19 +100,22 @@ func isWrapped(s, pre, mid, suf string) bool {
 		s[len(pre):len(pre)+len(mid)] == mid && s[len(pre)+len(mid):] == suf
 }
 
-// newSTSState packs r. prev, if not nil, is the domain's previous policy: kept (with its
-// rendered reply) when r holds the same one. std flags fields of r left empty because
-// they are the standard ones (decodeSTSInto; stsDerived).
-func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
+// newSTSState packs r. Its policy is shared through t (nil: packed anew); prev, if not
+// nil, is the domain's previous policy, kept (with its rendered reply) when r holds an
+// equal one. std flags fields of r left empty because they are the standard ones
+// (decodeSTSInto; stsDerived).
+func newSTSState(t *policyTable, r *stsRecord, prev *heldPolicy, std uint64) *stsState {
 	boundSTSRecord(r)
 	s := &stsState{Domain: r.Domain, RecordID: r.RecordID,
 		txtChecked: unixNano(r.TXTChecked), fetched: unixNano(r.Fetched), expires: unixNano(r.Expires)}
 	switch {
 	case r.Policy == nil:
-	case prev != nil && prev.Policy == r.Policy:
+	case t != nil:
+		s.Policy = t.held(r.Policy, prev)
+	case prev != nil && prev.equal(r.Policy, r.Policy.Lines == nil || linesCanonical(r.Policy)):
 		s.Policy = prev
 	default:
-		s.Policy = &heldPolicy{Policy: r.Policy}
+		s.Policy = packPolicy(r.Policy)
 	}
 	var d stsDetail
 	need := false
@@ -178,7 +170,7 @@ func (s *stsState) record() *stsRecord {
 		TXTChecked: fromUnixNano(s.txtChecked), TXTTTL: s.ttl(),
 		Fetched: fromUnixNano(s.fetched), Expires: fromUnixNano(s.expires)}
 	if s.Policy != nil {
-		r.Policy = s.Policy.Policy
+		r.Policy = s.Policy.policy()
 		r.URL = standardURL(s.Domain)
 	}
 	if s.RecordID != "" {
