@@ -45,22 +45,18 @@ func TestMemoryDropped(t *testing.T) {
 		t.Errorf("Dropped grew by %d over %d refusals", m.Dropped()-before, refused)
 	}
 
-	// The byte budget: Recharge of a value grown past its shard's share evicts the others.
+	// The byte budget: a value replaced by a larger one evicts others.
 	type v struct{ n int }
 	b := NewMemorySized[*v](0, 64*100, func(_ string, x *v) int { return x.n })
-	var held []*v
 	for i := range 64 * 4 {
-		x := &v{n: 10}
-		held = append(held, x)
-		b.Set(strconv.Itoa(i), x)
+		b.Set(strconv.Itoa(i), &v{n: 10})
 	}
 	if b.Dropped() != 0 {
 		t.Fatalf("Dropped = %d within the budget", b.Dropped())
 	}
 	l := b.Len()
-	held[0].n = 100
-	b.Recharge("0")
+	b.Set("0", &v{n: 100})
 	if got := b.Dropped(); got == 0 || got != uint64(l-b.Len()) {
-		t.Errorf("Recharge: Dropped = %d, entries %d → %d", got, l, b.Len())
+		t.Errorf("replace: Dropped = %d, entries %d → %d", got, l, b.Len())
 	}
 }

@@ -162,7 +162,7 @@ func (e *Engine) HotStoreBytes() (sts, dane, mx int64) {
 // strings they own take. Shared data (policies many domains publish) is counted for each,
 // so the estimate errs high.
 const (
-	slotCost = 64 // map slot: key header, value, charge, and the map's own overhead
+	slotCost = 64 // map slot (the key's hash and the value) with the map's own overhead, rounded up
 )
 
 func strsCost(ss []string) int {

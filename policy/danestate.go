@@ -146,15 +146,16 @@ func (e *Engine) doRefreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator
 
 func (e *Engine) publishDANE(st *daneState) {
 	st.Reasons = boundReasons(st.Reasons)
-	if en, ok := e.dane.Get(st.Domain); ok {
-		en.state.Store(st)
-		e.dane.Recharge(st.Domain)
+	// A new slot, not the old one's state replaced: the hot store charges what it holds
+	// when it is stored (cache.Memory), so a stored slot does not change.
+	en := &daneEntry{}
+	if old, ok := e.dane.Get(st.Domain); ok {
+		en.used.Store(old.used.Load())
 	} else {
-		en = &daneEntry{}
 		en.used.Store(e.now().UnixNano())
-		en.state.Store(st)
-		e.dane.Set(st.Domain, en)
 	}
+	en.state.Store(st)
+	e.dane.Set(st.Domain, en)
 	if e.opt.Backend == nil {
 		return
 	}

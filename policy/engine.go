@@ -128,10 +128,10 @@ func New(opt Options) (*Engine, error) {
 	// again), MX addresses for ASN rules 1/16.
 	b := max(opt.MaxBytes, 0)
 	e := &Engine{opt: opt,
-		sts:      cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost),
-		tlsrpt:   cache.NewMemorySized(opt.MaxEntries, b/16, tlsrptReplyCost),
+		sts:      cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost, cache.KeyOf(func(st *stsState) string { return st.Domain })),
+		tlsrpt:   cache.NewMemorySized(opt.MaxEntries, b/16, tlsrptReplyCost, cache.KeyOf(func(r *tlsrptReply) string { return r.state.Domain })),
 		policies: newPolicyTable(),
-		dane:     cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost),
+		dane:     cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost, cache.KeyOf(func(en *daneEntry) string { return en.state.Load().Domain })),
 		mx:       cache.NewMemorySized(opt.MaxEntries, b/16, mxStateCost)}
 	e.daneWholeAt.Store(-1)
 	e.overrides.Store(opt.Overrides)
