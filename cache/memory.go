@@ -1,6 +1,9 @@
 package cache
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // shardCount is the number of independently locked parts of a Memory store.
 // A power of two, so a hash selects a shard with a mask.
@@ -17,9 +20,10 @@ const shardCount = 64
 // The zero value is not usable; call NewMemory. Memory is safe for concurrent
 // use.
 type Memory[V any] struct {
-	shards []memShard[V]
-	mask   uint32
-	size   func(key string, v V) int // nil: no byte budget
+	shards  []memShard[V]
+	mask    uint32
+	size    func(key string, v V) int // nil: no byte budget
+	dropped atomic.Uint64             // entries evicted or refused for room (Dropped)
 }
 
 type memShard[V any] struct {
@@ -124,7 +128,7 @@ func (m *Memory[V]) Set(key string, v V) {
 	if exists {
 		s.bytes -= old.n
 	}
-	s.makeRoom(key, n, !exists)
+	m.dropped.Add(s.makeRoom(key, n, !exists))
 	s.m[key] = slot[V]{v, n}
 	s.bytes += n
 	s.mu.Unlock()
@@ -146,28 +150,31 @@ func (m *Memory[V]) Recharge(key string) {
 	}
 	n := int64(m.size(key, e.v))
 	s.bytes -= e.n
-	s.makeRoom(key, n, false)
+	m.dropped.Add(s.makeRoom(key, n, false))
 	s.m[key] = slot[V]{e.v, n}
 	s.bytes += n
 }
 
 // makeRoom evicts arbitrary entries other than key until one more entry (when
-// adding) of n bytes fits the shard's bounds, or nothing else is left. Callers
-// hold s.mu.
-func (s *memShard[V]) makeRoom(key string, n int64, adding bool) {
+// adding) of n bytes fits the shard's bounds, or nothing else is left, and returns how
+// many it evicted. Callers hold s.mu.
+func (s *memShard[V]) makeRoom(key string, n int64, adding bool) uint64 {
 	full := func() bool {
 		return adding && s.max > 0 && len(s.m) >= s.max || s.maxBytes > 0 && s.bytes+n > s.maxBytes
 	}
+	var evicted uint64
 	for k, e := range s.m { // map iteration order is unspecified: arbitrary victims
 		if !full() {
-			return
+			break
 		}
 		if k == key {
 			continue
 		}
 		delete(s.m, k)
 		s.bytes -= e.n
+		evicted++
 	}
+	return evicted
 }
 
 // SetIfAbsent stores v for key unless key is present or key's shard is full (entries
@@ -184,6 +191,7 @@ func (m *Memory[V]) SetIfAbsent(key string, v V) bool {
 		return false
 	}
 	if s.max > 0 && len(s.m) >= s.max || s.maxBytes > 0 && s.bytes+n > s.maxBytes {
+		m.dropped.Add(1)
 		return false
 	}
 	s.m[key] = slot[V]{v, n}
@@ -201,6 +209,12 @@ func (m *Memory[V]) Delete(key string) {
 	}
 	s.mu.Unlock()
 }
+
+// Dropped is how many entries the store has evicted to make room, and refused
+// (SetIfAbsent) for want of room, since it was made. While it stays the same, every entry
+// stored is still there unless deleted: a caller that wrote each entry both here and to a
+// persistent store knows the persistent one holds nothing this one lacks.
+func (m *Memory[V]) Dropped() uint64 { return m.dropped.Load() }
 
 // Len returns the number of entries.
 func (m *Memory[V]) Len() int {

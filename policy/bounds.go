@@ -179,13 +179,8 @@ func textCost(s string) int { return len(s) + len(s)/8 }
 
 // stsEntryCost is what an MTA-STS hot-store entry costs: its state and the policy it holds
 // with the plain reply rendered from it (a policy many domains share is counted for each).
-func stsEntryCost(key string, en *stsEntry) int {
-	n := slotCost + len(key) + 24 // stsEntry
-	st := en.state.Load()
-	if st == nil {
-		return n
-	}
-	n += 80 + len(st.RecordID)
+func stsEntryCost(key string, st *stsState) int {
+	n := slotCost + len(key) + 80 + len(st.RecordID)
 	if d := st.detail; d != nil {
 		n += 200 + len(d.policyID) + strsCost(d.txt) + len(d.url) + len(d.txtReason) + len(d.failedID) +
 			len(d.failType) + len(d.failReason) + len(d.dnsError)

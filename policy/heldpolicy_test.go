@@ -120,7 +120,7 @@ func TestPublishedPoliciesShared(t *testing.T) {
 	h.resolve(plain, "b.example")
 	a, _ := h.eng.sts.Get("a.example")
 	b, _ := h.eng.sts.Get("b.example")
-	if a.state.Load().Policy != b.state.Load().Policy {
+	if a.Policy != b.Policy {
 		t.Error("two domains fetched with one policy hold two copies")
 	}
 }

@@ -22,7 +22,8 @@ const loadBatch = 512
 // Load ran) is left as it is: it is as new as the stored one or newer. Load never evicts:
 // entries that find their part of the hot store full stay on disk, where a lookup reads
 // them, and it stops reading once either hot store is full. A purge while Load runs stops
-// it, so nothing purged is brought back.
+// it, so nothing purged is brought back. A Load that read the whole store with no DANE
+// outcome left out lets DANE lookups skip the disk on a miss (daneWhole).
 //
 // Loaded states are compacted: strings and policies that many domains share are stored
 // once (see compactor), and slices hold no spare capacity.
@@ -31,6 +32,8 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	gen := e.purges.Load()
+	daneDropped := e.dane.Dropped()
+	stopped := false
 	var loaded atomic.Int64
 	batches := make(chan []cache.Entry, 2*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -61,13 +64,17 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		batches <- batch
 		batch = make([]cache.Entry, 0, loadBatch)
 		// The rest stays on disk, where a lookup reads it.
-		return !e.hotStoreFull() && e.purges.Load() == gen
+		stopped = e.hotStoreFull() || e.purges.Load() != gen
+		return !stopped
 	})
 	if len(batch) > 0 {
 		batches <- batch
 	}
 	close(batches)
 	wg.Wait()
+	if err == nil && !stopped && e.purges.Load() == gen && e.dane.Dropped() == daneDropped {
+		e.daneWholeAt.Store(int64(daneDropped)) // see daneWhole
+	}
 	return int(loaded.Load()), err
 }
 
@@ -91,9 +98,8 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64) bool {
 			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 			return false
 		}
-		en := &stsEntry{}
-		en.state.Store(c.sts(&c.rec, ent.Key, std))
-		return e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(ent.Key, en) })
+		st := c.sts(&c.rec, ent.Key, std)
+		return e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(ent.Key, st) })
 	case kindDANE:
 		st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
 		if err != nil {

@@ -16,15 +16,14 @@ import (
 // background (RFC 8461 §5.1 allows it while the policy is unexpired), coalesced per
 // domain: the answer never waits and the hand-over allocates nothing.
 func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
-	en, ok := e.stsEntryFor(domain)
+	st, ok := e.stsEntryFor(domain)
 	if !ok {
 		return nil, false
 	}
-	en.used.Store(now.UnixNano())
-	st := en.state.Load()
+	st.used.Store(now.UnixNano())
 	answer, due := e.stsFresh(st, now)
 	if answer && due {
-		e.refreshInBackground(domain, en)
+		e.refreshInBackground(domain, st)
 	}
 	return st, answer
 }
@@ -102,8 +101,8 @@ func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *sts
 	case r := <-ch:
 		return r.Val.(*stsState)
 	case <-ctx.Done():
-		if en, ok := e.sts.Get(domain); ok {
-			return en.state.Load()
+		if st, ok := e.sts.Get(domain); ok {
+			return st
 		}
 		return nil
 	}
@@ -114,8 +113,7 @@ func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *sts
 func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	st := &stsRecord{Domain: domain}
 	var prev *heldPolicy
-	if en, ok := e.stsEntryFor(domain); ok {
-		old := en.state.Load()
+	if old, ok := e.stsEntryFor(domain); ok {
 		st, prev = old.record(), old.Policy
 	}
 	now := e.now()
@@ -160,7 +158,10 @@ func (e *Engine) publishOnce(st *stsRecord, prev *heldPolicy) *stsState {
 	kept.Policy, kept.PolicyID, kept.URL, kept.Fetched, kept.Expires = nil, "", "", time.Time{}, time.Time{}
 	e.publish(&kept, prev)
 	once := newSTSState(e.policies, st, prev, 0)
-	once.once = true
+	if once.detail == nil {
+		once.detail = &stsDetail{}
+	}
+	once.detail.once = true
 	return once
 }
 

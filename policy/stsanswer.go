@@ -1,19 +1,6 @@
 package policy
 
-import (
-	"strings"
-	"sync/atomic"
-)
-
-// stsEntry is one domain's slot in the hot store: the current state, and when it was last
-// asked for (the refresher keeps recently used domains warm).
-type stsEntry struct {
-	state atomic.Pointer[stsState]
-	used  atomic.Int64 // unix nanoseconds of the last lookup
-	// refreshing is set while a background refresh of the domain, handed over by a
-	// lookup, is queued or under way (refreshInBackground).
-	refreshing atomic.Bool
-}
+import "strings"
 
 // tlsrptReply is a domain's reply with TLSRPT attributes (Postfix ≥ 3.10, TLSRPT_README),
 // rendered for the state it was rendered from. Only profiles with TLSRPT ask for it, and it
@@ -41,7 +28,7 @@ func (e *Engine) tlsrptReply(st *stsState, p *STSPolicy) *Would {
 	}
 	d := Decision{Result: OK, Level: "secure", Match: st.Policy.match(), Servername: "hostname", STS: *p, TLSRPT: true}
 	r := &tlsrptReply{state: st, would: Would{Reply: strings.Clone(d.PostfixReply()), Source: SourceMTASTS}}
-	if en, ok := e.sts.Get(st.Domain); ok && en.state.Load() == st {
+	if cur, ok := e.sts.Get(st.Domain); ok && cur == st {
 		e.tlsrpt.Set(st.Domain, r)
 	}
 	return &r.would

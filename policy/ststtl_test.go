@@ -227,7 +227,7 @@ func TestMaxAgeZero(t *testing.T) {
 		h.clock.Advance(time.Second)
 	}
 	en, ok := h.eng.sts.Get("example.com")
-	if !ok || en.state.Load().Policy != nil {
+	if !ok || en.Policy != nil {
 		t.Errorf("hot store keeps the max_age 0 policy")
 	}
 	if err := store.Flush(context.Background()); err != nil {
