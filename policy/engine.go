@@ -326,7 +326,7 @@ func (e *Engine) facts(dl *answerDeadline, nh *Nexthop, wantDANE bool, ev DANEEv
 	return f
 }
 
-// stsEntryFor returns domain's hot-store slot; on a miss it looks in the persistent store
+// stsEntryFor returns domain's hot-store state; on a miss it looks in the persistent store
 // (an entry evicted from memory by churn, or not loaded yet after a restart, is still on
 // disk) before the caller goes to the network. Hits cost no disk access.
 func (e *Engine) stsEntryFor(domain string) (*stsState, bool) {
