@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func BenchmarkPipelined(b *testing.B) {
 			b.Cleanup(func() { s.Shutdown(context.Background()) })
 			go s.Serve(srvLn)
 			nc, sc := dialBench(b, null), dialBench(b, srvLn)
+			nullConn, srvConn := null.accepted(b), srvLn.accepted(b)
 			req := socketmap.AppendNetstring(nil, []byte("postfix example.com"))
 			var tNull, tSrv time.Duration
 			b.ResetTimer()
@@ -49,6 +51,8 @@ func BenchmarkPipelined(b *testing.B) {
 			b.ReportMetric(float64(tNull)/float64(b.N), "null-ns/req")
 			b.ReportMetric(float64(tSrv)/float64(b.N), "server-ns/req")
 			b.ReportMetric(float64(tNull)/float64(tSrv), "x-null")
+			b.ReportMetric(float64(nullConn.writes.Load())/float64(b.N), "null-writes/req")
+			b.ReportMetric(float64(srvConn.writes.Load())/float64(b.N), "server-writes/req")
 		})
 	}
 }
@@ -57,13 +61,54 @@ func BenchmarkPipelined(b *testing.B) {
 // for the window to reach its steady state, short enough that both see the same load.
 const pipelineRound = 2000
 
-func listenBench(b *testing.B) net.Listener {
+// countListener hands out its connections wrapped in a write counter, so the benchmark can
+// report how many writes each server made per request (its batching).
+type countListener struct {
+	net.Listener
+	conns chan *countedConn
+}
+
+type countedConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+func (l *countListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &countedConn{Conn: c}
+	select {
+	case l.conns <- cc:
+	default:
+	}
+	return cc, nil
+}
+
+// accepted returns the server's end of the connection dialled to l.
+func (l *countListener) accepted(b *testing.B) *countedConn {
+	select {
+	case c := <-l.conns:
+		return c
+	case <-time.After(5 * time.Second):
+		b.Fatal("no connection accepted")
+		return nil
+	}
+}
+
+func listenBench(b *testing.B) *countListener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	return ln
+	return &countListener{Listener: ln, conns: make(chan *countedConn, 1)}
 }
 
 type benchConn struct {
@@ -71,7 +116,7 @@ type benchConn struct {
 	r *socketmap.Reader
 }
 
-func dialBench(b *testing.B, ln net.Listener) *benchConn {
+func dialBench(b *testing.B, ln *countListener) *benchConn {
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		b.Fatal(err)
