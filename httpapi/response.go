@@ -63,7 +63,7 @@ func newResponse(d *policy.Decision, reply string) *Response {
 	if !r.Expires.IsZero() {
 		r.Expires = r.Expires.UTC()
 	}
-	if p := d.STS; p != nil {
+	if p := &d.STS; !p.IsZero() {
 		lines := p.PolicyLines()
 		r.MTASTS = &STSPolicy{Domain: p.Domain, ID: p.ID, Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Lines: lines}
 		r.TLSRPT = &TLSRPT{PolicyType: "sts", PolicyDomain: p.Domain, PolicyString: lines, MXHostPattern: p.MX}
