@@ -27,6 +27,7 @@ const token = "s3cret-token"
 type apiLab struct {
 	api, socketmap, metrics, audit string
 	schema                         *schema
+	d                              *daemon.Daemon
 }
 
 func startDaemon(t testing.TB) *apiLab { return startDaemonAudit(t, true) }
@@ -68,6 +69,7 @@ profiles:
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.d = d
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
