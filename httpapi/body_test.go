@@ -47,7 +47,7 @@ func referenceBody(d *policy.Decision, reply string) ([]byte, error) {
 func decisions() []*policy.Decision {
 	loc := time.FixedZone("UTC+5:30", 5*3600+1800)
 	sts := &policy.STSPolicy{Domain: "bücher.example", ID: "20261101T000000", Mode: "enforce", MaxAge: 604800,
-		MX: []string{"mx.xn--bcher-kva.example", "*.mail.bücher.example"},
+		MX:    []string{"mx.xn--bcher-kva.example", "*.mail.bücher.example"},
 		Lines: []string{"version: STSv1", "mode: enforce", "mx: mx.xn--bcher-kva.example", "mx: *.mail.bücher.example", "max_age: 604800"}}
 	var out []*policy.Decision
 	for i, s := range trickyStrings {
