@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ import (
 // run and with the same client, it measures the ceiling: the null line server
 // (loadgen.ServeNullLine, answering the same reply line and doing nothing else); and the
 // null netstring server of `mailtls bench` (loadgen.ServeNull) asked in the same
-// one-request-per-connection way. readsocket ÷ null-line is the figure to read.
+// one-request-per-connection way. The three are measured interleaved (compare);
+// readsocket/null-line is the figure to read.
 func BenchmarkOneRequestPerConnection(b *testing.B) {
 	dir := b.TempDir()
 	unixPath := filepath.Join(dir, "rs.sock")
@@ -56,14 +58,12 @@ func BenchmarkOneRequestPerConnection(b *testing.B) {
 	}
 	for _, network := range []string{"unix", "tcp"} {
 		for _, clients := range []int{1, 8, 32} {
-			b.Run(fmt.Sprintf("%s/null-netstring/clients=%d", network, clients), func(b *testing.B) {
-				run(b, clients, func(ctx context.Context) error { return askNetstring(ctx, network, netNull[network], request, reply) })
-			})
-			b.Run(fmt.Sprintf("%s/null-line/clients=%d", network, clients), func(b *testing.B) {
-				run(b, clients, func(ctx context.Context) error { return askLine(ctx, network, lineNull[network], request, reply) })
-			})
-			b.Run(fmt.Sprintf("%s/readsocket-cached/clients=%d", network, clients), func(b *testing.B) {
-				run(b, clients, func(ctx context.Context) error { return askLine(ctx, network, targets[network], request, reply) })
+			b.Run(fmt.Sprintf("%s/clients=%d", network, clients), func(b *testing.B) {
+				compare(b, clients, map[string]func(context.Context) error{
+					"null-netstring": func(ctx context.Context) error { return askNetstring(ctx, network, netNull[network], request, reply) },
+					"null-line":      func(ctx context.Context) error { return askLine(ctx, network, lineNull[network], request, reply) },
+					"readsocket":     func(ctx context.Context) error { return askLine(ctx, network, targets[network], request, reply) },
+				})
 			})
 		}
 	}
@@ -182,36 +182,57 @@ func askNetstring(ctx context.Context, network, addr, request, want string) erro
 	return nil
 }
 
-// run spreads b.N requests over clients goroutines and reports requests per second.
-func run(b *testing.B, clients int, do func(context.Context) error) {
-	ctx := context.Background()
-	next := make(chan struct{}, 1024)
-	errs := make(chan error, clients)
-	var wg sync.WaitGroup
+// compare sends b.N requests to each target, interleaved in blocks (the machine's load
+// swings within seconds; the order of the targets rotates from block to block), and
+// reports each one's requests per second over its own blocks and the ratios of readsocket
+// to the null servers.
+func compare(b *testing.B, clients int, targets map[string]func(context.Context) error) {
+	names := []string{"null-netstring", "null-line", "readsocket"}
+	spent := map[string]time.Duration{}
+	block := 50 * clients
 	b.ReportAllocs()
 	b.ResetTimer()
+	for done, round := 0, 0; done < b.N; round++ {
+		n := min(block, b.N-done)
+		for i := range names {
+			name := names[(i+round)%len(names)]
+			spent[name] += send(b, clients, n, targets[name])
+		}
+		done += n
+	}
+	b.StopTimer()
+	rate := func(name string) float64 { return float64(b.N) / spent[name].Seconds() }
+	for _, name := range names {
+		b.ReportMetric(rate(name), name+"-req/s")
+	}
+	b.ReportMetric(rate("readsocket")/rate("null-line"), "readsocket/null-line")
+	b.ReportMetric(rate("readsocket")/rate("null-netstring"), "readsocket/null-netstring")
+}
+
+// send makes n requests spread over clients goroutines and returns how long they took.
+func send(b *testing.B, clients, n int, do func(context.Context) error) time.Duration {
+	ctx := context.Background()
+	var left atomic.Int64
+	left.Store(int64(n))
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
 	for range clients {
 		wg.Go(func() {
-			for range next {
+			for left.Add(-1) >= 0 {
 				if err := do(ctx); err != nil {
 					errs <- err
-					for range next { // let the feeder finish
-					}
 					return
 				}
 			}
 		})
 	}
-	for range b.N {
-		next <- struct{}{}
-	}
-	close(next)
 	wg.Wait()
-	b.StopTimer()
+	d := time.Since(start)
 	select {
 	case err := <-errs:
 		b.Fatal(err)
 	default:
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	return d
 }
