@@ -77,7 +77,7 @@ func appendLive(b []byte, d *policy.Decision) (_ []byte, ok bool) {
 // appendTail appends the rest of d's body, whose socketmap reply is reply, up to the
 // closing brace and a newline.
 func appendTail(b []byte, d *policy.Decision, reply string) []byte {
-	if p := d.STS; p != nil {
+	if p := &d.STS; !p.IsZero() {
 		lines := p.PolicyLines()
 		b = appendField(b, "mta_sts", true)
 		b = append(b, '{')

@@ -28,7 +28,7 @@ func newResponse(d *policy.Decision, reply string) *Response {
 	if !r.Expires.IsZero() {
 		r.Expires = r.Expires.UTC()
 	}
-	if p := d.STS; p != nil {
+	if p := &d.STS; !p.IsZero() {
 		lines := p.PolicyLines()
 		r.MTASTS = &STSPolicy{Domain: p.Domain, ID: p.ID, Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Lines: lines}
 		r.TLSRPT = &TLSRPT{PolicyType: "sts", PolicyDomain: p.Domain, PolicyString: lines, MXHostPattern: p.MX}
@@ -46,7 +46,7 @@ func referenceBody(d *policy.Decision, reply string) ([]byte, error) {
 // invalid UTF-8, Unicode and IDN names, HTML-special characters) in every string.
 func decisions() []*policy.Decision {
 	loc := time.FixedZone("UTC+5:30", 5*3600+1800)
-	sts := &policy.STSPolicy{Domain: "bücher.example", ID: "20261101T000000", Mode: "enforce", MaxAge: 604800,
+	sts := policy.STSPolicy{Domain: "bücher.example", ID: "20261101T000000", Mode: "enforce", MaxAge: 604800,
 		MX:    []string{"mx.xn--bcher-kva.example", "*.mail.bücher.example"},
 		Lines: []string{"version: STSv1", "mode: enforce", "mx: mx.xn--bcher-kva.example", "mx: *.mail.bücher.example", "max_age: 604800"}}
 	var out []*policy.Decision
@@ -55,7 +55,7 @@ func decisions() []*policy.Decision {
 			&policy.Decision{Key: s, Domain: s, Profile: s, Result: policy.Perm, Source: policy.Source(s), Message: s},
 			&policy.Decision{Key: "[" + s + "]:25", Profile: "postfix", Result: policy.Result(s), Level: s, Match: []string{s, s + "x"},
 				Servername: s, Source: policy.SourceOverride, Expires: time.Unix(1767225600+int64(i), int64(i)*1e6).In(loc),
-				Would: &policy.Would{Reply: s, Source: policy.Source(s)}, STS: &policy.STSPolicy{Domain: s, ID: s, Mode: s, MX: []string{s}, Lines: []string{s}}},
+				Would: &policy.Would{Reply: s, Source: policy.Source(s)}, STS: policy.STSPolicy{Domain: s, ID: s, Mode: s, MX: []string{s}, Lines: []string{s}}},
 		)
 		d := &policy.Decision{Key: "example.com", Domain: "example.com", Profile: "rpt", Result: policy.Temp,
 			Source: policy.SourceDeadline, Message: "the answer deadline passed: " + s, CacheHit: i%2 == 0}
@@ -67,7 +67,7 @@ func decisions() []*policy.Decision {
 		Source: policy.SourceMTASTS, STS: sts, Expires: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC), CacheHit: true, TLSRPT: true}
 	ok.SetReasons([]string{"TXT _mta-sts.xn--bcher-kva.example: \"v=STSv1; id=20261101T000000;\" → id 20261101T000000"})
 	noLines := &policy.Decision{Key: "a.example", Result: policy.OK, Level: "secure", Source: policy.SourceMTASTS,
-		STS: &policy.STSPolicy{Domain: "a.example", Mode: "testing"}}
+		STS: policy.STSPolicy{Domain: "a.example", Mode: "testing"}}
 	dry := &policy.Decision{Key: "a.example", Domain: "a.example", Profile: "dry", Result: policy.NotFound, Source: policy.SourceReportOnly,
 		Would: &policy.Would{Reply: "OK secure match=mx.a.example servername=hostname", Source: policy.SourceMTASTS}}
 	empty := &policy.Decision{}
@@ -109,7 +109,7 @@ func TestBodyCacheChanges(t *testing.T) {
 	base := func() *policy.Decision {
 		return &policy.Decision{Key: "k.example", Domain: "k.example", Profile: "p", Result: policy.OK, Level: "secure",
 			Match: []string{"mx.k.example"}, Servername: "hostname", Source: policy.SourceMTASTS, Message: "",
-			STS: &policy.STSPolicy{Domain: "k.example", ID: "1", Mode: "enforce", MX: []string{"mx.k.example"}}}
+			STS: policy.STSPolicy{Domain: "k.example", ID: "1", Mode: "enforce", MX: []string{"mx.k.example"}}}
 	}
 	keep := base().STS
 	changes := map[string]func(d *policy.Decision){
@@ -120,7 +120,7 @@ func TestBodyCacheChanges(t *testing.T) {
 		"servername": func(d *policy.Decision) { d.Servername = "" },
 		"source":     func(d *policy.Decision) { d.Source = policy.SourceOverride },
 		"message":    func(d *policy.Decision) { d.Message = "m" },
-		"sts":        func(d *policy.Decision) { d.STS = &policy.STSPolicy{Domain: "k.example", ID: "2", Mode: "enforce"} },
+		"sts":        func(d *policy.Decision) { d.STS = policy.STSPolicy{Domain: "k.example", ID: "2", Mode: "enforce"} },
 		"would":      func(d *policy.Decision) { d.Would = &policy.Would{Reply: "OK", Source: policy.SourceDANE} },
 		"reasons":    func(d *policy.Decision) { d.SetReasons([]string{"changed"}) },
 	}

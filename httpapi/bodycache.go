@@ -14,11 +14,11 @@ import (
 // of once per request.
 //
 // An entry is used only when everything its head and tail were encoded from is equal to
-// the new decision's: the fields they show, the socketmap reply, the MTA-STS policy (the
-// engine's shared, immutable one) and policy.ReasonsKey, which changes whenever the
-// reasons text could. Anything else — a changed fact, a reloaded configuration, another
-// key in the same slot — renders the body afresh and replaces the entry. Entries are
-// immutable once published.
+// the new decision's: the fields they show, the socketmap reply, the MTA-STS policy
+// (policy.STSPolicy.Equal) and policy.ReasonsKey, which changes whenever the reasons text
+// could. Anything else — a changed fact, a reloaded configuration, another key in the same
+// slot — renders the body afresh and replaces the entry. Entries are immutable once
+// published.
 //
 // Memory is bounded: bodySlots entries of at most maxCachedBody bytes each; a larger body
 // is encoded every time.
@@ -43,7 +43,7 @@ type bodyEntry struct {
 	servername string
 	source     policy.Source
 	message    string
-	sts        *policy.STSPolicy
+	sts        policy.STSPolicy
 	would      policy.Would
 	hasWould   bool
 	reply      string
@@ -81,7 +81,7 @@ func (e *bodyEntry) encodes(d *policy.Decision, reply string, rk policy.ReasonsK
 	return e.reasons == rk && e.key == d.Key && e.domain == d.Domain && e.profile == d.Profile &&
 		e.result == d.Result && e.level == d.Level && slices.Equal(e.match, d.Match) &&
 		e.servername == d.Servername && e.source == d.Source && e.message == d.Message &&
-		e.sts == d.STS && e.hasWould == (d.Would != nil) && (d.Would == nil || e.would == *d.Would) &&
+		e.sts.Equal(&d.STS) && e.hasWould == (d.Would != nil) && (d.Would == nil || e.would == *d.Would) &&
 		e.reply == reply
 }
 

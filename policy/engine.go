@@ -67,7 +67,9 @@ type Engine struct {
 	asnRules  atomic.Pointer[ASNRules]
 	timers    atomic.Pointer[STSTimers] // from Options, replaced by SetSTSTimers
 	mx        *cache.Memory[*mxState]
-	sts       *cache.Memory[*stsEntry]
+	sts       *cache.Memory[*stsState]
+	tlsrpt    *cache.Memory[*tlsrptReply] // replies with TLSRPT attributes, by domain
+	policies  *policyTable                // equal policies, shared by the states holding them
 	dane      *cache.Memory[*daneEntry]
 	flight    singleflight.Group
 	bg        background
@@ -77,6 +79,9 @@ type Engine struct {
 	// brought back.
 	purgeMu sync.RWMutex
 	purges  atomic.Uint64
+	// daneWholeAt is the DANE hot store's Dropped count when a Load found it holding every
+	// outcome of the persistent store (-1: not known to): see daneWhole.
+	daneWholeAt atomic.Int64
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
@@ -117,13 +122,18 @@ func New(opt Options) (*Engine, error) {
 	if opt.MaxBytes == 0 {
 		opt.MaxBytes = defaultMaxBytes
 	}
-	// The byte budget is shared out: MTA-STS states with their policies and replies take
-	// half, DANE outcomes with their explanations 3/8, MX addresses for ASN rules 1/8.
+	// The byte budget is shared out: MTA-STS states with their policies and plain replies
+	// take half, DANE outcomes with their explanations 3/8, the replies with TLSRPT
+	// attributes rendered for profiles that ask for them 1/16 (one evicted is rendered
+	// again), MX addresses for ASN rules 1/16.
 	b := max(opt.MaxBytes, 0)
 	e := &Engine{opt: opt,
-		sts:  cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost),
-		dane: cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost),
-		mx:   cache.NewMemorySized(opt.MaxEntries, b/8, mxStateCost)}
+		sts:      cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost, cache.KeyOf(func(st *stsState) string { return st.Domain })),
+		tlsrpt:   cache.NewMemorySized(opt.MaxEntries, b/16, tlsrptReplyCost, cache.KeyOf(func(r *tlsrptReply) string { return r.state.Domain })),
+		policies: newPolicyTable(),
+		dane:     cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost, cache.KeyOf(func(en *daneEntry) string { return en.state.Load().Domain })),
+		mx:       cache.NewMemorySized(opt.MaxEntries, b/16, mxStateCost)}
+	e.daneWholeAt.Store(-1)
 	e.overrides.Store(opt.Overrides)
 	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval, TXTTTLMin: opt.TXTTTLMin})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
@@ -265,7 +275,7 @@ func (e *Engine) reportOnly(d *Decision, p *Profile, rule bool) {
 		d.Would = &Would{Reply: d.PostfixReply(), Source: d.Source}
 	}
 	d.why.reportOnly = true
-	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", nil, SourceReportOnly
+	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", STSPolicy{}, SourceReportOnly
 	d.reply, d.would = "", nil
 }
 
@@ -319,7 +329,7 @@ func (e *Engine) facts(dl *answerDeadline, nh *Nexthop, wantDANE bool, ev DANEEv
 // stsEntryFor returns domain's hot-store slot; on a miss it looks in the persistent store
 // (an entry evicted from memory by churn, or not loaded yet after a restart, is still on
 // disk) before the caller goes to the network. Hits cost no disk access.
-func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
+func (e *Engine) stsEntryFor(domain string) (*stsState, bool) {
 	if en, ok := e.sts.Get(domain); ok {
 		return en, true
 	}
@@ -344,7 +354,7 @@ func readBack[V any](e *Engine, mem *cache.Memory[V], domain string, fromDisk fu
 
 // stsFromDisk reads domain's MTA-STS state from the persistent store into a new slot,
 // which it does not put in the hot store. An unreadable entry is logged and ignored.
-func (e *Engine) stsFromDisk(domain string) (*stsEntry, bool) {
+func (e *Engine) stsFromDisk(domain string) (*stsState, bool) {
 	if e.opt.Backend == nil {
 		return nil, false
 	}
@@ -357,15 +367,13 @@ func (e *Engine) stsFromDisk(domain string) (*stsEntry, bool) {
 
 // stsSlot decodes a stored MTA-STS entry into a new slot, not put in the hot store. An
 // unreadable entry is logged and ignored.
-func (e *Engine) stsSlot(ent cache.Entry) (*stsEntry, bool) {
+func (e *Engine) stsSlot(ent cache.Entry) (*stsState, bool) {
 	rec, err := decodeState(ent, decodeSTS, func(s *stsRecord) string { return s.Domain })
 	if err != nil {
 		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindSTS, "domain", ent.Key, "err", err)
 		return nil, false
 	}
-	en := &stsEntry{}
-	en.state.Store(newSTSState(rec, nil, 0))
-	return en, true
+	return newSTSState(e.policies, rec, nil, 0), true
 }
 
 // keepFromDisk runs store, which copies an entry read from disk into memory, unless a
@@ -382,18 +390,15 @@ func (e *Engine) keepFromDisk(gen uint64, store func()) bool {
 
 // publish makes rec the domain's current state, queues it for the persistent store and
 // returns the state the hot store holds. prev is the domain's previous policy, kept (with
-// its rendered reply) when rec still holds it.
+// its rendered reply) when rec holds an equal one.
 func (e *Engine) publish(rec *stsRecord, prev *heldPolicy) *stsState {
-	st := newSTSState(rec, prev, 0) // bounds rec too (boundSTSRecord), so the store gets what memory holds
-	if en, ok := e.sts.Get(st.Domain); ok {
-		en.state.Store(st)
-		e.sts.Recharge(st.Domain)
+	st := newSTSState(e.policies, rec, prev, 0) // bounds rec too (boundSTSRecord), so the store gets what memory holds
+	if old, ok := e.sts.Get(st.Domain); ok {
+		st.used.Store(old.used.Load()) // a lookup between the two stores is not recorded: harmless
 	} else {
-		en = &stsEntry{}
-		en.used.Store(e.opt.Now().UnixNano())
-		en.state.Store(st)
-		e.sts.Set(st.Domain, en)
+		st.used.Store(e.opt.Now().UnixNano())
 	}
+	e.sts.Set(st.Domain, st)
 	if e.opt.Backend == nil {
 		return st
 	}

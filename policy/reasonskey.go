@@ -1,5 +1,7 @@
 package policy
 
+import "slices"
+
 // ReasonsKey is everything the text of Decision.Reasons is rendered from, in a form that
 // compares with ==: two decisions whose keys are equal have the same reasons, so a front
 // end that answers the same cached decision over and over (the HTTP API) can keep the
@@ -36,4 +38,13 @@ func (d *Decision) ReasonsKey() (k ReasonsKey, ok bool) {
 		k.would, k.hasW = *d.Would, true
 	}
 	return k, true
+}
+
+// Equal reports whether p and q describe the same policy, text included (a policy whose
+// Lines stand for the canonical text equals one that spells the same text out only if
+// both do the same), without rendering anything: for a front end that keeps what it
+// rendered from a policy.
+func (p *STSPolicy) Equal(q *STSPolicy) bool {
+	return p.Domain == q.Domain && p.ID == q.ID && p.Mode == q.Mode && p.MaxAge == q.MaxAge &&
+		p.canonical == q.canonical && slices.Equal(p.MX, q.MX) && slices.Equal(p.Lines, q.Lines)
 }

@@ -87,3 +87,32 @@ func TestReasonsKey(t *testing.T) {
 		t.Error("reasons given as text have a key")
 	}
 }
+
+// STSPolicy.Equal: two answers from the same held policy are equal; a policy differing
+// in a field, or spelling out the text the other leaves canonical, is not.
+func TestSTSPolicyEqual(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts("sts.example", "1", policyText("enforce", 86400, "mx1.sts.example", "*.sts.example"))
+	ctx := context.Background()
+	var a, b Decision
+	h.eng.ResolveInto(ctx, plain, "sts.example", &a)
+	h.eng.ResolveInto(ctx, plain, "sts.example", &b)
+	if a.STS.IsZero() || !a.STS.Equal(&b.STS) {
+		t.Fatalf("the same policy twice: %+v, %+v", a.STS, b.STS)
+	}
+	mx := b.STS
+	mx.MX = []string{"mx1.sts.example"}
+	id := b.STS
+	id.ID = "2"
+	spelled := b.STS
+	spelled.Lines = b.STS.PolicyLines()
+	spelled.canonical = false
+	for name, p := range map[string]STSPolicy{"mx": mx, "id": id} {
+		if a.STS.Equal(&p) {
+			t.Errorf("a policy with another %s is equal", name)
+		}
+	}
+	if a.STS.canonical && a.STS.Equal(&spelled) {
+		t.Error("canonical and spelled-out text compare equal")
+	}
+}
