@@ -73,7 +73,10 @@ func TestMemoryRecharge(t *testing.T) {
 		keys = append(keys, k)
 		m.Set(k, newSized(10))
 	}
-	before := m.Len()
+	before, evicted := m.Len(), m.Evictions()
+	if want := uint64(2000 - before); evicted != want {
+		t.Errorf("Evictions = %d after filling, want %d (2000 set, %d kept)", evicted, want, before)
+	}
 	var grown string
 	for _, k := range keys {
 		if v, ok := m.Get(k); ok {
@@ -88,6 +91,9 @@ func TestMemoryRecharge(t *testing.T) {
 	}
 	if m.Len() >= before {
 		t.Errorf("Len %d after an entry grew to 900 bytes, was %d: nothing evicted", m.Len(), before)
+	}
+	if got, want := m.Evictions(), evicted+uint64(before-m.Len()); got != want {
+		t.Errorf("Evictions = %d after Recharge, want %d", got, want)
 	}
 	if m.Bytes() > 64*1000 {
 		t.Errorf("%d bytes held after Recharge, budget 64000", m.Bytes())

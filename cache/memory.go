@@ -1,6 +1,9 @@
 package cache
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // shardCount is the number of independently locked parts of a Memory store.
 // A power of two, so a hash selects a shard with a mask.
@@ -17,9 +20,10 @@ const shardCount = 64
 // The zero value is not usable; call NewMemory. Memory is safe for concurrent
 // use.
 type Memory[V any] struct {
-	shards []memShard[V]
-	mask   uint32
-	size   func(key string, v V) int // nil: no byte budget
+	shards  []memShard[V]
+	mask    uint32
+	size    func(key string, v V) int // nil: no byte budget
+	evicted atomic.Uint64             // entries evicted to make room, ever
 }
 
 type memShard[V any] struct {
@@ -124,7 +128,7 @@ func (m *Memory[V]) Set(key string, v V) {
 	if exists {
 		s.bytes -= old.n
 	}
-	s.makeRoom(key, n, !exists)
+	m.evicted.Add(s.makeRoom(key, n, !exists))
 	s.m[key] = slot[V]{v, n}
 	s.bytes += n
 	s.mu.Unlock()
@@ -146,29 +150,36 @@ func (m *Memory[V]) Recharge(key string) {
 	}
 	n := int64(m.size(key, e.v))
 	s.bytes -= e.n
-	s.makeRoom(key, n, false)
+	m.evicted.Add(s.makeRoom(key, n, false))
 	s.m[key] = slot[V]{e.v, n}
 	s.bytes += n
 }
 
 // makeRoom evicts arbitrary entries other than key until one more entry (when
-// adding) of n bytes fits the shard's bounds, or nothing else is left. Callers
-// hold s.mu.
-func (s *memShard[V]) makeRoom(key string, n int64, adding bool) {
+// adding) of n bytes fits the shard's bounds, or nothing else is left, and returns how
+// many it evicted. Callers hold s.mu.
+func (s *memShard[V]) makeRoom(key string, n int64, adding bool) (evicted uint64) {
 	full := func() bool {
 		return adding && s.max > 0 && len(s.m) >= s.max || s.maxBytes > 0 && s.bytes+n > s.maxBytes
 	}
 	for k, e := range s.m { // map iteration order is unspecified: arbitrary victims
 		if !full() {
-			return
+			return evicted
 		}
 		if k == key {
 			continue
 		}
 		delete(s.m, k)
 		s.bytes -= e.n
+		evicted++
 	}
+	return evicted
 }
+
+// Evictions returns how many entries Set and Recharge have evicted to make room, since
+// the store was made. Delete is not an eviction. A caller that knows which entries a
+// backing store holds can tell from it whether they are all still here.
+func (m *Memory[V]) Evictions() uint64 { return m.evicted.Load() }
 
 // SetIfAbsent stores v for key unless key is present or key's shard is full (entries
 // or bytes), and reports whether it stored it. Unlike Set it never evicts: a warm start

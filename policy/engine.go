@@ -77,6 +77,9 @@ type Engine struct {
 	// brought back.
 	purgeMu sync.RWMutex
 	purges  atomic.Uint64
+	// storeInMemory is set by a Load that put every usable stored entry into the hot
+	// stores; see memoryHoldsStore.
+	storeInMemory atomic.Pointer[loadMark]
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
@@ -331,6 +334,9 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 // the read (then the slot is not used at all).
 func readBack[V any](e *Engine, mem *cache.Memory[V], domain string, fromDisk func(string) (V, bool)) (V, bool) {
 	var none V
+	if e.memoryHoldsStore() {
+		return none, false // nothing on disk that memory lacks: no store read on the answer's path
+	}
 	gen := e.purges.Load()
 	v, ok := fromDisk(domain)
 	if !ok || !e.keepFromDisk(gen, func() { mem.SetIfAbsent(domain, v) }) {

@@ -24,7 +24,8 @@ const loadBatch = 512
 // Load ran) is left as it is: it is as new as the stored one or newer. Load never evicts:
 // entries that find their part of the hot store full stay on disk, where a lookup reads
 // them, and it stops reading once either hot store is full. A purge while Load runs stops
-// it, so nothing purged is brought back.
+// it, so nothing purged is brought back. A Load that put every usable entry into memory
+// lets later misses skip the store (memoryHoldsStore).
 //
 // Loaded states are compacted: strings and policies that many domains share are stored
 // once (see compactor), and slices hold no spare capacity.
@@ -33,7 +34,9 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	gen := e.purges.Load()
+	mark := &loadMark{evictions: e.evictions()}
 	var loaded atomic.Int64
+	var missed, stopped atomic.Bool // an entry found no room / reading stopped early
 	batches := make(chan []cache.Entry, 2*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -41,7 +44,7 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 			c := newCompactor()
 			for b := range batches {
 				for _, ent := range b {
-					if e.loadEntry(ent, c, gen) {
+					if e.loadEntry(ent, c, gen, &missed) {
 						loaded.Add(1)
 					}
 				}
@@ -63,14 +66,39 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		batches <- batch
 		batch = make([]cache.Entry, 0, loadBatch)
 		// The rest stays on disk, where a lookup reads it.
-		return !e.hotStoreFull() && e.purges.Load() == gen
+		more := !e.hotStoreFull() && e.purges.Load() == gen
+		stopped.Store(!more)
+		return more
 	})
 	if len(batch) > 0 {
 		batches <- batch
 	}
 	close(batches)
 	wg.Wait()
+	if err == nil && !missed.Load() && !stopped.Load() && e.purges.Load() == gen {
+		e.storeInMemory.Store(mark)
+	}
 	return int(loaded.Load()), err
+}
+
+// loadMark records a Load that put every usable stored entry into the hot stores, and
+// the hot stores' evictions when it began.
+type loadMark struct{ evictions uint64 }
+
+// evictions is how many entries the MTA-STS and DANE hot stores have evicted, ever.
+func (e *Engine) evictions() uint64 { return e.sts.Evictions() + e.dane.Evictions() }
+
+// memoryHoldsStore reports whether the hot stores hold every entry of the persistent
+// store that a lookup could use, so that a miss need not read the store (issue 19: no
+// store read on a cold answer's path). That is so once a Load has put every usable
+// stored entry into memory (not stopped by a full hot store, a purge or an error) and no
+// entry has been evicted since it began: every later state reaches memory before the
+// store (publish, publishDANE), and a purge deletes from both. Entries Load skipped as
+// expired (nothing in them can answer) stay unread, as they do after a restart. Before
+// such a Load, or after any eviction, a miss reads the store as before (readBack).
+func (e *Engine) memoryHoldsStore() bool {
+	m := e.storeInMemory.Load()
+	return m != nil && e.evictions() == m.evictions
 }
 
 // hotStoreFull reports whether the MTA-STS or the DANE hot store holds MaxEntries. Load
@@ -82,7 +110,7 @@ func (e *Engine) hotStoreFull() bool {
 
 // loadEntry decodes one stored entry into the hot store and reports whether it is a
 // readable state (counted as loaded even when a newer one was already there).
-func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64) bool {
+func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64, missed *atomic.Bool) bool {
 	switch ent.Kind {
 	case kindSTS:
 		std, err := decodeSTSInto(ent.Value, &c.rec, ent.Key, false)
@@ -95,7 +123,7 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64) bool {
 		}
 		en := &stsEntry{}
 		en.state.Store(c.sts(&c.rec, ent.Key, std))
-		return e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(ent.Key, en) })
+		return e.keepFromDisk(gen, func() { keepLoaded(e.sts, ent.Key, en, missed) })
 	case kindDANE:
 		st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
 		if err != nil {
@@ -105,9 +133,20 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64) bool {
 		st.Domain = ent.Key
 		en := &daneEntry{}
 		en.state.Store(st)
-		return e.keepFromDisk(gen, func() { e.dane.SetIfAbsent(ent.Key, en) })
+		return e.keepFromDisk(gen, func() { keepLoaded(e.dane, ent.Key, en, missed) })
 	default:
 		return false
+	}
+}
+
+// keepLoaded puts a loaded entry into mem unless key is there already (published or read
+// back meanwhile, as new or newer); it sets missed when the entry found no room.
+func keepLoaded[V any](mem *cache.Memory[V], key string, v V, missed *atomic.Bool) {
+	if mem.SetIfAbsent(key, v) {
+		return
+	}
+	if _, ok := mem.Get(key); !ok {
+		missed.Store(true)
 	}
 }
 
