@@ -309,12 +309,9 @@ func (e *Engine) facts(dl *answerDeadline, nh *Nexthop, wantDANE bool, ev DANEEv
 	case daneOK:
 		f.sts = e.refreshSTS(ctx, domain, false)
 	default:
-		// The goroutine writes its own result (not f), so f stays on the caller's stack.
-		done := make(chan *daneState, 1)
-		dnh := *nh
-		go func() { done <- e.refreshDANE(ctx, dnh, ev) }()
+		dch := e.startDANE(ctx, *nh, ev)
 		f.sts = e.refreshSTS(ctx, domain, false)
-		f.dane = <-done
+		f.dane = e.awaitDANE(ctx, nh.DANEKey, dch)
 	}
 	return f
 }
