@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -17,43 +18,59 @@ const shardCount = 64
 // entries of that shard until the new one fits (the policy engine can always
 // rebuild an entry from the Backend or the network).
 //
+// A million entries are held at once, so a slot is small: the maps are keyed by a
+// 64-bit hash of the key (hash/maphash, seeded per store, so keys cannot be chosen to
+// collide), and when the values name their key (KeyOf) the key is read from the value
+// instead of being stored: a slot is then the hash and the value, 16 bytes for a
+// pointer. A lookup checks the key it finds; two keys with one hash (about one pair in
+// 10¹³ among a million keys) share the slot, the later one evicting the other — a miss
+// for the evicted key, as any eviction. The charge of an entry is recomputed rather
+// than stored, so a stored value's size must not change (store a new value instead).
+//
 // The zero value is not usable; call NewMemory. Memory is safe for concurrent
 // use.
 type Memory[V any] struct {
 	shards  []memShard[V]
-	mask    uint32
+	mask    uint64
+	seed    maphash.Seed
+	keyOf   func(V) string            // nil: keys are kept beside the values
 	size    func(key string, v V) int // nil: no byte budget
-	evicted atomic.Uint64             // entries evicted to make room, ever
+	dropped atomic.Uint64             // entries evicted or refused for room (Dropped)
 }
 
 type memShard[V any] struct {
 	_        [64]byte // keeps neighbouring shards' locks off one cache line
 	mu       sync.RWMutex
-	m        map[string]slot[V]
-	max      int   // entries; 0 = unbounded
-	maxBytes int64 // 0 = unbounded
-	bytes    int64 // what the entries cost, by size
+	m        map[uint64]V
+	keys     map[uint64]string // the keys, when the values do not name them
+	max      int               // entries; 0 = unbounded
+	maxBytes int64             // 0 = unbounded
+	bytes    int64             // what the entries cost, by size
 }
 
-// slot is a value and the bytes it was charged when stored.
-type slot[V any] struct {
-	v V
-	n int64
+// Option configures a Memory.
+type Option[V any] func(*Memory[V])
+
+// KeyOf says how a value names the key it is stored under: the store then keeps no key
+// of its own (16 bytes and the key's slot less per entry). keyOf(v) must return the key
+// v was stored under.
+func KeyOf[V any](keyOf func(V) string) Option[V] {
+	return func(m *Memory[V]) { m.keyOf = keyOf }
 }
 
 // NewMemory returns an empty store holding at most maxEntries entries
 // (0 = unbounded). The bound is exact: Len never exceeds it.
-func NewMemory[V any](maxEntries int) *Memory[V] {
-	return NewMemorySized[V](maxEntries, 0, nil)
+func NewMemory[V any](maxEntries int, opts ...Option[V]) *Memory[V] {
+	return NewMemorySized[V](maxEntries, 0, nil, opts...)
 }
 
 // NewMemorySized is NewMemory with a byte budget as well: size says what one entry costs
 // (key, value and what the value holds), and the entries of a shard together stay within
 // its share of maxBytes (0 = no budget). One entry larger than a shard's share is still
 // stored, alone, so the budget is exceeded by at most one entry per shard; callers bound
-// what one entry may cost. A value that changes after it was stored is charged anew by
-// Recharge.
-func NewMemorySized[V any](maxEntries int, maxBytes int64, size func(key string, v V) int) *Memory[V] {
+// what one entry may cost. size must give the same cost for a value as long as it is
+// stored (the charge is recomputed when the entry leaves).
+func NewMemorySized[V any](maxEntries int, maxBytes int64, size func(key string, v V) int, opts ...Option[V]) *Memory[V] {
 	if maxEntries < 0 {
 		maxEntries = 0
 	}
@@ -66,13 +83,19 @@ func NewMemorySized[V any](maxEntries int, maxBytes int64, size func(key string,
 	for maxEntries > 0 && n > maxEntries {
 		n /= 2
 	}
-	m := &Memory[V]{shards: make([]memShard[V], n), mask: uint32(n - 1)}
+	m := &Memory[V]{shards: make([]memShard[V], n), mask: uint64(n - 1), seed: maphash.MakeSeed()}
+	for _, o := range opts {
+		o(m)
+	}
 	if maxBytes > 0 {
 		m.size = size
 	}
 	for i := range m.shards {
 		s := &m.shards[i]
-		s.m = make(map[string]slot[V])
+		s.m = make(map[uint64]V)
+		if m.keyOf == nil {
+			s.keys = make(map[uint64]string)
+		}
 		if maxEntries > 0 {
 			s.max = maxEntries / n
 			if i < maxEntries%n {
@@ -86,19 +109,19 @@ func NewMemorySized[V any](maxEntries int, maxBytes int64, size func(key string,
 	return m
 }
 
-// shard picks the shard for key with FNV-1a, computed inline so that a lookup
-// does not allocate.
-func (m *Memory[V]) shard(key string) *memShard[V] {
-	const (
-		offset32 = 2166136261
-		prime32  = 16777619
-	)
-	h := uint32(offset32)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= prime32
+// locate hashes key and picks its shard (by the hash's top bits; the map uses all of
+// them). It does not allocate.
+func (m *Memory[V]) locate(key string) (uint64, *memShard[V]) {
+	h := maphash.String(m.seed, key)
+	return h, &m.shards[(h>>32)&m.mask]
+}
+
+// keyAt is the key of the entry v in slot h of s. Callers hold s.mu.
+func (m *Memory[V]) keyAt(s *memShard[V], h uint64, v V) string {
+	if m.keyOf != nil {
+		return m.keyOf(v)
 	}
-	return &m.shards[h&m.mask]
+	return s.keys[h]
 }
 
 // cost is what storing v under key charges.
@@ -111,107 +134,117 @@ func (m *Memory[V]) cost(key string, v V) int64 {
 
 // Get returns the value stored for key. It does not allocate.
 func (m *Memory[V]) Get(key string) (V, bool) {
-	s := m.shard(key)
+	h, s := m.locate(key)
 	s.mu.RLock()
-	e, ok := s.m[key]
+	v, ok := s.m[h]
+	if ok && m.keyAt(s, h, v) != key {
+		var none V
+		v, ok = none, false // another key with the same hash
+	}
 	s.mu.RUnlock()
-	return e.v, ok
+	return v, ok
 }
 
 // Set stores v for key. When the shard is full (entries or bytes), arbitrary
 // other entries of that shard are evicted first.
 func (m *Memory[V]) Set(key string, v V) {
 	n := m.cost(key, v)
-	s := m.shard(key)
+	h, s := m.locate(key)
 	s.mu.Lock()
-	old, exists := s.m[key]
+	old, exists := s.m[h]
 	if exists {
-		s.bytes -= old.n
+		oldKey := m.keyAt(s, h, old)
+		s.bytes -= m.cost(oldKey, old)
+		if oldKey != key {
+			m.dropped.Add(1) // another key with the same hash gives way
+		}
 	}
-	m.evicted.Add(s.makeRoom(key, n, !exists))
-	s.m[key] = slot[V]{v, n}
+	m.dropped.Add(m.makeRoom(s, h, n, !exists))
+	m.put(s, h, key, v)
 	s.bytes += n
 	s.mu.Unlock()
 }
 
-// Recharge charges key's value anew, after what it holds changed in place (a
-// value that is a pointer to state replaced atomically), evicting other
-// entries if the shard is now over its budget. A missing key is ignored.
-func (m *Memory[V]) Recharge(key string) {
-	if m.size == nil {
-		return
+// put stores v for key in slot h. Callers hold s.mu and account for the bytes.
+func (m *Memory[V]) put(s *memShard[V], h uint64, key string, v V) {
+	s.m[h] = v
+	if s.keys != nil {
+		s.keys[h] = key
 	}
-	s := m.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.m[key]
-	if !ok {
-		return
-	}
-	n := int64(m.size(key, e.v))
-	s.bytes -= e.n
-	m.evicted.Add(s.makeRoom(key, n, false))
-	s.m[key] = slot[V]{e.v, n}
-	s.bytes += n
 }
 
-// makeRoom evicts arbitrary entries other than key until one more entry (when
+// remove empties slot h. Callers hold s.mu and account for the bytes.
+func (s *memShard[V]) remove(h uint64) {
+	delete(s.m, h)
+	if s.keys != nil {
+		delete(s.keys, h)
+	}
+}
+
+// makeRoom evicts arbitrary entries other than slot h until one more entry (when
 // adding) of n bytes fits the shard's bounds, or nothing else is left, and returns how
 // many it evicted. Callers hold s.mu.
-func (s *memShard[V]) makeRoom(key string, n int64, adding bool) (evicted uint64) {
+func (m *Memory[V]) makeRoom(s *memShard[V], h uint64, n int64, adding bool) uint64 {
 	full := func() bool {
 		return adding && s.max > 0 && len(s.m) >= s.max || s.maxBytes > 0 && s.bytes+n > s.maxBytes
 	}
-	for k, e := range s.m { // map iteration order is unspecified: arbitrary victims
+	var evicted uint64
+	for k, v := range s.m { // map iteration order is unspecified: arbitrary victims
 		if !full() {
-			return evicted
+			break
 		}
-		if k == key {
+		if k == h {
 			continue
 		}
-		delete(s.m, k)
-		s.bytes -= e.n
+		s.bytes -= m.cost(m.keyAt(s, k, v), v)
+		s.remove(k)
 		evicted++
 	}
 	return evicted
 }
 
-// Evictions returns how many entries Set and Recharge have evicted to make room, since
-// the store was made. Delete is not an eviction. A caller that knows which entries a
-// backing store holds can tell from it whether they are all still here.
-func (m *Memory[V]) Evictions() uint64 { return m.evicted.Load() }
-
 // SetIfAbsent stores v for key unless key is present or key's shard is full (entries
 // or bytes), and reports whether it stored it. Unlike Set it never evicts: a warm start
 // and a read-back from disk use it, so an entry read from disk neither replaces one the
 // engine published meanwhile nor pushes a fresher one out (which a later read could then
-// bring back older).
+// bring back older). A slot another key holds (the same hash) counts as full.
 func (m *Memory[V]) SetIfAbsent(key string, v V) bool {
 	n := m.cost(key, v)
-	s := m.shard(key)
+	h, s := m.locate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, exists := s.m[key]; exists {
+	if old, exists := s.m[h]; exists {
+		if m.keyAt(s, h, old) != key {
+			m.dropped.Add(1)
+		}
 		return false
 	}
 	if s.max > 0 && len(s.m) >= s.max || s.maxBytes > 0 && s.bytes+n > s.maxBytes {
+		m.dropped.Add(1)
 		return false
 	}
-	s.m[key] = slot[V]{v, n}
+	m.put(s, h, key, v)
 	s.bytes += n
 	return true
 }
 
 // Delete removes key, if present.
 func (m *Memory[V]) Delete(key string) {
-	s := m.shard(key)
+	h, s := m.locate(key)
 	s.mu.Lock()
-	if e, ok := s.m[key]; ok {
-		delete(s.m, key)
-		s.bytes -= e.n
+	if v, ok := s.m[h]; ok && m.keyAt(s, h, v) == key {
+		s.bytes -= m.cost(key, v)
+		s.remove(h)
 	}
 	s.mu.Unlock()
 }
+
+// Dropped is how many entries the store has evicted to make room (or for another key
+// with the same hash), and refused (SetIfAbsent) for want of room, since it was made.
+// While it stays the same, every entry stored is still there unless deleted: a caller
+// that wrote each entry both here and to a persistent store knows the persistent one
+// holds nothing this one lacks.
+func (m *Memory[V]) Dropped() uint64 { return m.dropped.Load() }
 
 // Len returns the number of entries.
 func (m *Memory[V]) Len() int {
@@ -263,8 +296,8 @@ func (m *Memory[V]) Range(fn func(key string, v V) bool) {
 		s := &m.shards[i]
 		s.mu.RLock()
 		buf = buf[:0]
-		for k, e := range s.m {
-			buf = append(buf, kv{k, e.v})
+		for h, v := range s.m {
+			buf = append(buf, kv{m.keyAt(s, h, v), v})
 		}
 		s.mu.RUnlock()
 		for _, e := range buf {

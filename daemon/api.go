@@ -4,26 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
-	"time"
 
 	"golang.org/x/net/netutil"
 
 	"github.com/mailtls/mailtls/httpapi"
 	"github.com/mailtls/mailtls/readsocket"
 )
-
-// apiLimits are the HTTP API listener's: MTAs keep a few connections alive per delivery
-// process; a decision may take up to a profile's answer deadline (25 s by default), so the
-// write timeout leaves room beyond it.
-func apiLimits(maxConns int) httpLimits {
-	if maxConns <= 0 {
-		maxConns = 1024
-	}
-	return httpLimits{MaxConns: maxConns, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 60 * time.Second}
-}
 
 // startAPI opens the HTTP JSON API listener (api.http) and the Exim readsocket listeners
 // (api.readsocket) and serves them; the returned stop shuts them down gracefully.
@@ -85,13 +74,16 @@ func (d *Daemon) startHTTPAPI() (stop func(context.Context), err error) {
 		return stop, nil
 	}
 	h := &httpapi.Handler{Decider: d, Profile: a.Profile, Token: a.Token, Logger: d.log}
-	lim := apiLimits(a.MaxConnections)
-	ln, srv, err := listenHTTP(a.HTTP, h, lim, d.log)
+	ln, err := httpapi.Listen(a.HTTP, a.MaxConnections)
 	if err != nil {
 		return stop, fmt.Errorf("HTTP API listener: %w", err)
 	}
-	srv.MaxHeaderBytes = 16 << 10 // a request is a path and a token
-	d.log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", a.Token != "", "max_connections", lim.MaxConns)
+	srv := httpapi.NewServer(h, slog.NewLogLogger(d.log.Handler(), slog.LevelWarn))
+	maxConns := a.MaxConnections
+	if maxConns <= 0 {
+		maxConns = httpapi.DefaultMaxConnections
+	}
+	d.log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", a.Token != "", "max_connections", maxConns)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

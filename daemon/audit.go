@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailtls/mailtls/config"
@@ -22,6 +23,49 @@ type auditLog struct {
 	cfg  config.Audit
 	out  io.Writer
 	file *os.File // nil for standard output
+
+	reasons auditReasons
+}
+
+// auditReasons keeps the reasons text last rendered per slot (a hash of profile and key),
+// with the policy.ReasonsKey it was rendered for: a cached answer asked again and again
+// rests on the same immutable facts, so its text is rendered once per change of them
+// instead of once per line. A slot is used only when its key equals the decision's
+// (anything the text is rendered from); entries are immutable once published; memory is
+// bounded by the slot count.
+type auditReasons struct {
+	slots [auditReasonSlots]atomic.Pointer[auditReasonsEntry]
+}
+
+const auditReasonSlots = 1024 // a power of two
+
+type auditReasonsEntry struct {
+	key  policy.ReasonsKey
+	text []string // shared by the lines that use it: read, never modified
+}
+
+// of returns d's reasons, from the slot when they were rendered for the same key.
+func (c *auditReasons) of(d *policy.Decision) []string {
+	k, ok := d.ReasonsKey() // before rendering (policy.Decision.ReasonsKey)
+	if !ok {
+		return d.Reasons()
+	}
+	const offset, prime = 14695981039346656037, 1099511628211 // FNV-1a
+	h := uint64(offset)
+	for i := 0; i < len(d.Profile); i++ {
+		h = (h ^ uint64(d.Profile[i])) * prime
+	}
+	h *= prime
+	for i := 0; i < len(d.Key); i++ {
+		h = (h ^ uint64(d.Key[i])) * prime
+	}
+	slot := &c.slots[h&(auditReasonSlots-1)]
+	if e := slot.Load(); e != nil && e.key == k {
+		return e.text
+	}
+	text := d.Reasons()
+	slot.Store(&auditReasonsEntry{key: k, text: text})
+	return text
 }
 
 // auditLine is the record format (documented in README.md).
@@ -85,7 +129,7 @@ func (a *auditLog) record(d *policy.Decision, reply string, latency time.Duratio
 		LatencyMS: float64(latency.Microseconds()) / 1000,
 	}
 	if !a.cfg.HashDomains {
-		l.Reasons = d.Reasons() // rendered only here: the lookup itself formats none
+		l.Reasons = a.reasons.of(d) // rendered only here: the lookup itself formats none
 	} else {
 		// Keyed hashes let an operator correlate lines and look up a known domain
 		// without the log disclosing where mail goes; reasons name hosts, so they go.

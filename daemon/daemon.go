@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +142,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("loading the cache store failed; the hot store fills as domains are looked up", "err", err)
 		default: // with no store (memory only) there was nothing to load
 			if d.parts.Backend != nil {
+				// Decoding the store made garbage of about the size of what it loaded; the
+				// collector would keep those pages until the heap grew into them again.
+				// Hand them back now, once: the hot store is what stays.
+				debug.FreeOSMemory()
 				d.log.Info("cache loaded", "domains", n, "store", d.cfg.CachePath(), "elapsed", time.Since(start).Round(time.Millisecond))
 			}
 			d.metrics.cacheLoaded.Set(1)

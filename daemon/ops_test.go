@@ -25,6 +25,7 @@ import (
 // the metrics endpoint on.
 type opsLab struct {
 	addr, metrics, audit string
+	d                    *Daemon
 }
 
 func startOpsLab(t *testing.T, extra string) *opsLab {
@@ -64,6 +65,7 @@ profiles:
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.d = d
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

@@ -27,6 +27,10 @@ func TestE2E(t *testing.T) {
 	// After the others: it adds Postfix 3.10 as a second sender and restarts mailtls with
 	// its TLSRPT collector.
 	t.Run("9 TLS reporting: Postfix 3.10 through the scenarios, the day's reports", w.scenarioTLSRPT)
+	// Other sending MTAs through the same network, each with its mailtls integration
+	// (mta_scenarios_test.go).
+	t.Run("10 Exim 4.96 (Debian 12 exim4-daemon-heavy) through the scenarios", func(t *testing.T) { w.mtaScenarios(t, w.startExim(t)) })
+	t.Run("11 Haraka (npm Haraka, haraka-plugin-mailtls) through the scenarios", func(t *testing.T) { w.mtaScenarios(t, w.startHaraka(t)) })
 }
 
 // token makes a unique message marker for a scenario.

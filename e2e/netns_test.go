@@ -24,6 +24,9 @@ const nsPrefix = "mailtls-e2e-"
 type netns struct {
 	name string
 	ip   string // path of ip(8)
+	// atEnd registers a function to run when the whole suite's test ends (its Cleanup):
+	// processes started in the namespace live until then, whichever scenario started them.
+	atEnd func(func())
 }
 
 // newNetns removes what crashed earlier runs left, creates the namespace and its
@@ -32,7 +35,7 @@ type netns struct {
 func newNetns(t *testing.T, ipBin string) *netns {
 	t.Helper()
 	removeLeftovers(t, ipBin)
-	n := &netns{name: nsPrefix + strconv.Itoa(os.Getpid()), ip: ipBin}
+	n := &netns{name: nsPrefix + strconv.Itoa(os.Getpid()), ip: ipBin, atEnd: t.Cleanup}
 	if out, err := exec.Command(ipBin, "netns", "add", n.name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v\n%s", n.name, err, out)
 	}

@@ -18,8 +18,8 @@ type proc struct {
 	done chan struct{}
 }
 
-// start runs bin in the namespace until stop or the end of the test; on failure the test
-// log shows the process's output.
+// start runs bin in the namespace until stop or the end of the suite's test (not of the
+// scenario that started it: mailtls restarted by one scenario serves the next).
 func (n *netns) start(t *testing.T, name, logDir, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, log: filepath.Join(logDir, name+".log"), done: make(chan struct{})}
@@ -36,7 +36,7 @@ func (n *netns) start(t *testing.T, name, logDir, bin string, args ...string) *p
 		f.Close()
 		close(p.done)
 	}()
-	t.Cleanup(p.stop)
+	n.atEnd(p.stop)
 	return p
 }
 

@@ -56,7 +56,7 @@ func setup(t *testing.T) *world {
 	w.startDNS(t, zones(spkiSHA256(t, rcert)))
 	w.checkDNS(t)
 	w.startPolicyHost(t)
-	w.startReceiver(t, rcert, rkey, []string{domEnforce, domWrongName, domTesting, domNoPolicy, domDown, domDaneGood, domDaneBad, domBoth, relayNoTLSA, relayGood, relayBad})
+	w.startReceiver(t, rcert, rkey, receiverDomains())
 	for mx, mode := range initialPaths() {
 		w.setPath(t, mx, mode)
 	}

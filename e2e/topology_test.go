@@ -20,6 +20,12 @@ const (
 	domDaneBad   = "bad.dane.test"      // TLSA 3 1 1 does not match
 	domBoth      = "both.dane.test"     // non-matching TLSA and a valid MTA-STS enforce policy
 
+	// MTA-STS enforce domains whose MX set holds hosts outside the policy's mx patterns
+	// (RFC 8461 §4.1): a sender must not deliver to those, even over verified TLS (the
+	// receiver's certificate covers their names too, so only the pattern check stops it).
+	domMXMixed   = "mxmixed.sts.test" // preferred MX (10) outside the patterns, MX 20 inside
+	domMXOutside = "mxnone.sts.test"  // its only MX is outside the patterns
+
 	// Smart hosts reached as [host]:587 (the sender's transport map routes mail for the
 	// domain of the same name there): DANE is the host's own, at _587._tcp.<host>.
 	relayNoTLSA = "relay1.dane.test" // TLSA only at _25._tcp, and an MX set with DANE
@@ -37,42 +43,99 @@ const (
 	wrongName = "mx.attacker.e2e.test"
 )
 
+// mxHost is an MX host of an sts.test domain. Each has an address of its own with a path
+// process (cmd/stripper) on it in front of the receiver, so the path's log shows whether a
+// sender connected to that host at all.
+type mxHost struct {
+	name string // host name (its A record is addr)
+	pref int    // MX preference
+	addr string // the path process's address
+	mode string // the path's mode when the topology starts: relay, strip or wrongcert
+}
+
+// stsDomain is a domain of the unsigned sts.test zone: its MX set and, when it publishes
+// one, its MTA-STS policy's mode and mx patterns.
+type stsDomain struct {
+	name   string
+	mx     []mxHost
+	mode   string   // "enforce", "testing", or "" for no policy
+	policy []string // the policy's mx patterns
+}
+
+// stsDomains is the sts.test zone's domains.
+func stsDomains() []stsDomain {
+	one := func(d, mode, ip, pathMode string) stsDomain {
+		sd := stsDomain{name: d, mode: mode, mx: []mxHost{{name: "mx." + d, pref: 10, addr: ip, mode: pathMode}}}
+		if mode != "" {
+			sd.policy = []string{"mx." + d}
+		}
+		return sd
+	}
+	return []stsDomain{
+		one(domEnforce, "enforce", "127.0.2.1", "relay"),
+		one(domWrongName, "enforce", "127.0.2.2", "wrongcert"),
+		one(domTesting, "testing", "127.0.2.3", "strip"),
+		one(domNoPolicy, "", "127.0.2.4", "strip"),
+		one(domDown, "enforce", "127.0.2.5", "strip"),
+		{name: domMXMixed, mode: "enforce", policy: []string{"mx." + domMXMixed},
+			mx: []mxHost{
+				{name: "mx." + domMXMixed, pref: 20, addr: "127.0.2.6", mode: "relay"},
+				{name: "other." + domMXMixed, pref: 10, addr: "127.0.2.7", mode: "relay"},
+			}},
+		{name: domMXOutside, mode: "enforce", policy: []string{"mx." + domMXOutside},
+			mx: []mxHost{{name: "other." + domMXOutside, pref: 10, addr: "127.0.2.8", mode: "relay"}}},
+	}
+}
+
 // pathAddrs maps the MX hosts of the sts.test domains to the address of the path process
 // (stripper) in front of the receiver.
 func pathAddrs() map[string]string {
-	return map[string]string{
-		"mx." + domEnforce:   "127.0.2.1",
-		"mx." + domWrongName: "127.0.2.2",
-		"mx." + domTesting:   "127.0.2.3",
-		"mx." + domNoPolicy:  "127.0.2.4",
-		"mx." + domDown:      "127.0.2.5",
+	m := map[string]string{}
+	for _, d := range stsDomains() {
+		for _, h := range d.mx {
+			m[h.name] = h.addr
+		}
 	}
+	return m
 }
 
 // initialPaths is each path's mode when the topology starts.
 func initialPaths() map[string]string {
-	return map[string]string{
-		"mx." + domEnforce:   "relay",
-		"mx." + domWrongName: "wrongcert",
-		"mx." + domTesting:   "strip",
-		"mx." + domNoPolicy:  "strip",
-		"mx." + domDown:      "strip",
+	m := map[string]string{}
+	for _, d := range stsDomains() {
+		for _, h := range d.mx {
+			m[h.name] = h.mode
+		}
 	}
+	return m
 }
 
 // policies are the MTA-STS policies served (RFC 8461 §3.2), by domain.
 func policies() map[string]string {
-	return map[string]string{
-		domEnforce:   stsPolicy("enforce", "mx."+domEnforce),
-		domWrongName: stsPolicy("enforce", "mx."+domWrongName),
-		domTesting:   stsPolicy("testing", "mx."+domTesting),
-		domDown:      stsPolicy("enforce", "mx."+domDown),
-		domBoth:      stsPolicy("enforce", "mx."+domBoth),
+	m := map[string]string{domBoth: stsPolicy("enforce", "mx."+domBoth)}
+	for _, d := range stsDomains() {
+		if d.mode != "" {
+			m[d.name] = stsPolicy(d.mode, d.policy...)
+		}
 	}
+	return m
 }
 
-func stsPolicy(mode, mx string) string {
-	return "version: STSv1\r\nmode: " + mode + "\r\nmx: " + mx + "\r\nmax_age: 86400\r\n"
+// receiverDomains are the domains the receiver accepts mail for.
+func receiverDomains() []string {
+	ds := []string{domDaneGood, domDaneBad, domBoth, relayNoTLSA, relayGood, relayBad}
+	for _, d := range stsDomains() {
+		ds = append(ds, d.name)
+	}
+	return ds
+}
+
+func stsPolicy(mode string, mx ...string) string {
+	s := "version: STSv1\r\nmode: " + mode + "\r\n"
+	for _, p := range mx {
+		s += "mx: " + p + "\r\n"
+	}
+	return s + "max_age: 86400\r\n"
 }
 
 // mxNames are the names the receiver's certificate covers: every MX host.
@@ -111,11 +174,12 @@ func zones(goodTLSA string) []zone {
 	// decide for [relay1.dane.test]:587 (conformance.md §1).
 	dane = append(dane, "_25._tcp.relay1 TLSA 3 1 1 "+goodTLSA, "relay1 MX 10 mx.good")
 	var sts []string
-	pol := policies()
-	for mx, ip := range pathAddrs() {
-		label := strings.TrimSuffix(strings.TrimPrefix(mx, "mx."), ".sts.test")
-		sts = append(sts, fmt.Sprintf("%s MX 10 %s.", label, mx), fmt.Sprintf("%s. A %s", mx, ip))
-		if _, ok := pol[label+".sts.test"]; ok {
+	for _, d := range stsDomains() {
+		label := strings.TrimSuffix(d.name, ".sts.test")
+		for _, h := range d.mx {
+			sts = append(sts, fmt.Sprintf("%s MX %d %s.", label, h.pref, h.name), fmt.Sprintf("%s. A %s", h.name, h.addr))
+		}
+		if d.mode != "" {
 			sts = append(sts, stsRecords(label)...)
 		}
 	}

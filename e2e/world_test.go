@@ -24,6 +24,8 @@ const (
 	addrPolicy    = "127.0.0.3" // MTA-STS policy hosts, port 443
 	addrReceiver  = "127.0.1.1" // receiving Postfix, port 25
 	socketmapAddr = "127.0.0.1:8461"
+	httpAPIAddr   = "127.0.0.1:8462" // mailtls's HTTP JSON API (api.http), for MTAs other than Postfix
+	readsocketTCP = "127.0.0.1:8463" // mailtls's line protocol for Exim's ${readsocket} (api.readsocket)
 	// nobody: the receiver's virtual(8) delivers as this user.
 	mailboxUID = 65534
 )
@@ -202,20 +204,26 @@ dane: {check_signed: "%s", check_bogus: "%s"}
 mta_sts: {ca_file: %s, fetch_timeout: 5s, allow_addresses: ["127.0.0.0/8"]}
 listen:
   socketmap: [{tcp: "%s"}]
+api:
+  http: "%s"
+  readsocket: [{tcp: "%s"}]
 profiles:
   nodane: {dane: "off"}
-`, state, addrUnbound, checkSigned, checkBogus, w.caFile, socketmapAddr)
+`, state, addrUnbound, checkSigned, checkBogus, w.caFile, socketmapAddr, httpAPIAddr, readsocketTCP)
 	p := filepath.Join(w.dir, "mailtls.yaml")
 	must(t, os.WriteFile(p, []byte(conf), 0o644))
 	return p
 }
 
-// startMailtls runs the daemon and waits for its socketmap listener.
+// startMailtls runs the daemon and waits for its listeners: socketmap, HTTP API and
+// readsocket.
 func (w *world) startMailtls(t *testing.T) {
 	t.Helper()
 	w.mailtls = w.ns.start(t, "mailtls", w.logs, w.bin.mailtls, "serve", "-config", filepath.Join(w.dir, "mailtls.yaml"))
-	if err := w.ns.wait(w.bin.netprobe, socketmapAddr); err != nil {
-		t.Fatalf("mailtls did not listen: %v", err)
+	for _, addr := range []string{socketmapAddr, httpAPIAddr, readsocketTCP} {
+		if err := w.ns.wait(w.bin.netprobe, addr); err != nil {
+			t.Fatalf("mailtls did not listen on %s: %v", addr, err)
+		}
 	}
 }
 

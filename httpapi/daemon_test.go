@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/mailtls/mailtls/daemon"
 	"github.com/mailtls/mailtls/httpapi"
 	"github.com/mailtls/mailtls/internal/lab"
+	"github.com/mailtls/mailtls/policy"
 )
 
 const token = "s3cret-token"
@@ -27,6 +29,7 @@ const token = "s3cret-token"
 type apiLab struct {
 	api, socketmap, metrics, audit string
 	schema                         *schema
+	d                              *daemon.Daemon
 }
 
 func startDaemon(t testing.TB) *apiLab { return startDaemonAudit(t, true) }
@@ -68,6 +71,7 @@ profiles:
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.d = d
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -289,4 +293,46 @@ func TestErrors(t *testing.T) {
 			t.Fatalf("%d, %d bytes", resp.StatusCode, len(body))
 		}
 	})
+}
+
+// The bodies the handler encodes by hand are byte for byte the reference encoding
+// (Response through encoding/json) of the same real decisions — DANE, MTA-STS with and
+// without TLSRPT, overrides, report-only, no policy, keys that are not looked up, odd and
+// non-ASCII next-hops — on the first answer and on repeated (kept) ones, and match
+// openapi.yaml.
+func TestBodiesOfRealDecisions(t *testing.T) {
+	a := startDaemonAudit(t, false)
+	cases := []struct{ profile, key string }{
+		{"postfix", "sts.example"}, {"rpt", "sts.example"}, {"postfix", "STS.example."}, {"postfix", "[sts.example]:587"},
+		{"postfix", "dane.example"}, {"rpt", "dane.example"}, {"postfix", "over.example"}, {"postfix", "none.example"},
+		{"postfix", "testing.example"}, {"dry", "sts.example"}, {"dry", "over.example"}, {"postfix", "[192.0.2.1]:25"},
+		{"postfix", "[::1]"}, {"postfix", "bücher.example"}, {"postfix", "xn--bcher-kva.example"}, {"postfix", `a"b<c>&d.example`},
+		{"postfix", "例え.テスト"}, {"postfix", "nxdomain.example"}, {"postfix", "a..example"},
+	}
+	for _, c := range cases {
+		path := "/v1/policy/" + url.PathEscape(c.key) + "?profile=" + c.profile
+		var bodies [][]byte
+		for range 3 {
+			resp, body := a.get(t, http.MethodGet, path, "Bearer "+token)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s %q: status %d: %s", c.profile, c.key, resp.StatusCode, body)
+			}
+			bodies = append(bodies, body)
+		}
+		var dec policy.Decision
+		reply, err := a.d.Decide(context.Background(), c.profile, c.key, &dec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := httpapi.ReferenceBody(&dec, reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, got := range bodies[1:] {
+			if string(got) != string(want) {
+				t.Errorf("%s %q answer %d:\n got %s\nwant %s", c.profile, c.key, i+2, got, want)
+			}
+		}
+		t.Logf("%s %q: %s", c.profile, c.key, bodies[2])
+	}
 }

@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mailtls/mailtls/policy"
 )
@@ -44,6 +44,34 @@ type Handler struct {
 	// Token, when not empty, must come as "Authorization: Bearer <Token>" (RFC 6750 §2.1).
 	Token  string
 	Logger *slog.Logger
+
+	once   sync.Once
+	fixed  *fixedHeaders
+	bodies bodyCache
+	work   sync.Pool // of *work
+}
+
+// fixedHeaders are header values every answer shares, built once: net/http replaces a
+// header's value slice on Set and never writes into it, so one slice serves every answer.
+type fixedHeaders struct {
+	noStore, nosniff, json []string
+	tokenDigest            [sha256.Size]byte
+}
+
+// work is what one answer needs, reused from answer to answer.
+type work struct {
+	dec policy.Decision
+	buf []byte
+}
+
+// maxPooledBuf is the largest buffer kept for reuse.
+const maxPooledBuf = 64 << 10
+
+func (h *Handler) init() {
+	h.once.Do(func() {
+		h.fixed = &fixedHeaders{noStore: []string{"no-store"}, nosniff: []string{"nosniff"},
+			json: []string{"application/json"}, tokenDigest: sha256.Sum256([]byte(h.Token))}
+	})
 }
 
 // Error is the body of every non-200 answer (openapi.yaml, schema Error).
@@ -62,8 +90,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h.init()
+	hdr := w.Header()
+	hdr["Cache-Control"] = h.fixed.noStore
+	hdr["X-Content-Type-Options"] = h.fixed.nosniff
 	if h.Token != "" && !h.authorized(r) {
 		// RFC 6750 §3: a missing token gets the bare challenge, a wrong one invalid_token.
 		chal := `Bearer realm="mailtls"`
@@ -106,21 +136,26 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the next-hop contains a slash, a space or a control character")
 		return
 	}
-	q := r.URL.Query()
-	profile, given := q["profile"]
+	profile, given := profileParam(r.URL)
 	name := h.Profile
 	switch {
-	case given && (len(profile) != 1 || profile[0] == ""):
+	case given > 0 && (given != 1 || profile == ""):
 		writeError(w, http.StatusBadRequest, "give one non-empty profile")
 		return
-	case given:
-		name = profile[0]
+	case given > 0:
+		name = profile
 	case name == "":
 		writeError(w, http.StatusBadRequest, "the profile is missing: ?profile=NAME")
 		return
 	}
-	var dec policy.Decision
-	reply, err := h.Decider.Decide(r.Context(), name, key, &dec)
+	wk, _ := h.work.Get().(*work)
+	if wk == nil {
+		wk = &work{}
+	}
+	defer h.release(wk)
+	dec := &wk.dec
+	*dec = policy.Decision{}
+	reply, err := h.Decider.Decide(r.Context(), name, key, dec)
 	if errors.Is(err, policy.ErrUnknownProfile) {
 		writeError(w, http.StatusNotFound, "profile "+strconv.Quote(name)+" is not configured")
 		return
@@ -129,7 +164,23 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	writeJSON(w, http.StatusOK, newResponse(&dec, reply))
+	b, ok := h.bodies.appendBody(wk.buf[:0], dec, reply)
+	wk.buf = b
+	if !ok {
+		h.logger().Error("HTTP API answer not encodable", "profile", name, "key", key, "expires", dec.Expires)
+		writeError(w, http.StatusInternalServerError, "encoding the answer failed")
+		return
+	}
+	h.writeBody(w, http.StatusOK, b)
+}
+
+// release returns wk for reuse, unless its buffer grew large.
+func (h *Handler) release(wk *work) {
+	if cap(wk.buf) > maxPooledBuf {
+		return
+	}
+	wk.dec = policy.Decision{} // holds no state or rule alive while pooled
+	h.work.Put(wk)
 }
 
 // authorized compares the bearer token in constant time (over digests, so that not even
@@ -141,8 +192,7 @@ func (h *Handler) authorized(r *http.Request) bool {
 		return false
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(auth[len(scheme):])))
-	want := sha256.Sum256([]byte(h.Token))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	return subtle.ConstantTimeCompare(got[:], h.fixed.tokenDigest[:]) == 1
 }
 
 func (h *Handler) logger() *slog.Logger {
@@ -161,18 +211,21 @@ func allowGet(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// writeError answers with an Error body. Errors are rare; their buffer is not pooled.
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, &Error{Status: status, Error: msg})
+	b := appendError(make([]byte, 0, 64+len(msg)), status, msg)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"status":500,"error":"encoding the answer failed"}`)
-	}
-	b = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+// writeBody answers with the JSON body b.
+func (h *Handler) writeBody(w http.ResponseWriter, status int, b []byte) {
+	hdr := w.Header()
+	hdr["Content-Type"] = h.fixed.json
+	hdr["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

@@ -34,7 +34,7 @@ func (f *fixed) Decide(_ context.Context, profile, key string, d *policy.Decisio
 	*d = policy.Decision{Key: key, Domain: key, Profile: profile, Result: policy.OK, Level: "secure",
 		Match: []string{"mx.example.com"}, Servername: "hostname", Source: policy.SourceMTASTS,
 		Expires: time.Now().Add(time.Hour), CacheHit: true,
-		STS: &policy.STSPolicy{Domain: key, ID: "1", Mode: "enforce", MaxAge: 86400, MX: []string{"mx.example.com"},
+		STS: policy.STSPolicy{Domain: key, ID: "1", Mode: "enforce", MaxAge: 86400, MX: []string{"mx.example.com"},
 			Lines: []string{"version: STSv1", "mode: enforce", "mx: mx.example.com", "max_age: 86400"}}}
 	d.SetReasons([]string{"canned"})
 	return "OK secure match=mx.example.com servername=hostname", nil

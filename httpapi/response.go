@@ -6,7 +6,8 @@ import (
 	"github.com/mailtls/mailtls/policy"
 )
 
-// Response is the body of a 200 answer (openapi.yaml, schema Decision).
+// Response is the body of a 200 answer (openapi.yaml, schema Decision), for clients in Go.
+// The handler encodes it by hand (body.go), field for field as encoding/json would.
 type Response struct {
 	NextHop    string        `json:"next_hop"`
 	Domain     string        `json:"domain,omitempty"`
@@ -47,26 +48,4 @@ type TLSRPT struct {
 	PolicyDomain  string   `json:"policy_domain"`
 	PolicyString  []string `json:"policy_string"`
 	MXHostPattern []string `json:"mx_host_pattern"`
-}
-
-// newResponse describes d, whose socketmap reply is reply.
-func newResponse(d *policy.Decision, reply string) *Response {
-	r := &Response{
-		NextHop: d.Key, Domain: d.Domain, Profile: d.Profile, Result: d.Result, Level: d.Level,
-		Match: d.Match, Servername: d.Servername, Source: d.Source, Message: d.Message,
-		Reasons: d.Reasons(), Expires: d.Expires, CacheHit: d.CacheHit,
-		Would: d.Would, PostfixReply: reply,
-	}
-	if r.Reasons == nil {
-		r.Reasons = []string{}
-	}
-	if !r.Expires.IsZero() {
-		r.Expires = r.Expires.UTC()
-	}
-	if p := d.STS; p != nil {
-		lines := p.PolicyLines()
-		r.MTASTS = &STSPolicy{Domain: p.Domain, ID: p.ID, Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Lines: lines}
-		r.TLSRPT = &TLSRPT{PolicyType: "sts", PolicyDomain: p.Domain, PolicyString: lines, MXHostPattern: p.MX}
-	}
-	return r
 }

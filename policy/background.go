@@ -13,7 +13,7 @@ const bgQueueLen = 1024
 // a refetch. It travels by value: handing it over allocates nothing.
 type bgJob struct {
 	domain string
-	en     *stsEntry
+	st     *stsState // the state that was due; its refreshing mark is cleared when done
 }
 
 // background is the engine's hand-over of refresh work from lookups answered from the hot
@@ -26,27 +26,28 @@ type background struct {
 }
 
 // refreshInBackground hands domain's due refresh to the background, once per domain at a
-// time: en.refreshing is set until the refresh is done. With Run's workers serving the
+// time: st.refreshing is set until the refresh is done (the state it publishes starts
+// unmarked). With Run's workers serving the
 // queue, the hand-over is a channel send and allocates nothing; without them (an engine
 // used without Run, as by `mailtls query -local`), a goroutine does the refresh.
-func (e *Engine) refreshInBackground(domain string, en *stsEntry) {
-	if !en.refreshing.CompareAndSwap(false, true) {
+func (e *Engine) refreshInBackground(domain string, st *stsState) {
+	if !st.refreshing.CompareAndSwap(false, true) {
 		return // already under way
 	}
 	if e.bg.serving() {
 		select {
-		case e.bg.jobs <- bgJob{domain: domain, en: en}:
+		case e.bg.jobs <- bgJob{domain: domain, st: st}:
 		default:
-			en.refreshing.Store(false) // queue full: the next lookup offers it again
+			st.refreshing.Store(false) // queue full: the next lookup offers it again
 		}
 		return
 	}
-	go e.runBackground(context.Background(), bgJob{domain: domain, en: en})
+	go e.runBackground(context.Background(), bgJob{domain: domain, st: st})
 }
 
 // runBackground does one handed-over refresh and clears the domain's mark.
 func (e *Engine) runBackground(ctx context.Context, j bgJob) {
-	defer j.en.refreshing.Store(false)
+	defer j.st.refreshing.Store(false)
 	e.refreshSTS(ctx, j.domain, false)
 }
 
@@ -78,7 +79,7 @@ func (e *Engine) serveBackground(ctx context.Context, n int) {
 	for {
 		select {
 		case j := <-e.bg.jobs:
-			j.en.refreshing.Store(false)
+			j.st.refreshing.Store(false)
 		default:
 			return
 		}

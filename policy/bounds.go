@@ -152,16 +152,17 @@ func boundAddrs(ips []netip.Addr) []netip.Addr {
 }
 
 // HotStoreBytes is what the hot stores hold, as their entries' estimated cost: MTA-STS
-// states, DANE outcomes and MX addresses (for metrics; cache.max_bytes bounds their sum).
+// states with the replies rendered from them, DANE outcomes and MX addresses (for
+// metrics; cache.max_bytes bounds their sum).
 func (e *Engine) HotStoreBytes() (sts, dane, mx int64) {
-	return e.sts.Bytes(), e.dane.Bytes(), e.mx.Bytes()
+	return e.sts.Bytes() + e.tlsrpt.Bytes(), e.dane.Bytes(), e.mx.Bytes()
 }
 
 // Estimated heap costs of the hot stores' entries: what the map slot, the structs and the
 // strings they own take. Shared data (policies many domains publish) is counted for each,
 // so the estimate errs high.
 const (
-	slotCost = 64 // map slot: key header, value, charge, and the map's own overhead
+	slotCost = 64 // map slot (the key's hash and the value) with the map's own overhead, rounded up
 )
 
 func strsCost(ss []string) int {
@@ -176,16 +177,10 @@ func strsCost(ss []string) int {
 // size classes (by up to an eighth, above the smallest classes).
 func textCost(s string) int { return len(s) + len(s)/8 }
 
-// stsEntryCost is what an MTA-STS hot-store entry costs: its state, the policy it holds
-// and the replies rendered from it so far (the engine recharges the entry when it renders
-// one).
-func stsEntryCost(key string, en *stsEntry) int {
-	n := slotCost + len(key) + 32 // stsEntry
-	st := en.state.Load()
-	if st == nil {
-		return n
-	}
-	n += 96 + len(st.RecordID)
+// stsEntryCost is what an MTA-STS hot-store entry costs: its state and the policy it holds
+// with the plain reply rendered from it (a policy many domains share is counted for each).
+func stsEntryCost(key string, st *stsState) int {
+	n := slotCost + len(key) + 80 + len(st.RecordID)
 	if d := st.detail; d != nil {
 		n += 200 + len(d.policyID) + strsCost(d.txt) + len(d.url) + len(d.txtReason) + len(d.failedID) +
 			len(d.failType) + len(d.failReason) + len(d.dnsError)
@@ -194,17 +189,24 @@ func stsEntryCost(key string, en *stsEntry) int {
 	if p == nil {
 		return n
 	}
-	n += 64 + 96 + len(p.Version) + len(p.Mode) + strsCost(p.MX) + strsCost(p.Lines)
-	if a := p.plain.Load(); a != nil { // rendered replies are charged once they exist
-		n += 96 + strsCost(a.match) + textCost(a.reply)
-	}
-	if a := en.answer.Load(); a != nil {
-		n += 160
-		if r := a.tlsrpt.Load(); r != nil {
-			n += 64 + textCost(r.reply)
+	// heldPolicy, its report-only Would, the patterns' backing array and the reply they
+	// are cut from
+	n += 64 + 32 + 16*len(p.MX) + textCost(p.reply)
+	if x := p.x; x != nil {
+		n += 80 + strsCost(x.lines) + len(x.mode) + len(x.version)
+		if x.match != nil { // a match list of its own, the wildcard patterns strings of their own
+			n += 16 * len(x.match)
+			for _, mx := range p.MX {
+				n += textCost(mx)
+			}
 		}
 	}
 	return n
+}
+
+// tlsrptReplyCost is what a kept reply with TLSRPT attributes costs.
+func tlsrptReplyCost(key string, r *tlsrptReply) int {
+	return slotCost + len(key) + 48 + textCost(r.would.Reply)
 }
 
 // daneEntryCost is what a DANE hot-store entry costs.

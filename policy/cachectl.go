@@ -30,12 +30,11 @@ type CacheEntry struct {
 	Detail json.RawMessage `json:"detail,omitempty"`
 }
 
-func (e *Engine) view(domain string, en *stsEntry, detail bool) CacheEntry {
-	cur := en.state.Load()
+func (e *Engine) view(domain string, cur *stsState, detail bool) CacheEntry {
 	st := cur.record()
 	now := e.now()
 	c := CacheEntry{Domain: domain, RecordID: st.RecordID, PolicyID: st.PolicyID, TXTChecked: st.TXTChecked, Fetched: st.Fetched, Expires: st.Expires}
-	if u := en.used.Load(); u > 0 {
+	if u := cur.used.Load(); u > 0 {
 		c.LastUsed = time.Unix(0, u).UTC()
 	}
 	switch {
@@ -72,7 +71,7 @@ func (e *Engine) view(domain string, en *stsEntry, detail bool) CacheEntry {
 // those in memory, and those only in the persistent store (DiskOnly).
 func (e *Engine) CacheList(filter string) []CacheEntry {
 	var out []CacheEntry
-	e.sts.Range(func(domain string, en *stsEntry) bool {
+	e.sts.Range(func(domain string, en *stsState) bool {
 		if strings.Contains(domain, filter) {
 			out = append(out, e.view(domain, en, false))
 		}
@@ -109,7 +108,7 @@ func (e *Engine) CacheShow(domain string) (CacheEntry, bool) {
 }
 
 // diskView is the view of a slot read from the persistent store, not in memory.
-func (e *Engine) diskView(domain string, en *stsEntry, detail bool) CacheEntry {
+func (e *Engine) diskView(domain string, en *stsState, detail bool) CacheEntry {
 	c := e.view(domain, en, detail)
 	c.DiskOnly = true
 	return c
@@ -127,11 +126,16 @@ func (e *Engine) Purge(ctx context.Context, domain string) int {
 	victims := map[string]bool{}
 	if domain == "" {
 		var stsKeys, daneKeys []string
-		e.sts.Range(func(d string, _ *stsEntry) bool { stsKeys = append(stsKeys, d); return true })
+		e.sts.Range(func(d string, _ *stsState) bool { stsKeys = append(stsKeys, d); return true })
 		e.dane.Range(func(k string, _ *daneEntry) bool { daneKeys = append(daneKeys, k); return true })
 		for _, d := range stsKeys {
 			e.sts.Delete(d)
 			victims[d] = true
+		}
+		var replyKeys []string
+		e.tlsrpt.Range(func(d string, _ *tlsrptReply) bool { replyKeys = append(replyKeys, d); return true })
+		for _, d := range replyKeys {
+			e.tlsrpt.Delete(d)
 		}
 		for _, k := range daneKeys {
 			e.dane.Delete(k)
@@ -145,6 +149,7 @@ func (e *Engine) Purge(ctx context.Context, domain string) int {
 			victims[domain] = true
 		}
 		e.sts.Delete(domain)
+		e.tlsrpt.Delete(domain)
 		// The DANE facts of every destination with this name: "domain", "[domain]",
 		// "[domain]:587", "domain:587" (conformance.md §1).
 		var keys []string

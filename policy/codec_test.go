@@ -64,7 +64,7 @@ func TestSTSDecodeIntoForLoad(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", r.Domain, err)
 		}
-		if got := newSTSState(&rec, nil, std).record(); !reflect.DeepEqual(utcRecord(got), utcRecord(&r)) {
+		if got := newSTSState(nil, &rec, nil, std).record(); !reflect.DeepEqual(utcRecord(got), utcRecord(&r)) {
 			t.Errorf("%+v\nloaded as %+v", r, *got)
 		}
 	}
@@ -139,7 +139,7 @@ func FuzzDecodeState(f *testing.F) {
 			if errLoad != nil {
 				t.Fatalf("decodeSTS reads what Load refuses: %v", errLoad)
 			}
-			want, got := newSTSState(r, nil, 0).record(), newSTSState(&rec, nil, std).record()
+			want, got := newSTSState(nil, r, nil, 0).record(), newSTSState(nil, &rec, nil, std).record()
 			if !reflect.DeepEqual(utcRecord(got), utcRecord(want)) {
 				t.Fatalf("Load packs %+v, decodeSTS %+v", *got, *want)
 			}

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"github.com/mailtls/mailtls/dane"
-	"github.com/mailtls/mailtls/mtasts"
 )
 
 // applyDANE turns the DANE outcome into the answer (conformance.md §3) and reports whether
@@ -37,7 +36,7 @@ func (e *Engine) applyDANE(d *Decision, p *Profile, st *daneState, sts *stsState
 		}
 		return answer("dane", daneLookupAnswer)
 	case dane.InsecureMXDANE:
-		if sts != nil && sts.usable(e.now()) && (sts.Policy.Mode == mtasts.ModeEnforce || sts.Policy.Mode == mtasts.ModeTesting && p.TestingAsEnforce) {
+		if sts != nil && sts.usable(e.now()) && (sts.Policy.mode == modeEnforce || sts.Policy.mode == modeTesting && p.TestingAsEnforce) {
 			d.why.daneStep = daneInsecureSTS
 			return false
 		}

@@ -69,7 +69,20 @@ func (e *Engine) daneEntryFor(domain string) (*daneEntry, bool) {
 	if en, ok := e.dane.Get(domain); ok {
 		return en, true
 	}
+	if e.daneWhole() {
+		return nil, false // nothing on disk that memory lacks: no read per lookup
+	}
 	return readBack(e, e.dane, domain, e.daneFromDisk)
+}
+
+// daneWhole reports whether the DANE hot store holds every outcome the persistent store
+// does: a Load read the whole store into it, and nothing was evicted or refused since
+// (every outcome learnt later goes to memory first). A miss then needs no disk read — with
+// the DANE stage off, every lookup of a domain without DANE facts would otherwise read the
+// store (daneKnown).
+func (e *Engine) daneWhole() bool {
+	at := e.daneWholeAt.Load()
+	return at >= 0 && uint64(at) == e.dane.Dropped()
 }
 
 // daneFromDisk reads domain's DANE outcome from the persistent store into a new slot, which
@@ -147,15 +160,16 @@ func (e *Engine) doRefreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator
 
 func (e *Engine) publishDANE(st *daneState) {
 	st.Reasons = boundReasons(st.Reasons)
-	if en, ok := e.dane.Get(st.Domain); ok {
-		en.state.Store(st)
-		e.dane.Recharge(st.Domain)
+	// A new slot, not the old one's state replaced: the hot store charges what it holds
+	// when it is stored (cache.Memory), so a stored slot does not change.
+	en := &daneEntry{}
+	if old, ok := e.dane.Get(st.Domain); ok {
+		en.used.Store(old.used.Load())
 	} else {
-		en = &daneEntry{}
 		en.used.Store(e.now().UnixNano())
-		en.state.Store(st)
-		e.dane.Set(st.Domain, en)
 	}
+	en.state.Store(st)
+	e.dane.Set(st.Domain, en)
 	if e.opt.Backend == nil {
 		return
 	}

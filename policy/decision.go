@@ -51,9 +51,10 @@ type Decision struct {
 	Message string `json:"message,omitempty"`
 
 	// STS describes the MTA-STS policy behind an answer, for the TLSRPT attributes of
-	// Postfix ≥ 3.10 and for explanations. Nil when no policy applies. Shared with the
-	// engine's cache, like Match and Would: read, never modify.
-	STS *STSPolicy `json:"sts,omitempty"`
+	// Postfix ≥ 3.10 and for explanations; zero (IsZero) when no policy applies. A value,
+	// not a pointer, so that a cached answer needs no description kept per domain: its
+	// slices are shared with the engine's cache, like Match and Would: read, never modify.
+	STS STSPolicy `json:"sts,omitzero"`
 
 	// Would is set on report-only answers: the reply and source mailtls would have given.
 	Would *Would `json:"would,omitempty"`
@@ -87,6 +88,11 @@ type STSPolicy struct {
 	Lines []string `json:"lines"`
 	// canonical says nil Lines stand for the canonical text.
 	canonical bool
+}
+
+// IsZero reports whether p describes no policy (Decision.STS of an answer without one).
+func (p STSPolicy) IsZero() bool {
+	return p.Domain == "" && p.ID == "" && p.Mode == "" && p.MaxAge == 0 && p.MX == nil && p.Lines == nil && !p.canonical
 }
 
 // stsPolicyFields is STSPolicy without its methods, for its JSON encoding.

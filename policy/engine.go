@@ -67,7 +67,9 @@ type Engine struct {
 	asnRules  atomic.Pointer[ASNRules]
 	timers    atomic.Pointer[STSTimers] // from Options, replaced by SetSTSTimers
 	mx        *cache.Memory[*mxState]
-	sts       *cache.Memory[*stsEntry]
+	sts       *cache.Memory[*stsState]
+	tlsrpt    *cache.Memory[*tlsrptReply] // replies with TLSRPT attributes, by domain
+	policies  *policyTable                // equal policies, shared by the states holding them
 	dane      *cache.Memory[*daneEntry]
 	flight    singleflight.Group
 	bg        background
@@ -77,9 +79,11 @@ type Engine struct {
 	// brought back.
 	purgeMu sync.RWMutex
 	purges  atomic.Uint64
-	// storeInMemory is set by a Load that put every usable stored entry into the hot
-	// stores; see memoryHoldsStore.
-	storeInMemory atomic.Pointer[loadMark]
+	// daneWholeAt is the DANE hot store's Dropped count when a Load found it holding every
+	// outcome of the persistent store (-1: not known to): see daneWhole.
+	daneWholeAt atomic.Int64
+	// stsWholeAt is the same for the MTA-STS hot store: see stsWhole.
+	stsWholeAt atomic.Int64
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
@@ -120,13 +124,19 @@ func New(opt Options) (*Engine, error) {
 	if opt.MaxBytes == 0 {
 		opt.MaxBytes = defaultMaxBytes
 	}
-	// The byte budget is shared out: MTA-STS states with their policies and replies take
-	// half, DANE outcomes with their explanations 3/8, MX addresses for ASN rules 1/8.
+	// The byte budget is shared out: MTA-STS states with their policies and plain replies
+	// take half, DANE outcomes with their explanations 3/8, the replies with TLSRPT
+	// attributes rendered for profiles that ask for them 1/16 (one evicted is rendered
+	// again), MX addresses for ASN rules 1/16.
 	b := max(opt.MaxBytes, 0)
 	e := &Engine{opt: opt,
-		sts:  cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost),
-		dane: cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost),
-		mx:   cache.NewMemorySized(opt.MaxEntries, b/8, mxStateCost)}
+		sts:      cache.NewMemorySized(opt.MaxEntries, b/2, stsEntryCost, cache.KeyOf(func(st *stsState) string { return st.Domain })),
+		tlsrpt:   cache.NewMemorySized(opt.MaxEntries, b/16, tlsrptReplyCost, cache.KeyOf(func(r *tlsrptReply) string { return r.state.Domain })),
+		policies: newPolicyTable(),
+		dane:     cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost, cache.KeyOf(func(en *daneEntry) string { return en.state.Load().Domain })),
+		mx:       cache.NewMemorySized(opt.MaxEntries, b/16, mxStateCost)}
+	e.daneWholeAt.Store(-1)
+	e.stsWholeAt.Store(-1)
 	e.overrides.Store(opt.Overrides)
 	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval, TXTTTLMin: opt.TXTTTLMin})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
@@ -268,7 +278,7 @@ func (e *Engine) reportOnly(d *Decision, p *Profile, rule bool) {
 		d.Would = &Would{Reply: d.PostfixReply(), Source: d.Source}
 	}
 	d.why.reportOnly = true
-	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", nil, SourceReportOnly
+	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", STSPolicy{}, SourceReportOnly
 	d.reply, d.would = "", nil
 }
 
@@ -319,11 +329,25 @@ func (e *Engine) facts(dl *answerDeadline, nh *Nexthop, wantDANE bool, ev DANEEv
 // stsEntryFor returns domain's hot-store slot; on a miss it looks in the persistent store
 // (an entry evicted from memory by churn, or not loaded yet after a restart, is still on
 // disk) before the caller goes to the network. Hits cost no disk access.
-func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
+func (e *Engine) stsEntryFor(domain string) (*stsState, bool) {
 	if en, ok := e.sts.Get(domain); ok {
 		return en, true
 	}
+	if e.stsWhole() {
+		return nil, false // nothing on disk that memory lacks: no store read on a cold answer's path
+	}
 	return readBack(e, e.sts, domain, e.stsFromDisk)
+}
+
+// stsWhole reports whether the MTA-STS hot store holds every state the persistent store
+// does, as daneWhole does for DANE outcomes: a Load read the whole store into it, and
+// nothing was evicted or refused since (every state learnt later goes to memory before
+// the write-behind store, and a purge deletes from both). A never-seen domain then costs
+// no store read (issue 19: the daemon's SQLite store cost a cold answer two SELECTs
+// here, one per MTA-STS lookup of the domain, and one more for DANE).
+func (e *Engine) stsWhole() bool {
+	at := e.stsWholeAt.Load()
+	return at >= 0 && uint64(at) == e.sts.Dropped()
 }
 
 // readBack reads domain's slot from the persistent store with fromDisk after a miss of
@@ -331,9 +355,6 @@ func (e *Engine) stsEntryFor(domain string) (*stsEntry, bool) {
 // the read (then the slot is not used at all).
 func readBack[V any](e *Engine, mem *cache.Memory[V], domain string, fromDisk func(string) (V, bool)) (V, bool) {
 	var none V
-	if e.memoryHoldsStore() {
-		return none, false // nothing on disk that memory lacks: no store read on the answer's path
-	}
 	gen := e.purges.Load()
 	v, ok := fromDisk(domain)
 	if !ok || !e.keepFromDisk(gen, func() { mem.SetIfAbsent(domain, v) }) {
@@ -347,7 +368,7 @@ func readBack[V any](e *Engine, mem *cache.Memory[V], domain string, fromDisk fu
 
 // stsFromDisk reads domain's MTA-STS state from the persistent store into a new slot,
 // which it does not put in the hot store. An unreadable entry is logged and ignored.
-func (e *Engine) stsFromDisk(domain string) (*stsEntry, bool) {
+func (e *Engine) stsFromDisk(domain string) (*stsState, bool) {
 	if e.opt.Backend == nil {
 		return nil, false
 	}
@@ -360,15 +381,13 @@ func (e *Engine) stsFromDisk(domain string) (*stsEntry, bool) {
 
 // stsSlot decodes a stored MTA-STS entry into a new slot, not put in the hot store. An
 // unreadable entry is logged and ignored.
-func (e *Engine) stsSlot(ent cache.Entry) (*stsEntry, bool) {
+func (e *Engine) stsSlot(ent cache.Entry) (*stsState, bool) {
 	rec, err := decodeState(ent, decodeSTS, func(s *stsRecord) string { return s.Domain })
 	if err != nil {
 		e.opt.Logger.Warn("skipping unreadable cache entry", "kind", kindSTS, "domain", ent.Key, "err", err)
 		return nil, false
 	}
-	en := &stsEntry{}
-	en.state.Store(newSTSState(rec, nil, 0))
-	return en, true
+	return newSTSState(e.policies, rec, nil, 0), true
 }
 
 // keepFromDisk runs store, which copies an entry read from disk into memory, unless a
@@ -385,18 +404,15 @@ func (e *Engine) keepFromDisk(gen uint64, store func()) bool {
 
 // publish makes rec the domain's current state, queues it for the persistent store and
 // returns the state the hot store holds. prev is the domain's previous policy, kept (with
-// its rendered reply) when rec still holds it.
+// its rendered reply) when rec holds an equal one.
 func (e *Engine) publish(rec *stsRecord, prev *heldPolicy) *stsState {
-	st := newSTSState(rec, prev, 0) // bounds rec too (boundSTSRecord), so the store gets what memory holds
-	if en, ok := e.sts.Get(st.Domain); ok {
-		en.state.Store(st)
-		e.sts.Recharge(st.Domain)
+	st := newSTSState(e.policies, rec, prev, 0) // bounds rec too (boundSTSRecord), so the store gets what memory holds
+	if old, ok := e.sts.Get(st.Domain); ok {
+		st.used.Store(old.used.Load()) // a lookup between the two stores is not recorded: harmless
 	} else {
-		en = &stsEntry{}
-		en.used.Store(e.opt.Now().UnixNano())
-		en.state.Store(st)
-		e.sts.Set(st.Domain, en)
+		st.used.Store(e.opt.Now().UnixNano())
 	}
+	e.sts.Set(st.Domain, st)
 	if e.opt.Backend == nil {
 		return st
 	}

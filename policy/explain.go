@@ -122,7 +122,7 @@ func (x *explanation) render(d *Decision) []string {
 	switch {
 	case x.sts == nil:
 	case x.stsStep == stsAlso:
-		add("an MTA-STS policy (mode %s, id %s) is also published; DANE takes precedence (RFC 8461 §2)", x.sts.Policy.Mode, x.sts.PolicyID())
+		add("an MTA-STS policy (mode %s, id %s) is also published; DANE takes precedence (RFC 8461 §2)", x.sts.Policy.Mode(), x.sts.PolicyID())
 	default:
 		r = x.renderSTS(r, d)
 	}
@@ -192,7 +192,7 @@ func (x *explanation) renderSTS(r []string, d *Decision) []string {
 	if st.Policy != nil {
 		state := "valid until " + stamp(st.Expires)
 		switch {
-		case x.sts.once:
+		case x.sts.once():
 			state = "max_age 0: applies to this lookup only and is not kept (RFC 8461 §3.2)"
 		case !x.stsUsable:
 			state = "expired at " + stamp(st.Expires) + ": max_age has passed, the policy is no longer applied (RFC 8461 §5.1)"

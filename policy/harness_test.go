@@ -193,7 +193,7 @@ func (h *harness) settle() {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		busy := false
-		h.eng.sts.Range(func(_ string, en *stsEntry) bool {
+		h.eng.sts.Range(func(_ string, en *stsState) bool {
 			busy = en.refreshing.Load()
 			return !busy
 		})

@@ -39,7 +39,7 @@ func hostileHarness(t testing.TB, z hostile.Zone, maxBytes int64) *harness {
 func domainCost(e *Engine, domain string) (mem, stored int) {
 	if en, ok := e.sts.Get(domain); ok {
 		mem += stsEntryCost(domain, en)
-		stored += len(encodeSTS(en.state.Load().record()))
+		stored += len(encodeSTS(en.record()))
 	}
 	if en, ok := e.dane.Get(domain); ok {
 		mem += daneEntryCost(domain, en)
@@ -71,7 +71,7 @@ func TestHostileDomainBounded(t *testing.T) {
 		{"TXT flood beside a valid record", func(z hostile.Zone) hostile.Zone { z.Hosts, z.TXT, z.TXTLen, z.Patterns = 1, 180, 250, 1; return z },
 			"OK secure match=m0.", func(t *testing.T, h *harness, domain string, d *Decision) {
 				st, _ := h.eng.sts.Get(domain)
-				if txt := st.state.Load().record().TXT; len(txt) > maxTXTKept+1 {
+				if txt := st.record().TXT; len(txt) > maxTXTKept+1 {
 					t.Errorf("%d TXT records kept", len(txt))
 				}
 			}},

@@ -3,10 +3,8 @@ package policy
 import (
 	"context"
 	"fmt"
-	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -24,8 +22,9 @@ const loadBatch = 512
 // Load ran) is left as it is: it is as new as the stored one or newer. Load never evicts:
 // entries that find their part of the hot store full stay on disk, where a lookup reads
 // them, and it stops reading once either hot store is full. A purge while Load runs stops
-// it, so nothing purged is brought back. A Load that put every usable entry into memory
-// lets later misses skip the store (memoryHoldsStore).
+// it, so nothing purged is brought back. A Load that read the whole store with no DANE
+// outcome (MTA-STS state) left out lets DANE (MTA-STS) lookups skip the disk on a miss
+// (daneWhole, stsWhole).
 //
 // Loaded states are compacted: strings and policies that many domains share are stored
 // once (see compactor), and slices hold no spare capacity.
@@ -34,17 +33,17 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	gen := e.purges.Load()
-	mark := &loadMark{evictions: e.evictions()}
+	daneDropped, stsDropped := e.dane.Dropped(), e.sts.Dropped()
+	stopped := false
 	var loaded atomic.Int64
-	var missed, stopped atomic.Bool // an entry found no room / reading stopped early
 	batches := make(chan []cache.Entry, 2*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
-			c := newCompactor()
+			c := &compactor{policies: e.policies}
 			for b := range batches {
 				for _, ent := range b {
-					if e.loadEntry(ent, c, gen, &missed) {
+					if e.loadEntry(ent, c, gen) {
 						loaded.Add(1)
 					}
 				}
@@ -66,39 +65,23 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		batches <- batch
 		batch = make([]cache.Entry, 0, loadBatch)
 		// The rest stays on disk, where a lookup reads it.
-		more := !e.hotStoreFull() && e.purges.Load() == gen
-		stopped.Store(!more)
-		return more
+		stopped = e.hotStoreFull() || e.purges.Load() != gen
+		return !stopped
 	})
 	if len(batch) > 0 {
 		batches <- batch
 	}
 	close(batches)
 	wg.Wait()
-	if err == nil && !missed.Load() && !stopped.Load() && e.purges.Load() == gen {
-		e.storeInMemory.Store(mark)
+	if err == nil && !stopped && e.purges.Load() == gen {
+		if e.dane.Dropped() == daneDropped {
+			e.daneWholeAt.Store(int64(daneDropped)) // see daneWhole
+		}
+		if e.sts.Dropped() == stsDropped {
+			e.stsWholeAt.Store(int64(stsDropped)) // see stsWhole
+		}
 	}
 	return int(loaded.Load()), err
-}
-
-// loadMark records a Load that put every usable stored entry into the hot stores, and
-// the hot stores' evictions when it began.
-type loadMark struct{ evictions uint64 }
-
-// evictions is how many entries the MTA-STS and DANE hot stores have evicted, ever.
-func (e *Engine) evictions() uint64 { return e.sts.Evictions() + e.dane.Evictions() }
-
-// memoryHoldsStore reports whether the hot stores hold every entry of the persistent
-// store that a lookup could use, so that a miss need not read the store (issue 19: no
-// store read on a cold answer's path). That is so once a Load has put every usable
-// stored entry into memory (not stopped by a full hot store, a purge or an error) and no
-// entry has been evicted since it began: every later state reaches memory before the
-// store (publish, publishDANE), and a purge deletes from both. Entries Load skipped as
-// expired (nothing in them can answer) stay unread, as they do after a restart. Before
-// such a Load, or after any eviction, a miss reads the store as before (readBack).
-func (e *Engine) memoryHoldsStore() bool {
-	m := e.storeInMemory.Load()
-	return m != nil && e.evictions() == m.evictions
 }
 
 // hotStoreFull reports whether the MTA-STS or the DANE hot store holds MaxEntries. Load
@@ -110,7 +93,7 @@ func (e *Engine) hotStoreFull() bool {
 
 // loadEntry decodes one stored entry into the hot store and reports whether it is a
 // readable state (counted as loaded even when a newer one was already there).
-func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64, missed *atomic.Bool) bool {
+func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64) bool {
 	switch ent.Kind {
 	case kindSTS:
 		std, err := decodeSTSInto(ent.Value, &c.rec, ent.Key, false)
@@ -121,9 +104,8 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64, missed *at
 			e.opt.Logger.Warn("skipping unreadable cache entry", "kind", ent.Kind, "domain", ent.Key, "err", err)
 			return false
 		}
-		en := &stsEntry{}
-		en.state.Store(c.sts(&c.rec, ent.Key, std))
-		return e.keepFromDisk(gen, func() { keepLoaded(e.sts, ent.Key, en, missed) })
+		st := c.sts(&c.rec, ent.Key, std)
+		return e.keepFromDisk(gen, func() { e.sts.SetIfAbsent(ent.Key, st) })
 	case kindDANE:
 		st, err := decodeState(ent, decodeDANE, func(s *daneState) string { return s.Domain })
 		if err != nil {
@@ -133,20 +115,9 @@ func (e *Engine) loadEntry(ent cache.Entry, c *compactor, gen uint64, missed *at
 		st.Domain = ent.Key
 		en := &daneEntry{}
 		en.state.Store(st)
-		return e.keepFromDisk(gen, func() { keepLoaded(e.dane, ent.Key, en, missed) })
+		return e.keepFromDisk(gen, func() { e.dane.SetIfAbsent(ent.Key, en) })
 	default:
 		return false
-	}
-}
-
-// keepLoaded puts a loaded entry into mem unless key is there already (published or read
-// back meanwhile, as new or newer); it sets missed when the entry found no room.
-func keepLoaded[V any](mem *cache.Memory[V], key string, v V, missed *atomic.Bool) {
-	if mem.SetIfAbsent(key, v) {
-		return
-	}
-	if _, ok := mem.Get(key); !ok {
-		missed.Store(true)
 	}
 }
 
@@ -163,89 +134,26 @@ func decodeState[S any](ent cache.Entry, decode func([]byte) (*S, error), domain
 	return st, nil
 }
 
-// compactorMax bounds a compactor's table of policies; when it fills, policies seen only
-// once are forgotten (those many domains share come back at once).
-const compactorMax = 1 << 14
-
 // compactor shrinks decoded states, which the decoder gives a fresh copy of every string
 // and slices with spare capacity: the domain name and the ids are shared with equal
-// strings of the same state, the policy's fixed strings with constants, and a policy equal
-// to one already loaded (domains hosted by one provider publish the same policy) is
-// replaced by it. States and policies are immutable once published, so sharing is safe.
-// One compactor serves one goroutine.
+// strings of the same state, and a policy equal to one already held (domains hosted by
+// one provider publish the same policy) is replaced by it (policyTable). States and
+// policies are immutable once published, so sharing is safe. One compactor serves one
+// goroutine.
 type compactor struct {
-	policies map[string]*sharedPolicy
-	key      []byte    // a policy's key in policies, built anew for each
+	policies *policyTable
 	rec      stsRecord // the record being loaded, reused
-}
-
-type sharedPolicy struct {
-	p      *heldPolicy
-	shared bool
-}
-
-func newCompactor() *compactor {
-	return &compactor{policies: make(map[string]*sharedPolicy)}
 }
 
 // sts packs r, whose Domain equals key, into the state the hot store holds; std flags
 // the standard fields decodeSTSInto left empty.
 func (c *compactor) sts(r *stsRecord, key string, std uint64) *stsState {
 	r.Domain = key
-	var held *heldPolicy
-	if r.Policy != nil {
-		held = c.policy(r.Policy)
-		r.Policy = held.Policy
-	}
-	st := newSTSState(r, held, std)
+	st := newSTSState(c.policies, r, nil, std)
 	if st.detail != nil {
 		st.detail.txt = exact(st.detail.txt)
 	}
 	return st
-}
-
-// policy returns the loaded policy equal to p, or p compacted and remembered.
-func (c *compactor) policy(p *mtasts.Policy) *heldPolicy {
-	if p.Lines != nil && linesCanonical(p) {
-		p.Lines = nil // see heldPolicy
-	}
-	k := append(c.key[:0], p.Version...)
-	k = append(k, 0)
-	k = append(append(k, p.Mode...), 0)
-	k = append(strconv.AppendUint(k, uint64(p.MaxAge), 10), 0)
-	for _, s := range p.MX {
-		k = append(append(k, s...), 0)
-	}
-	k = append(k, 1)
-	for _, s := range p.Lines {
-		k = append(append(k, s...), 0)
-	}
-	c.key = k
-	if sp, ok := c.policies[string(k)]; ok {
-		sp.shared = true
-		return sp.p
-	}
-	if p.Version == mtasts.PolicyVersion {
-		p.Version = mtasts.PolicyVersion
-	}
-	for _, m := range []mtasts.Mode{mtasts.ModeEnforce, mtasts.ModeTesting, mtasts.ModeNone} {
-		if p.Mode == m {
-			p.Mode = m
-		}
-	}
-	p.MX, p.Lines = exact(p.MX), exact(p.Lines)
-	for i, l := range p.Lines {
-		p.Lines[i] = constLine(l)
-	}
-	if len(c.policies) >= compactorMax {
-		maps.DeleteFunc(c.policies, func(_ string, sp *sharedPolicy) bool { return !sp.shared })
-		if len(c.policies) >= compactorMax/2 {
-			clear(c.policies)
-		}
-	}
-	hp := &heldPolicy{Policy: p}
-	c.policies[string(k)] = &sharedPolicy{p: hp}
-	return hp
 }
 
 // constLine returns the constant equal to l when l is a line every well-formed policy has

@@ -24,7 +24,7 @@ func (d *Decision) PostfixReply() string {
 		if d.reply != "" {
 			return d.reply
 		}
-		if len(d.Match) == 0 && d.Servername == "" && (!d.TLSRPT || d.STS == nil) {
+		if len(d.Match) == 0 && d.Servername == "" && (!d.TLSRPT || d.STS.IsZero()) {
 			if r := bareOK(d.Level); r != "" {
 				return r
 			}
@@ -45,8 +45,8 @@ func (d *Decision) PostfixReply() string {
 			b.WriteString(" servername=")
 			b.WriteString(d.Servername)
 		}
-		if d.TLSRPT && d.STS != nil {
-			writeTLSRPT(&b, d.STS)
+		if d.TLSRPT && !d.STS.IsZero() {
+			writeTLSRPT(&b, &d.STS)
 		}
 		return b.String()
 	case Temp, Perm:
@@ -68,7 +68,7 @@ func (d *Decision) PostfixReply() string {
 // whatever its length (the socketmap server refuses one over the limit).
 func (d *Decision) PostfixReplyWithin(max int) (reply string, trimmed bool) {
 	reply = d.PostfixReply()
-	if len(reply) <= max || d.Result != OK || !d.TLSRPT || d.STS == nil {
+	if len(reply) <= max || d.Result != OK || !d.TLSRPT || d.STS.IsZero() {
 		return reply, false
 	}
 	plain := *d

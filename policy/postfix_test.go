@@ -7,7 +7,7 @@ import (
 
 // conformance.md §4: the Postfix answer forms, with and without TLSRPT attributes.
 func TestPostfixReply(t *testing.T) {
-	sts := &STSPolicy{Domain: "example.com", ID: "1", Mode: "enforce", MaxAge: 86400,
+	sts := STSPolicy{Domain: "example.com", ID: "1", Mode: "enforce", MaxAge: 86400,
 		MX:    []string{"mx1.example.com", "*.example.net"},
 		Lines: []string{"version: STSv1", "mode: enforce", "mx: mx1.example.com", "mx: *.example.net", "max_age: 86400", "ext: {x}"}}
 	enforce := Decision{Result: OK, Level: "secure", Match: []string{"mx1.example.com", ".example.net"}, Servername: "hostname", STS: sts}

@@ -42,8 +42,8 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 	}
 	now := e.now()
 	var jobs []job
-	e.sts.Range(func(domain string, en *stsEntry) bool {
-		if force, due := e.refreshDue(en, now); due {
+	e.sts.Range(func(domain string, st *stsState) bool {
+		if force, due := e.refreshDue(st, now); due {
 			jobs = append(jobs, job{domain: domain, force: force})
 		}
 		return true
@@ -95,8 +95,7 @@ func (e *Engine) RefreshDue(ctx context.Context) int {
 
 // refreshDue decides whether an entry needs background work now, and whether the policy
 // must be refetched even if its id is unchanged (force).
-func (e *Engine) refreshDue(en *stsEntry, now time.Time) (force, due bool) {
-	st := en.state.Load()
+func (e *Engine) refreshDue(st *stsState, now time.Time) (force, due bool) {
 	if st.detail != nil && st.detail.dnsFailedAt != 0 && now.Before(st.DNSFailedAt().Add(e.opt.DNSRetry)) {
 		return false, false
 	}
@@ -112,7 +111,7 @@ func (e *Engine) refreshDue(en *stsEntry, now time.Time) (force, due bool) {
 	}
 	// A domain asked for since its TXT check: re-read the record a little before the check
 	// goes stale, so the next lookup is still answered from memory.
-	used := time.Unix(0, en.used.Load())
+	used := time.Unix(0, st.used.Load())
 	checked := st.TXTChecked()
 	staleAt := checked.Add(st.ttl() * 9 / 10)
 	return false, used.After(checked) && !now.Before(staleAt)

@@ -18,7 +18,7 @@ func TestPostfixReplyWithin(t *testing.T) {
 		lines = append(lines, "mx: "+mx[i])
 	}
 	big := &Decision{Result: OK, Level: "secure", Match: mx, Servername: "hostname", TLSRPT: true,
-		STS: &STSPolicy{Domain: "big.example", ID: "1", Mode: "enforce", MaxAge: 86400, MX: mx, Lines: lines}}
+		STS: STSPolicy{Domain: "big.example", ID: "1", Mode: "enforce", MaxAge: 86400, MX: mx, Lines: lines}}
 	full := big.PostfixReply()
 	if len(full) <= limit {
 		t.Fatalf("TLSRPT reply is %d bytes, not over the limit", len(full))

@@ -122,6 +122,17 @@ func scaleEngine(t testing.TB, store cache.Backend, maxEntries int) *Engine {
 // every chunk so the pending queue stays below its bound.
 func generateScaleStore(t testing.TB, path string, n int) {
 	t.Helper()
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	generateScaleStoreOf(t, path, idx)
+}
+
+// generateScaleStoreOf is generateScaleStore for the scale domains idx.
+func generateScaleStoreOf(t testing.TB, path string, idx []int) {
+	t.Helper()
+	n := len(idx)
 	const chunk = 20000
 	store, err := sqlitestore.Open(path, sqlitestore.Options{FlushInterval: time.Hour, MaxPending: 2 * chunk})
 	if err != nil {
@@ -135,7 +146,8 @@ func generateScaleStore(t testing.TB, path string, n int) {
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
-				for i := lo + w; i < hi; i += workers {
+				for k := lo + w; k < hi; k += workers {
+					i := idx[k]
 					if st := eng.refreshSTS(ctx, scaleDomain(i), false); st == nil || (st.Policy == nil) != scaleNegative(i) {
 						t.Errorf("generating %s: state %+v", scaleDomain(i), st)
 						return

@@ -26,7 +26,7 @@ func TestLoadSharesEqualPolicies(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s not loaded", scaleDomain(i))
 		}
-		return en.state.Load()
+		return en
 	}
 	// 1 and 1+scaleProviders are hosted by one provider; 2 and 6 host their own mail.
 	if a, b := state(1), state(1+scaleProviders); a.Policy != b.Policy {
@@ -58,14 +58,12 @@ func TestLoadKeepsNewerState(t *testing.T) {
 	store := openStore(t, path)
 	eng := scaleEngine(t, store, 0)
 	newer := &stsState{Domain: scaleDomain(3), RecordID: "newer"}
-	en := &stsEntry{}
-	en.state.Store(newer)
-	eng.sts.Set(newer.Domain, en)
+	eng.sts.Set(newer.Domain, newer)
 	if _, err := eng.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := eng.sts.Get(newer.Domain); got.state.Load() != newer {
-		t.Errorf("Load replaced the held state with %+v", got.state.Load())
+	if got, _ := eng.sts.Get(newer.Domain); got != newer {
+		t.Errorf("Load replaced the held state with %+v", got)
 	}
 	if got, _ := eng.sts.Get(scaleDomain(4)); got == nil {
 		t.Error("Load skipped the other domains")
@@ -137,7 +135,7 @@ func TestLoadedCanonicalPolicyAnswersAlike(t *testing.T) {
 	if got, err := loaded.Load(ctx); err != nil || got != n {
 		t.Fatalf("Load = %d, %v", got, err)
 	}
-	if en, _ := loaded.sts.Get(scaleDomain(2)); en.state.Load().Policy.Lines != nil {
+	if en, _ := loaded.sts.Get(scaleDomain(2)); en.Policy.Lines() != nil {
 		t.Error("a canonical policy text is held, not rebuilt")
 	}
 	for i := range n {

@@ -72,7 +72,7 @@ func TestColdMissSkipsStoreAfterFullLoad(t *testing.T) {
 	if _, err := small.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if small.memoryHoldsStore() {
+	if small.stsWhole() {
 		t.Fatal("a Load that could not hold every stored entry claims memory holds the store")
 	}
 	store.gets.Store(0)
@@ -99,7 +99,7 @@ func TestEvictionAfterLoadReadsStoreAgain(t *testing.T) {
 	if _, err := h.eng.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !h.eng.memoryHoldsStore() {
+	if !h.eng.stsWhole() {
 		t.Fatal("a full Load of an empty store: memory should hold the store")
 	}
 	h.sts("example.com", "1", policyText("enforce", 86400, "mx.example.com"))
@@ -110,7 +110,7 @@ func TestEvictionAfterLoadReadsStoreAgain(t *testing.T) {
 	if _, ok := h.eng.sts.Get("example.com"); ok {
 		t.Fatal("the policy survived 2000 churn names in a hot store of 64 entries: the test no longer evicts it")
 	}
-	if h.eng.memoryHoldsStore() {
+	if h.eng.stsWhole() {
 		t.Error("entries were evicted, yet memory claims to hold the store")
 	}
 	h.dns.SetMode("_mta-sts.example.com.", 0, dnstest.Timeout)

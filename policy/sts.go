@@ -16,15 +16,14 @@ import (
 // background (RFC 8461 §5.1 allows it while the policy is unexpired), coalesced per
 // domain: the answer never waits and the hand-over allocates nothing.
 func (e *Engine) stsCached(domain string, now time.Time) (*stsState, bool) {
-	en, ok := e.stsEntryFor(domain)
+	st, ok := e.stsEntryFor(domain)
 	if !ok {
 		return nil, false
 	}
-	en.used.Store(now.UnixNano())
-	st := en.state.Load()
+	st.used.Store(now.UnixNano())
 	answer, due := e.stsFresh(st, now)
 	if answer && due {
-		e.refreshInBackground(domain, en)
+		e.refreshInBackground(domain, st)
 	}
 	return st, answer
 }
@@ -102,8 +101,8 @@ func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *sts
 	case r := <-ch:
 		return r.Val.(*stsState)
 	case <-ctx.Done():
-		if en, ok := e.sts.Get(domain); ok {
-			return en.state.Load()
+		if st, ok := e.sts.Get(domain); ok {
+			return st
 		}
 		return nil
 	}
@@ -114,8 +113,7 @@ func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *sts
 func (e *Engine) doRefreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	st := &stsRecord{Domain: domain}
 	var prev *heldPolicy
-	if en, ok := e.stsEntryFor(domain); ok {
-		old := en.state.Load()
+	if old, ok := e.stsEntryFor(domain); ok {
 		st, prev = old.record(), old.Policy
 	}
 	now := e.now()
@@ -159,8 +157,11 @@ func (e *Engine) publishOnce(st *stsRecord, prev *heldPolicy) *stsState {
 	kept := *st
 	kept.Policy, kept.PolicyID, kept.URL, kept.Fetched, kept.Expires = nil, "", "", time.Time{}, time.Time{}
 	e.publish(&kept, prev)
-	once := newSTSState(st, prev, 0)
-	once.once = true
+	once := newSTSState(e.policies, st, prev, 0)
+	if once.detail == nil {
+		once.detail = &stsDetail{}
+	}
+	once.detail.once = true
 	return once
 }
 
@@ -206,10 +207,10 @@ func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 	pol := st.Policy
 	step := stsEnforce
 	switch {
-	case pol.Mode == mtasts.ModeEnforce:
-	case pol.Mode == mtasts.ModeTesting && p.TestingAsEnforce:
+	case pol.mode == modeEnforce:
+	case pol.mode == modeTesting && p.TestingAsEnforce:
 		step = stsTestingForce
-	case pol.Mode == mtasts.ModeTesting:
+	case pol.mode == modeTesting:
 		d.why.stsStep = stsTesting
 		return false
 	default:
@@ -217,34 +218,20 @@ func (e *Engine) applySTS(d *Decision, p *Profile, st *stsState) bool {
 		return false
 	}
 	d.why.stsStep = step
-	a := e.stsAnswer(st)
 	d.Result, d.Level, d.Source = OK, "secure", SourceMTASTS
 	d.Servername = "hostname"
-	r := &st.Policy.plainAnswer().renderedReply
+	d.Match, d.STS = pol.match(), describeSTS(st)
 	if d.TLSRPT {
-		rendered := a.tlsrpt.Load() != nil
-		r = a.tlsrptReply()
-		if !rendered {
-			e.sts.Recharge(st.Domain)
+		w := e.tlsrptReply(st, &d.STS)
+		d.reply, d.would = w.Reply, w
+	} else {
+		d.reply = pol.reply
+		if p.ReportOnly { // kept for report-only profiles only, made on their first use
+			d.would = pol.wouldReply()
 		}
 	}
-	d.Match, d.STS, d.reply, d.would = st.Policy.plainAnswer().match, &a.policy, r.reply, &r.would
 	d.Expires = st.Expires()
 	return true
-}
-
-// stsAnswer returns the rendered answer of st, from its hot-store slot when it has one.
-func (e *Engine) stsAnswer(st *stsState) *stsAnswer {
-	if en, ok := e.sts.Get(st.Domain); ok {
-		if a := en.answer.Load(); a != nil && a.state == st {
-			return a // the hot path: rendered and charged
-		}
-		a := en.answerFor(st)
-		st.Policy.plainAnswer()
-		e.sts.Recharge(st.Domain) // the hot store's budget counts what was just rendered
-		return a
-	}
-	return newSTSAnswer(st)
 }
 
 // postfixMatch writes an MTA-STS mx pattern in Postfix match= syntax: "*.example.com"

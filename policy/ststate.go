@@ -8,11 +8,14 @@ import (
 )
 
 // stsState is what the hot store keeps of one domain's MTA-STS (an stsRecord, packed): the
-// record id, the policy held and the timers of RFC 8461 §3.3 and §5.1. A million domains
-// are held at once, so the common case costs 80 bytes: the domain name is the map key's,
-// equal policies are one heldPolicy, times are unix nanoseconds, and whatever can be
-// rebuilt from the other fields (the policy id, standard TXT record, policy URL and "no
-// record" reasons) or is rarely set (failures) lives in detail, nil unless needed. A state is immutable once published; every change stores a new one, so
+// record id, the policy held and the timers of RFC 8461 §3.3 and §5.1, and when the domain
+// was last asked for. A million domains are held at once, so the common case costs 80
+// bytes, and the state is itself the hot store's value (no slot around it): the domain
+// name is the map key's, equal policies are one heldPolicy (policyTable), times are unix
+// nanoseconds, and whatever can be rebuilt from the other fields (the policy id, fetch
+// time, standard TXT record, policy URL and "no record" reasons) or is rarely set
+// (failures) lives in detail, nil unless needed. A state is immutable once published but
+// for used and refreshing; every change publishes a new one (carrying used over), so
 // readers never lock.
 type stsState struct {
 	Domain   string
@@ -20,17 +23,28 @@ type stsState struct {
 	Policy   *heldPolicy // nil when none is held; fetched under PolicyID()
 	detail   *stsDetail  // nil in the common case
 
-	txtChecked int64  // unix nanoseconds (unixNano); 0 = never
-	fetched    int64  // unix nanoseconds
-	expires    int64  // unix nanoseconds: fetched + max_age
-	txtTTL     uint32 // seconds, when detail.ttlSet is false
-	reason     uint8  // the TXT reason: reasonNone, reasonNXDomain, reasonNoTXT or reasonDetail
-	// once marks a state never published: its policy came with max_age 0 and applies to
-	// the lookups that fetched it, past its expiry (RFC 8461 §3.2).
-	once bool
+	txtChecked int64        // unix nanoseconds (unixNano); 0 = never
+	expires    int64        // unix nanoseconds: when the policy was fetched + max_age
+	used       atomic.Int64 // unix nanoseconds of the last lookup
+	// ttlReason is the TXT TTL in seconds (when detail.ttlSet is false) in its low 30 bits
+	// and the TXT reason's code (reasonNone, …) in its top 2.
+	ttlReason uint32
+	// refreshing is set while a background refresh of the domain, handed over by a
+	// lookup, is queued or under way (refreshInBackground).
+	refreshing atomic.Bool
 }
 
-// Codes of stsState.reason: the reasons a lookup gives for most domains without a record
+// ttlBits are the bits of stsState.ttlReason that hold the TTL.
+const ttlBits = 30
+
+// reason is the code of the TXT reason.
+func (s *stsState) reason() uint8 { return uint8(s.ttlReason >> ttlBits) }
+
+// once reports whether s is a state never published: its policy came with max_age 0 and
+// applies to the lookups that fetched it, past its expiry (RFC 8461 §3.2).
+func (s *stsState) once() bool { return s.detail != nil && s.detail.once }
+
+// Codes of stsState.reason(): the reasons a lookup gives for most domains without a record
 // are rebuilt from the domain name instead of being stored.
 const (
 	reasonNone     uint8 = iota // ""
@@ -48,8 +62,11 @@ type stsDetail struct {
 	txtSet      bool
 	url         string
 	urlSet      bool
-	ttl         time.Duration // the TXT TTL when not whole seconds that fit txtTTL
+	ttl         time.Duration // the TXT TTL when not whole seconds that fit ttlReason
 	ttlSet      bool
+	once        bool  // see stsState.once
+	fetched     int64 // unix nanoseconds, when not expires - max_age (fetchedFrom)
+	fetchedSet  bool
 
 	txtReason   string
 	failedID    string
@@ -58,16 +75,6 @@ type stsDetail struct {
 	failReason  string
 	dnsFailedAt int64 // unix nanoseconds
 	dnsError    string
-}
-
-// heldPolicy is a policy as the hot store holds it: shared, read-only, by every domain
-// that published an equal policy (Load interns them), with the plain reply it answers,
-// which depends on nothing else, rendered once on first use. Its Lines are nil when the
-// policy text is the canonical rendering of its fields (canonicalLines): most policies
-// are, and their text is rebuilt where it is needed (TLSRPT, JSON).
-type heldPolicy struct {
-	*mtasts.Policy
-	plain atomic.Pointer[plainAnswer]
 }
 
 // standardTXT is the TXT record of a domain whose record is exactly "v=STSv1; id=<id>;".
@@ -111,19 +118,22 @@ func isWrapped(s, pre, mid, suf string) bool {
 		s[len(pre):len(pre)+len(mid)] == mid && s[len(pre)+len(mid):] == suf
 }
 
-// newSTSState packs r. prev, if not nil, is the domain's previous policy: kept (with its
-// rendered reply) when r holds the same one. std flags fields of r left empty because
-// they are the standard ones (decodeSTSInto; stsDerived).
-func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
+// newSTSState packs r. Its policy is shared through t (nil: packed anew); prev, if not
+// nil, is the domain's previous policy, kept (with its rendered reply) when r holds an
+// equal one. std flags fields of r left empty because they are the standard ones
+// (decodeSTSInto; stsDerived).
+func newSTSState(t *policyTable, r *stsRecord, prev *heldPolicy, std uint64) *stsState {
 	boundSTSRecord(r)
 	s := &stsState{Domain: r.Domain, RecordID: r.RecordID,
-		txtChecked: unixNano(r.TXTChecked), fetched: unixNano(r.Fetched), expires: unixNano(r.Expires)}
+		txtChecked: unixNano(r.TXTChecked), expires: unixNano(r.Expires)}
 	switch {
 	case r.Policy == nil:
-	case prev != nil && prev.Policy == r.Policy:
+	case t != nil:
+		s.Policy = t.held(r.Policy, prev)
+	case prev != nil && prev.equal(r.Policy, r.Policy.Lines == nil || linesCanonical(r.Policy)):
 		s.Policy = prev
 	default:
-		s.Policy = &heldPolicy{Policy: r.Policy}
+		s.Policy = packPolicy(r.Policy)
 	}
 	var d stsDetail
 	need := false
@@ -131,20 +141,25 @@ func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
 	if r.Policy != nil && r.PolicyID != r.RecordID || r.Policy == nil && r.PolicyID != "" {
 		d.policyID, d.policyIDSet, need = r.PolicyID, true, true
 	}
-	if r.TXTTTL >= 0 && r.TXTTTL%time.Second == 0 && r.TXTTTL/time.Second <= 1<<32-1 {
-		s.txtTTL = uint32(r.TXTTTL / time.Second)
+	if f := unixNano(r.Fetched); f != s.fetchedFrom() {
+		d.fetched, d.fetchedSet, need = f, true, true
+	}
+	if r.TXTTTL >= 0 && r.TXTTTL%time.Second == 0 && r.TXTTTL/time.Second < 1<<ttlBits {
+		s.ttlReason = uint32(r.TXTTTL / time.Second)
 	} else {
 		d.ttl, d.ttlSet, need = r.TXTTTL, true, true
 	}
+	var reason uint8
 	switch {
 	case std&stsReasonNX != 0 || isNXReason(r.TXTReason, r.Domain):
-		s.reason = reasonNXDomain
+		reason = reasonNXDomain
 	case r.TXTReason == "":
 	case r.TXTReason == "no TXT records":
-		s.reason = reasonNoTXT
+		reason = reasonNoTXT
 	default:
-		s.reason, d.txtReason, need = reasonDetail, r.TXTReason, true
+		reason, d.txtReason, need = reasonDetail, r.TXTReason, true
 	}
+	s.ttlReason |= uint32(reason) << ttlBits
 	if std&stsTXTStandard == 0 && !isStandardTXT(r.TXT, r.RecordID) {
 		d.txt, d.txtSet, need = r.TXT, true, true
 	}
@@ -176,15 +191,15 @@ func newSTSState(r *stsRecord, prev *heldPolicy, std uint64) *stsState {
 func (s *stsState) record() *stsRecord {
 	r := &stsRecord{Domain: s.Domain, RecordID: s.RecordID, PolicyID: s.PolicyID(),
 		TXTChecked: fromUnixNano(s.txtChecked), TXTTTL: s.ttl(),
-		Fetched: fromUnixNano(s.fetched), Expires: fromUnixNano(s.expires)}
+		Fetched: s.Fetched(), Expires: fromUnixNano(s.expires)}
 	if s.Policy != nil {
-		r.Policy = s.Policy.Policy
+		r.Policy = s.Policy.policy()
 		r.URL = standardURL(s.Domain)
 	}
 	if s.RecordID != "" {
 		r.TXT = standardTXT(s.RecordID)
 	}
-	switch s.reason {
+	switch s.reason() {
 	case reasonNXDomain:
 		r.TXTReason = nxReason(s.Domain)
 	case reasonNoTXT:
@@ -197,7 +212,7 @@ func (s *stsState) record() *stsRecord {
 		if d.urlSet {
 			r.URL = d.url
 		}
-		if s.reason == reasonDetail {
+		if s.reason() == reasonDetail {
 			r.TXTReason = d.txtReason
 		}
 		r.FailedID, r.FailedAt, r.FailType, r.FailReason = d.failedID, fromUnixNano(d.failedAt), d.failType, d.failReason
@@ -222,14 +237,28 @@ func (s *stsState) ttl() time.Duration {
 	if s.detail != nil && s.detail.ttlSet {
 		return s.detail.ttl
 	}
-	return time.Duration(s.txtTTL) * time.Second
+	return time.Duration(s.ttlReason&(1<<ttlBits-1)) * time.Second
 }
 
 // TXTChecked is when the TXT record was last read; zero if never.
 func (s *stsState) TXTChecked() time.Time { return fromUnixNano(s.txtChecked) }
 
 // Fetched is when the held policy was fetched.
-func (s *stsState) Fetched() time.Time { return fromUnixNano(s.fetched) }
+func (s *stsState) Fetched() time.Time {
+	if s.detail != nil && s.detail.fetchedSet {
+		return fromUnixNano(s.detail.fetched)
+	}
+	return fromUnixNano(s.fetchedFrom())
+}
+
+// fetchedFrom is the fetch time the other fields imply, unix nanoseconds: a policy's
+// expiry less its max_age (fetchSTS sets both so); 0 without a policy.
+func (s *stsState) fetchedFrom() int64 {
+	if s.Policy == nil || s.expires == 0 {
+		return 0
+	}
+	return addNS(s.expires, -time.Duration(s.Policy.MaxAge)*time.Second)
+}
 
 // Expires is when the held policy's max_age runs out.
 func (s *stsState) Expires() time.Time { return fromUnixNano(s.expires) }
@@ -265,5 +294,5 @@ func (s *stsState) usable(now time.Time) bool { return s.usableAt(now.UnixNano()
 
 // usableAt is usable at n, unix nanoseconds.
 func (s *stsState) usableAt(n int64) bool {
-	return s.Policy != nil && (s.once || n <= s.expires)
+	return s.Policy != nil && (n <= s.expires || s.once())
 }

@@ -28,7 +28,7 @@ func TestSTSStateRoundTrip(t *testing.T) {
 		{Domain: "gone.example", TXTReason: "no TXT records: _mta-sts.gone.example. does not exist", Policy: pol, PolicyID: "5",
 			URL: "https://mta-sts.gone.example/.well-known/mta-sts.txt", Fetched: at, Expires: at.Add(time.Hour)},
 	} {
-		got := newSTSState(&r, nil, 0).record()
+		got := newSTSState(nil, &r, nil, 0).record()
 		if !reflect.DeepEqual(utcRecord(got), utcRecord(&r)) {
 			t.Errorf("round trip of %+v\ngave %+v", r, *got)
 		}
@@ -44,7 +44,7 @@ func TestSTSStateCommonHasNoDetail(t *testing.T) {
 			Policy: pol, PolicyID: "1", URL: "https://mta-sts.a.example/.well-known/mta-sts.txt", Fetched: at, Expires: at.Add(24 * time.Hour)},
 		{Domain: "neg.example", TXTReason: "no TXT records: _mta-sts.neg.example. does not exist", TXTChecked: at, TXTTTL: time.Minute},
 	} {
-		if st := newSTSState(&r, nil, 0); st.detail != nil {
+		if st := newSTSState(nil, &r, nil, 0); st.detail != nil {
 			t.Errorf("%s: detail %+v", r.Domain, *st.detail)
 		}
 	}

@@ -32,7 +32,7 @@ func TestTXTTTLAsPublished(t *testing.T) {
 	h := newHarness(t, nil)
 	h.setTXTTTL("example.com", 10, "v=STSv1; id=1;")
 	h.fetch.set("example.com", policyText("enforce", 86400, "old.example.com"))
-	if d := h.resolve(plain, "example.com"); d.STS == nil || d.STS.ID != "1" {
+	if d := h.resolve(plain, "example.com"); d.STS.IsZero() || d.STS.ID != "1" {
 		t.Fatalf("first lookup: %q", d.PostfixReply())
 	}
 
@@ -60,7 +60,7 @@ func TestTXTTTLAsPublished(t *testing.T) {
 	h.settle()
 	h.fetch.onFetch = nil
 	d = h.resolve(plain, "example.com")
-	if d.STS == nil || d.STS.ID != "2" || !strings.Contains(d.PostfixReply(), "match=new.example.com") || !d.CacheHit {
+	if d.STS.IsZero() || d.STS.ID != "2" || !strings.Contains(d.PostfixReply(), "match=new.example.com") || !d.CacheHit {
 		t.Errorf("next lookup after the new policy arrived: hit %v %q, want id 2 from the hot store", d.CacheHit, d.PostfixReply())
 	}
 	if n := h.fetch.count("example.com"); n != 2 {
@@ -73,7 +73,7 @@ func TestTXTTTLAsPublished(t *testing.T) {
 	h.clock.Advance(11 * time.Second)
 	h.resolve(plain, "example.com")
 	h.settle()
-	if d := h.resolve(plain, "example.com"); d.Result != NotFound || d.STS != nil {
+	if d := h.resolve(plain, "example.com"); d.Result != NotFound || !d.STS.IsZero() {
 		t.Errorf("after withdrawal to mode none: %q", d.PostfixReply())
 	}
 }
@@ -174,7 +174,7 @@ func TestExpiredMeansGone(t *testing.T) {
 			for i := range 3 {
 				d := h.resolve(plain, "example.com")
 				h.settle()
-				if d.Result != NotFound || d.STS != nil {
+				if d.Result != NotFound || !d.STS.IsZero() {
 					t.Fatalf("lookup %d past max_age: %q, want NOTFOUND", i, d.PostfixReply())
 				}
 				why := strings.Join(d.Reasons(), "\n")
@@ -227,7 +227,7 @@ func TestMaxAgeZero(t *testing.T) {
 		h.clock.Advance(time.Second)
 	}
 	en, ok := h.eng.sts.Get("example.com")
-	if !ok || en.state.Load().Policy != nil {
+	if !ok || en.Policy != nil {
 		t.Errorf("hot store keeps the max_age 0 policy")
 	}
 	if err := store.Flush(context.Background()); err != nil {

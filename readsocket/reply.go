@@ -32,7 +32,7 @@ func Format(d *policy.Decision) string {
 		b.WriteString(" source=")
 		b.WriteString(token(string(d.Source)))
 	}
-	if p := d.STS; p != nil && d.Result == policy.OK {
+	if p := &d.STS; !p.IsZero() && d.Result == policy.OK {
 		b.WriteString(" sts_mode=")
 		b.WriteString(token(p.Mode))
 		b.WriteString(" mx=<;")

@@ -23,7 +23,7 @@ func TestDomainPattern(t *testing.T) {
 		{mx: "*.bad_name.example", match: nil, nomatch: []string{"a.bad_name.example", "x.y"}},
 	}
 	for _, c := range cases {
-		line := Format(&policy.Decision{Result: policy.OK, Level: "secure", STS: &policy.STSPolicy{Mode: "enforce", MX: []string{c.mx}}})
+		line := Format(&policy.Decision{Result: policy.OK, Level: "secure", STS: policy.STSPolicy{Mode: "enforce", MX: []string{c.mx}}})
 		_, got, _ := strings.Cut(line, " mx_regex=")
 		got, _, _ = strings.Cut(got, " ")
 		if strings.ContainsAny(got, " \t\\\";:") {
@@ -47,7 +47,7 @@ func TestDomainPattern(t *testing.T) {
 // Exim's ${extract{key}{…}} reads each value back whole.
 func TestFormat(t *testing.T) {
 	exp := time.Unix(1767225600, 0)
-	sts := &policy.STSPolicy{Domain: "example.net", Mode: "enforce", MX: []string{"mx1.example.net", "*.mail.example.net"}}
+	sts := policy.STSPolicy{Domain: "example.net", Mode: "enforce", MX: []string{"mx1.example.net", "*.mail.example.net"}}
 	cases := []struct {
 		d    policy.Decision
 		want map[string]string

@@ -7,7 +7,10 @@
 # root the package test installs mailtls.deb into (/var/cache/mailtls-test; the test itself
 # never goes to the network), curl (fetches a policy from mailtls's MTA-STS policy host as a
 # third-party client), and a Debian root with Exim 4.96 (exim4-daemon-heavy) for the Exim
-# integration test (it conflicts with Postfix, so it is not installed on the machine).
+# integration test (it conflicts with Postfix, so it is not installed on the machine),
+# Node.js and npm (Debian's nodejs and npm, only when node or npm is missing) and the
+# Haraka plugin's npm packages (npm ci in integrations/haraka, from its package-lock.json,
+# whenever node_modules was not made from the current lock file by the current node).
 # Idempotent: does nothing when all are present. With arguments, installs exactly those
 # packages instead (scripts/compare.sh uses this for its peer), by the same rules.
 #
@@ -31,6 +34,8 @@ need=("$@")
   command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
   command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
   command -v curl >/dev/null 2>&1 || need+=(curl)
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
 }
 # The package test's Debian root (TestPackageLifecycle in packaging/deb names the same
 # directory and packages); made once, reused by every run.
@@ -47,7 +52,24 @@ wanttrixie=0
 eximroot=/var/cache/mailtls-test/bookworm-exim4-daemon-heavy
 wantexim=0
 [ $# -gt 0 ] || [ -x "$eximroot/usr/sbin/exim4" ] || wantexim=1
-[ ${#need[@]} -eq 0 ] && [ $wantroot -eq 0 ] && [ $wanttrixie -eq 0 ] && [ $wantexim -eq 0 ] && exit 0
+# The Haraka plugin's packages (integrations/haraka): npm ci from the lock file, redone when
+# the lock file or node changed (the stamp records both).
+harakadir=$(cd "$(dirname "$0")/../integrations/haraka" && pwd)
+harakastamp="$harakadir/node_modules/.mailtls-npm-ci"
+harakawant() {
+  command -v node >/dev/null 2>&1 || return 0
+  echo "$(sha256sum <"$harakadir/package-lock.json" | cut -d' ' -f1) $(node --version)"
+}
+wantharaka=0
+[ $# -gt 0 ] || [ "$(cat "$harakastamp" 2>/dev/null)" = "$(harakawant)" ] || wantharaka=1
+npmci() {
+  [ $wantharaka -eq 1 ] || return 0
+  # --ignore-scripts: no package's install script runs (Haraka's optional native syslog
+  # module is not built; the plugin and its tests do not use it).
+  (cd "$harakadir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  harakawant >"$harakastamp"
+}
+[ ${#need[@]} -eq 0 ] && [ $wantroot -eq 0 ] && [ $wanttrixie -eq 0 ] && [ $wantexim -eq 0 ] && { npmci; exit 0; }
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: need root to install: ${need[*]} (and the package test's Debian root)" >&2
@@ -103,3 +125,5 @@ if [ $wantexim -eq 1 ]; then
   mmdebstrap --quiet --variant=minbase --include=exim4-daemon-heavy,ca-certificates bookworm "$eximroot.new"
   mv "$eximroot.new" "$eximroot"
 fi
+
+npmci

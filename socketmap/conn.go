@@ -1,13 +1,12 @@
 package socketmap
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
+	"os"
 	"strings"
 	"time"
 )
@@ -22,90 +21,130 @@ const (
 	replyInternalError = "TEMP internal error"
 )
 
-// serveConn runs one persistent connection: requests are read and answered strictly in order
-// (socketmap_table(5): one reply per request). Replies are buffered while further complete
-// requests are already buffered (pipelining), and flushed before the server would wait for
-// input, so a lone request is never held back.
+// serveConn runs one persistent connection: requests are read and answered strictly in order,
+// one at a time on this goroutine (socketmap_table(5): one reply per request), so a slow
+// lookup delays only the requests pipelined behind it on the same connection. Replies are
+// batched (replies.go): gathered while further whole requests are already buffered, and
+// written before the server waits for input, so a lone request is never held back.
 func (s *Server) serveConn(c *conn) {
 	log := s.logger().With("remote", remoteName(c.nc))
+	w := newReplyWriter(c.nc, s.idleTimeout(), s.holdTime())
 	defer func() {
+		w.stop()
 		c.nc.Close()
 		s.untrack(c)
 	}()
 	idle, partial := s.idleTimeout(), s.partialTimeout()
 	r := NewReader(c.nc, s.maxRequest())
-	w := bufio.NewWriterSize(c.nc, 4096)
-	flush := func() bool {
-		if w.Buffered() == 0 {
-			return true
-		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(idle))
-		if err := w.Flush(); err != nil {
-			log.Debug("socketmap write failed", "err", err)
-			return false
-		}
-		return true
-	}
+	rd := readDeadline{nc: c.nc}
+	busy := false // c's state is stateBusy (only this goroutine changes it)
 
 	for {
-		if !r.completeBuffered() && !flush() {
-			return
-		}
-		if r.Buffered() == 0 {
-			// Between requests: idle, so Shutdown (or a newcomer over MaxConns) may close
-			// the connection right away.
-			now := time.Now()
-			if !s.setState(c, stateIdle, now) {
+		payload, ok := r.nextBuffered()
+		if !ok {
+			// No whole request is buffered: send the pending replies before waiting.
+			if !w.flush() {
+				log.Debug("socketmap write failed", "err", w.error())
 				return
 			}
-			_ = c.nc.SetReadDeadline(now.Add(idle))
-			if _, err := r.br.Peek(1); err != nil {
-				logReadEnd(log, err, "idle")
+			if r.Buffered() == 0 {
+				// Between requests: idle, so Shutdown (or a newcomer over MaxConns) may
+				// close the connection right away.
+				now := time.Now()
+				if !s.setState(c, stateIdle, now) {
+					return
+				}
+				busy = false
+				if err := rd.waitInput(r, now.Add(idle)); err != nil {
+					logReadEnd(log, err, "idle")
+					return
+				}
+				payload, ok = r.nextBuffered()
+			}
+		}
+		if !ok {
+			// A request has started and is not whole yet (or its framing is broken, and
+			// Next fails at once). All of the rest must arrive within the partial timeout,
+			// counted from now however slowly it trickles in (slow-loris clients are
+			// reaped, and over MaxConns they are the first to make room).
+			if r.CompleteBuffered() {
+				if !s.setState(c, stateBusy, time.Time{}) {
+					return
+				}
+				busy = true
+			} else {
+				now := time.Now()
+				if !s.setState(c, statePartial, now) {
+					return
+				}
+				busy = false
+				rd.set(now.Add(partial))
+			}
+			var err error
+			payload, err = r.Next()
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrMalformed), errors.Is(err, ErrTooLong):
+				// The framing is lost and the stream cannot be resynchronised: answer once
+				// if the peer still listens, then close (conformance.md §1).
+				log.Warn("socketmap request rejected; closing connection", "err", err)
+				reply := replyMalformed
+				if errors.Is(err, ErrTooLong) {
+					reply = replyTooLong
+				}
+				if w.add(reply) {
+					w.flush()
+				}
+				return
+			default:
+				logReadEnd(log, err, "request")
 				return
 			}
 		}
-		// A request has started. Usually it is whole in the buffer already; if not, all
-		// of the rest must arrive within the partial timeout, counted from now however
-		// slowly it trickles in (slow-loris clients are reaped, and over MaxConns they are
-		// the first to make room).
-		whole := r.completeBuffered()
-		if !whole {
-			now := time.Now()
-			if !s.setState(c, statePartial, now) {
+		if !busy {
+			if !s.setState(c, stateBusy, time.Time{}) {
 				return
 			}
-			_ = c.nc.SetReadDeadline(now.Add(partial))
-		} else if !s.setState(c, stateBusy, time.Time{}) {
+			busy = true
+		}
+		w.holdForLookup()
+		if !w.add(s.answer(log, payload)) {
+			log.Debug("socketmap write failed", "err", w.error())
 			return
 		}
-		payload, err := r.Next()
-		if !whole && err == nil && !s.setState(c, stateBusy, time.Time{}) {
-			return
+	}
+}
+
+// readDeadline keeps a connection's read deadline, set again only when needed: waiting for
+// a request that does not come is bounded by the idle timeout from the moment the
+// connection went idle, but a deadline still ahead from an earlier wait is left in place
+// (setting one costs more than the rare early expiry, after which the wait resumes with its
+// own deadline).
+type readDeadline struct {
+	nc net.Conn
+	t  time.Time
+}
+
+func (d *readDeadline) set(t time.Time) {
+	d.t = t
+	_ = d.nc.SetReadDeadline(t)
+}
+
+// waitInput waits until r has input buffered, or until deadline.
+func (d *readDeadline) waitInput(r *Reader, deadline time.Time) error {
+	if d.t.IsZero() || d.t.After(deadline) {
+		d.set(deadline)
+	}
+	for {
+		_, err := r.br.Peek(1)
+		if err == nil {
+			return nil
 		}
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrMalformed), errors.Is(err, ErrTooLong):
-			// The framing is lost and the stream cannot be resynchronised: answer once if
-			// the peer still listens, then close (conformance.md §1).
-			log.Warn("socketmap request rejected; closing connection", "err", err)
-			reply := replyMalformed
-			if errors.Is(err, ErrTooLong) {
-				reply = replyTooLong
-			}
-			writeReply(w, reply)
-			flush()
-			return
-		default:
-			logReadEnd(log, err, "request")
-			return
+		if errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(deadline) {
+			d.set(deadline) // an earlier wait's deadline expired first
+			continue
 		}
-		reply := s.answer(log, payload)
-		if len(reply)+16 > w.Available() { // 16: room for the length digits, ':' and ','
-			// bufio writes to the connection from inside writeReply: give that write the
-			// same bound as a flush, not whatever deadline the last flush left.
-			_ = c.nc.SetWriteDeadline(time.Now().Add(idle))
-		}
-		writeReply(w, reply)
+		return err
 	}
 }
 
@@ -143,19 +182,6 @@ func (s *Server) lookup(ctx context.Context, log *slog.Logger, name, key string)
 		}
 	}()
 	return s.Handler.Lookup(ctx, name, key)
-}
-
-// writeReply buffers one netstring-framed reply without allocating; errors surface on flush.
-// The length digits go in byte by byte: handing the array to Write would let it escape to
-// the heap (Write may pass it on to the connection).
-func writeReply(w *bufio.Writer, reply string) {
-	var digits [20]byte
-	for _, c := range strconv.AppendInt(digits[:0], int64(len(reply)), 10) {
-		_ = w.WriteByte(c)
-	}
-	_ = w.WriteByte(':')
-	_, _ = w.WriteString(reply)
-	_ = w.WriteByte(',')
 }
 
 // logReadEnd logs why reading stopped: a clean close is not worth mentioning.

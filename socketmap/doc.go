@@ -4,7 +4,9 @@
 // The wire protocol is Postfix's socketmap_table(5): every request and every reply is one
 // netstring (the "<len>:<bytes>," format); a request is "name<SPACE>key" and a reply is
 // "OK <data>", "NOTFOUND ", "TEMP <reason>", "TIMEOUT <reason>" or "PERM <reason>".
-// Connections are persistent and may carry pipelined requests, which are answered in order.
+// Connections are persistent and may carry pipelined requests, which are answered in order,
+// one at a time per connection; the replies to requests that arrived together are written
+// together, and never held back waiting for input (nor for long behind a slow lookup).
 //
 // The package knows nothing about TLS policies: what a reply says is the Handler's business
 // (conformance.md §1). The server only guarantees the framing, the size limits

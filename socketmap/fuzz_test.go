@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
+	"testing/iotest"
 )
 
 // FuzzReader: arbitrary input never panics the Reader, never yields a payload over the
-// limit, and the payloads it returns re-encode to exactly the input consumed so far.
+// limit, and the payloads it returns re-encode to exactly the input consumed so far. Read
+// whole (Next's fast path over buffered input) or a byte per read (its reading path), the
+// same input yields the same payloads and the same error.
 func FuzzReader(f *testing.F) {
 	for _, s := range []string{
 		"", "0:,", "3:abc,", "15:sts example.com,3:abc,", "03:abc,", "3:abcd", "3abc,",
@@ -20,6 +24,11 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("5:hello,"), uint16(4))
 	f.Add([]byte("0:,"), uint16(0))
 	f.Fuzz(func(t *testing.T, data []byte, max uint16) {
+		whole, wholeErr := readAll(NewReader(bytes.NewReader(data), int(max)))
+		bytewise, byteErr := readAll(NewReader(iotest.OneByteReader(bytes.NewReader(data)), int(max)))
+		if !slices.Equal(whole, bytewise) || !errors.Is(wholeErr, byteErr) {
+			t.Fatalf("%q: buffered %q, %v; byte by byte %q, %v", data, whole, wholeErr, bytewise, byteErr)
+		}
 		r := NewReader(bytes.NewReader(data), int(max))
 		var re []byte
 		for {
@@ -39,4 +48,16 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// readAll returns every payload of r and the error that ended them.
+func readAll(r *Reader) ([]string, error) {
+	var ps []string
+	for {
+		p, err := r.Next()
+		if err != nil {
+			return ps, err
+		}
+		ps = append(ps, string(p))
+	}
 }

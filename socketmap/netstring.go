@@ -44,12 +44,15 @@ func NewReader(r io.Reader, maxLen int) *Reader {
 }
 
 // Next reads one netstring and returns its payload. The returned slice is only valid until
-// the next call to Next.
+// the next call to a method of r.
 //
 // Errors: io.EOF when the stream ends cleanly between netstrings; io.ErrUnexpectedEOF when it
 // ends inside one; ErrTooLong when the declared length exceeds the maximum; ErrMalformed for
 // broken framing; otherwise the error of the underlying reader (e.g. a deadline).
 func (r *Reader) Next() ([]byte, error) {
+	if p, ok := r.nextBuffered(); ok {
+		return p, nil
+	}
 	n, err := r.readLength()
 	if err != nil {
 		return nil, err
@@ -66,6 +69,19 @@ func (r *Reader) Next() ([]byte, error) {
 		return nil, ErrMalformed
 	}
 	return r.buf, nil
+}
+
+// nextBuffered is Next's fast path: when a whole, well-formed netstring is at the head of
+// the buffer, it consumes it and returns its payload, which points into the buffer (no copy,
+// no read). Otherwise it consumes nothing and reports false.
+func (r *Reader) nextBuffered() ([]byte, bool) {
+	b, _ := r.br.Peek(r.br.Buffered())
+	start, n, h := parseHead(b, r.max)
+	if h != headComplete {
+		return nil, false
+	}
+	_, _ = r.br.Discard(start + n + 1) // buffered: Discard does not read
+	return b[start : start+n], true
 }
 
 // readLength parses "<digits>:" and returns the value. It never reads more digits than the
@@ -105,24 +121,52 @@ func (r *Reader) readLength() (int, error) {
 // consumed by Next.
 func (r *Reader) Buffered() int { return r.br.Buffered() }
 
-// completeBuffered reports whether a whole netstring (or at least enough of one to fail
-// without further input) is already buffered, so that Next will not block on the network.
-func (r *Reader) completeBuffered() bool {
+// CompleteBuffered reports whether a whole netstring (or at least enough of one to fail
+// without further input) is already buffered, so that Next will not wait for input. A server
+// that batches its replies to pipelined requests sends them when this turns false: no reply
+// is held back waiting for input.
+func (r *Reader) CompleteBuffered() bool {
 	b, _ := r.br.Peek(r.br.Buffered())
-	n := 0
+	_, _, h := parseHead(b, r.max)
+	return h != headIncomplete
+}
+
+// head classifies the start of buffered input.
+type head uint8
+
+const (
+	headIncomplete head = iota // more input is needed to tell
+	headComplete               // a whole, well-formed netstring
+	headBroken                 // malformed or too long: Next fails without further input
+)
+
+// parseHead looks at the netstring at the start of b with the rules of readLength and Next
+// (digits only, no leading zero, at most max, ',' after the payload) and returns where its
+// payload starts and how long it is when it is complete.
+func parseHead(b []byte, max int) (start, n int, h head) {
 	for i, c := range b {
 		switch {
 		case c == ':':
-			return len(b)-i-1 >= n+1
-		case c < '0' || c > '9':
-			return true // malformed: Next fails at once
+			if i == 0 {
+				return 0, 0, headBroken
+			}
+			end := i + 1 + n
+			if end >= len(b) {
+				return 0, 0, headIncomplete
+			}
+			if b[end] != ',' {
+				return 0, 0, headBroken
+			}
+			return i + 1, n, headComplete
+		case c < '0' || c > '9', i == 1 && b[0] == '0':
+			return 0, 0, headBroken
 		}
 		n = n*10 + int(c-'0')
-		if n > r.max {
-			return true // too long: Next fails at once
+		if n > max {
+			return 0, 0, headBroken
 		}
 	}
-	return false
+	return 0, 0, headIncomplete
 }
 
 // AppendNetstring appends payload to dst as one netstring and returns the extended slice.

@@ -148,8 +148,8 @@ func TestReaderCompleteBuffered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewReader(strings.NewReader(tc.buffered), 100)
 			_, _ = r.br.Peek(len(tc.buffered)) // fill the buffer as a network read would
-			if got := r.completeBuffered(); got != tc.want {
-				t.Fatalf("completeBuffered(%q) = %v, want %v", tc.buffered, got, tc.want)
+			if got := r.CompleteBuffered(); got != tc.want {
+				t.Fatalf("CompleteBuffered(%q) = %v, want %v", tc.buffered, got, tc.want)
 			}
 		})
 	}

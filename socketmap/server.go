@@ -69,6 +69,9 @@ type Server struct {
 	MaxConns int
 	Logger   *slog.Logger // nil = discard
 
+	// hold overrides maxHold (tests only; 0 = maxHold).
+	hold time.Duration
+
 	mu     sync.Mutex
 	inited bool
 	// shutdown is set (under mu) when Shutdown starts; setIdle reads it without mu.
@@ -299,6 +302,7 @@ func (s *Server) idleTimeout() time.Duration {
 func (s *Server) partialTimeout() time.Duration {
 	return min(positiveOr(s.PartialTimeout, DefaultPartialTimeout), s.idleTimeout())
 }
+func (s *Server) holdTime() time.Duration { return positiveOr(s.hold, maxHold) }
 func (s *Server) requestTimeout() time.Duration {
 	return positiveOr(s.RequestTimeout, DefaultRequestTimeout)
 }

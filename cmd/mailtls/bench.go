@@ -133,7 +133,8 @@ func cmdBenchLoad(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&keyFlags, "key", "a lookup key (repeatable)")
 	keysFile := fs.String("keys", "", "file with one lookup key per line")
 	connsList := fs.String("conns", "1,8,32", "connection counts to measure, comma-separated")
-	pipeline := fs.Int("pipeline", 1, "requests in flight per connection (1 = strict request→reply, as Postfix)")
+	pipeList := fs.String("pipeline", "1", "requests in flight per connection, comma-separated (1 = strict request→reply, as Postfix)")
+	rounds := fs.Int("rounds", 1, "measure every point this many times, round after round (for ranges)")
 	duration := fs.Duration("duration", 10*time.Second, "measured period of each point")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured period before each point")
 	null := fs.Bool("null", true, "start the null server as a separate process and measure it first at every point")
@@ -164,14 +165,19 @@ func cmdBenchLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailtls bench load: %v\n", err)
 		return 2
 	}
-	var conns []int
-	for _, f := range strings.Split(*connsList, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			fmt.Fprintf(stderr, "mailtls bench load: -conns: %q is not a positive number\n", f)
-			return 2
-		}
-		conns = append(conns, n)
+	conns, err := positiveList("-conns", *connsList)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailtls bench load: %v\n", err)
+		return 2
+	}
+	pipelines, err := positiveList("-pipeline", *pipeList)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailtls bench load: %v\n", err)
+		return 2
+	}
+	if *rounds < 1 {
+		fmt.Fprintf(stderr, "mailtls bench load: -rounds: %d is not a positive number\n", *rounds)
+		return 2
 	}
 	if len(targets) == 0 && !*null {
 		fmt.Fprintln(stderr, "mailtls bench load: nothing to load: give -target or keep -null")
@@ -190,18 +196,35 @@ func cmdBenchLoad(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rep := newBenchReport(stdout, *asJSON, *null)
-	for _, c := range conns {
-		for _, t := range targets {
-			res, err := loadgen.Run(ctx, loadgen.Config{Network: t.Network, Addr: t.Addr, Map: t.Map, Keys: keys,
-				Conns: c, Pipeline: *pipeline, Duration: *duration, Warmup: *warmup})
-			if err != nil {
-				fmt.Fprintf(stderr, "mailtls bench load: %s at %d connections: %v\n", t.Name, c, err)
-				return 1
+	for range *rounds {
+		for _, p := range pipelines {
+			for _, c := range conns {
+				for _, t := range targets {
+					res, err := loadgen.Run(ctx, loadgen.Config{Network: t.Network, Addr: t.Addr, Map: t.Map, Keys: keys,
+						Conns: c, Pipeline: p, Duration: *duration, Warmup: *warmup})
+					if err != nil {
+						fmt.Fprintf(stderr, "mailtls bench load: %s at %d connections ×%d: %v\n", t.Name, c, p, err)
+						return 1
+					}
+					rep.add(t.Name, res)
+				}
 			}
-			rep.add(t.Name, res)
 		}
 	}
 	return 0
+}
+
+// positiveList parses a comma-separated list of positive numbers.
+func positiveList(flag, list string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flag, f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
 }
 
 // readKeys returns the keys of file (one per line; blank lines and # comments skipped)

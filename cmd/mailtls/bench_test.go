@@ -53,6 +53,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "load", "-key", "a", "-target", "x=inet:127.0.0.1"}, `mailtls bench load: -target "inet:127.0.0.1": no map name after the address`},
 		{[]string{"bench", "load", "-target", "x=inet:127.0.0.1:1:m"}, "mailtls bench load: no keys: give -keys FILE or -key K"},
 		{[]string{"bench", "load", "-key", "a", "-conns", "1,0", "-target", "x=inet:127.0.0.1:1:m"}, `mailtls bench load: -conns: "0" is not a positive number`},
+		{[]string{"bench", "load", "-key", "a", "-pipeline", "16,x", "-target", "x=inet:127.0.0.1:1:m"}, `mailtls bench load: -pipeline: "x" is not a positive number`},
+		{[]string{"bench", "load", "-key", "a", "-rounds", "0", "-target", "x=inet:127.0.0.1:1:m"}, `mailtls bench load: -rounds: 0 is not a positive number`},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, &out, &errb); code != 2 {
@@ -82,7 +84,7 @@ func TestBenchLoadAgainstDaemon(t *testing.T) {
 		lab.Query(t, addr, "postfix", k) // warm the cache
 	}
 
-	cmd := exec.Command(bin, "bench", "load", "-json", "-conns", "1,4", "-duration", "300ms", "-warmup", "100ms",
+	cmd := exec.Command(bin, "bench", "load", "-json", "-conns", "1,4", "-pipeline", "1,16", "-duration", "300ms", "-warmup", "100ms",
 		"-target", "mailtls=inet:"+addr+":postfix", "-key", "example.com", "-key", "nopolicy.example")
 	cmd.Dir = filepath.Dir(bin)
 	var stderr bytes.Buffer
@@ -94,6 +96,7 @@ func TestBenchLoadAgainstDaemon(t *testing.T) {
 	type line struct {
 		Target   string            `json:"target"`
 		Conns    int               `json:"conns"`
+		Pipeline int               `json:"pipeline"`
 		Requests uint64            `json:"requests"`
 		Errors   uint64            `json:"errors"`
 		Replies  map[string]uint64 `json:"replies"`
@@ -107,12 +110,12 @@ func TestBenchLoadAgainstDaemon(t *testing.T) {
 		}
 		got = append(got, l)
 	}
-	wantOrder := []string{"null 1", "mailtls 1", "null 4", "mailtls 4"}
+	wantOrder := []string{"null 1 ×1", "mailtls 1 ×1", "null 4 ×1", "mailtls 4 ×1", "null 1 ×16", "mailtls 1 ×16", "null 4 ×16", "mailtls 4 ×16"}
 	if len(got) != len(wantOrder) {
 		t.Fatalf("%d result lines, want %d:\n%s", len(got), len(wantOrder), out)
 	}
 	for i, g := range got {
-		if id := fmt.Sprintf("%s %d", g.Target, g.Conns); id != wantOrder[i] {
+		if id := fmt.Sprintf("%s %d ×%d", g.Target, g.Conns, g.Pipeline); id != wantOrder[i] {
 			t.Errorf("line %d is %q, want %q", i, id, wantOrder[i])
 		}
 		if g.Requests == 0 || g.Errors != 0 || g.VsNull <= 0 {

@@ -132,7 +132,7 @@ func TestEximConfiguration(t *testing.T) {
 	os.Chmod(sock, 0o666)
 	srv := &readsocket.Server{Decider: answers{
 		"sts.example": {Result: policy.OK, Level: "secure", Source: policy.SourceMTASTS, Servername: "hostname",
-			STS: &policy.STSPolicy{Domain: "sts.example", Mode: "enforce", MX: []string{"mx1.sts.example", "*.mail.sts.example"}}},
+			STS: policy.STSPolicy{Domain: "sts.example", Mode: "enforce", MX: []string{"mx1.sts.example", "*.mail.sts.example"}}},
 		"dane.example":    {Result: policy.OK, Level: "dane-only", Source: policy.SourceDANE},
 		"danemay.example": {Result: policy.OK, Level: "dane", Source: policy.SourceDANE},
 		"enc.example":     {Result: policy.OK, Level: "encrypt", Source: policy.SourceOverride},

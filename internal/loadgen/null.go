@@ -3,7 +3,6 @@ package loadgen
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net"
 	"sync"
 
@@ -12,9 +11,11 @@ import (
 
 // ServeNull serves the socketmap protocol on ln, answering every request with reply and
 // doing nothing else: the loopback ceiling that a policy server's figures are read against.
-// Like a good server it writes the replies to pipelined requests together, flushing only
-// when no further request is already buffered. It returns when ln is closed, after every
-// connection has ended.
+// It batches the replies to pipelined requests by the rule socketmap.Server follows, so that
+// the two are compared on the same footing: the replies are written together when no
+// further whole request is already buffered (socketmap.Reader.CompleteBuffered), never
+// held back waiting for input, through a 4 KiB buffer like the server's. It returns when ln
+// is closed, after every connection has ended.
 func ServeNull(ln net.Listener, reply string) error {
 	frame := socketmap.AppendNetstring(nil, []byte(reply))
 	var wg sync.WaitGroup
@@ -52,23 +53,20 @@ func ServeNull(ln net.Listener, reply string) error {
 }
 
 func serveNullConn(c net.Conn, frame []byte) {
-	br := bufio.NewReaderSize(c, 4096)
-	r := socketmap.NewReader(br, socketmap.DefaultMaxRequest)
+	r := socketmap.NewReader(c, socketmap.DefaultMaxRequest)
 	bw := bufio.NewWriterSize(c, 4096)
 	for {
-		if _, err := r.Next(); err != nil {
-			if !errors.Is(err, io.EOF) {
-				bw.Flush()
+		if !r.CompleteBuffered() {
+			if err := bw.Flush(); err != nil {
+				return
 			}
+		}
+		if _, err := r.Next(); err != nil {
+			bw.Flush() // the replies before a broken request
 			return
 		}
 		if _, err := bw.Write(frame); err != nil {
 			return
-		}
-		if br.Buffered() == 0 {
-			if err := bw.Flush(); err != nil {
-				return
-			}
 		}
 	}
 }

@@ -47,7 +47,13 @@ func (p *proxy) serve(ctx context.Context, client net.Conn) {
 	defer up.Close()
 	log.Info("session", "strip", p.strip, "wrongcert", p.tls != nil)
 	if !p.strip && p.tls == nil {
-		go func() { io.Copy(up, client); up.Close() }()
+		// Honest path: pass each side's end of stream on as a half-close, so what the
+		// receiver sends after the client's last bytes (221 to a pipelined QUIT, its TLS
+		// close_notify) still reaches the client, as without the path.
+		go func() {
+			io.Copy(up, client)
+			closeWrite(up)
+		}()
 		io.Copy(client, up)
 		return
 	}
@@ -177,4 +183,14 @@ func dropExtension(reply []string, ext string) []string {
 		out[i] = line[:3] + sep + line[4:]
 	}
 	return out
+}
+
+// closeWrite shuts down the writing side of a TCP connection (the peer reads EOF), or
+// closes any other connection.
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+		return
+	}
+	c.Close()
 }
