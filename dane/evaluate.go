@@ -142,15 +142,20 @@ func (e *Evaluator) EvaluateDestination(ctx context.Context, dst Destination) (*
 	res.Hosts = make([]Host, len(names))
 	reasons := make([][]string, len(names))
 	ttls := make([]uint32, len(names))
-	var g errgroup.Group
-	g.SetLimit(cmp.Or(e.MaxParallel, DefaultMaxParallel))
-	for i, name := range names {
-		g.Go(func() error {
-			res.Hosts[i], reasons[i], ttls[i] = e.host(ctx, name, port)
-			return nil
-		})
+	if len(names) == 1 {
+		// One host (the common case, and every implicit MX): no goroutine to hand it to.
+		res.Hosts[0], reasons[0], ttls[0] = e.host(ctx, names[0], port)
+	} else {
+		var g errgroup.Group
+		g.SetLimit(cmp.Or(e.MaxParallel, DefaultMaxParallel))
+		for i, name := range names {
+			g.Go(func() error {
+				res.Hosts[i], reasons[i], ttls[i] = e.host(ctx, name, port)
+				return nil
+			})
+		}
+		_ = g.Wait()
 	}
-	_ = g.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

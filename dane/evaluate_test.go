@@ -76,16 +76,20 @@ func TestEvaluate(t *testing.T) {
 			},
 			want:   DANEOnly,
 			states: []HostState{HostDANE, HostDANE},
-			check: func(t *testing.T, _ *dnstest.Server, r *Result) {
+			check: func(t *testing.T, s *dnstest.Server, r *Result) {
 				if !r.MXSecure || r.Implicit {
 					t.Errorf("MXSecure %v Implicit %v", r.MXSecure, r.Implicit)
 				}
 				h := r.Hosts[0]
-				if !h.AddrSecure || !h.TLSASecure || len(h.Addrs) != 2 || len(h.TLSA) != 1 || !h.TLSA[0].Usable {
+				if !h.AddrSecure || !h.TLSASecure || len(h.Addrs) != 1 || len(h.TLSA) != 1 || !h.TLSA[0].Usable {
 					t.Errorf("host %+v", h)
 				}
 				if h.TLSABase != "mx1.example." || h.Target != "mx1.example." {
 					t.Errorf("TLSA base %q target %q", h.TLSABase, h.Target)
+				}
+				// The secure A records settle the addresses: AAAA is not asked (issue 19).
+				if n := s.QueryCount("mx1.example.", dns.TypeAAAA) + s.QueryCount("mx2.example.", dns.TypeAAAA); n != 0 {
+					t.Errorf("%d AAAA queries next to secure A records", n)
 				}
 			},
 		},
@@ -191,8 +195,12 @@ func TestEvaluate(t *testing.T) {
 			want:   NoDANE,
 			states: []HostState{HostNoTLSA},
 			check: func(t *testing.T, s *dnstest.Server, r *Result) {
-				if r.Hosts[0].AddrSecure || len(r.Hosts[0].Addrs) != 2 || r.Hosts[0].Addrs[0].Secure {
+				if r.Hosts[0].AddrSecure || len(r.Hosts[0].Addrs) != 1 || r.Hosts[0].Addrs[0].Secure {
 					t.Errorf("host %+v", r.Hosts[0])
+				}
+				// AAAA, in the same unsigned zone as the insecure A, cannot be secure.
+				if n := s.QueryCount("mx.example.", dns.TypeAAAA); n != 0 {
+					t.Errorf("%d AAAA queries next to an insecure A answer", n)
 				}
 				if n := s.QueryCount("_25._tcp.mx.example.", dns.TypeTLSA); n != 0 {
 					t.Errorf("%d TLSA queries behind insecure addresses", n)
@@ -293,6 +301,24 @@ func TestEvaluate(t *testing.T) {
 			},
 			want:   DANEOnly,
 			states: []HostState{HostDANE},
+		},
+		{
+			rule: "§3 IPv6-only host: no A records (secure NODATA), so AAAA is asked and decides",
+			setup: func(s *dnstest.Server) {
+				s.Add("example. 300 IN MX 10 mx.example.", "mx.example. 300 IN AAAA 2001:db8::1",
+					"_25._tcp.mx.example. 300 IN TLSA 3 1 1 "+sha256Hex)
+			},
+			want:   DANEOnly,
+			states: []HostState{HostDANE},
+			check: func(t *testing.T, s *dnstest.Server, r *Result) {
+				h := r.Hosts[0]
+				if !h.AddrSecure || len(h.Addrs) != 1 || h.Addrs[0].IP.String() != "2001:db8::1" {
+					t.Errorf("host %+v", h)
+				}
+				if a, aaaa := s.QueryCount("mx.example.", dns.TypeA), s.QueryCount("mx.example.", dns.TypeAAAA); a != 1 || aaaa != 1 {
+					t.Errorf("A queries %d, AAAA queries %d, want 1 each", a, aaaa)
+				}
+			},
 		},
 		{
 			rule: "secure MX, a host with no address records at all next to a DANE host → dane",

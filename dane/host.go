@@ -9,11 +9,10 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
-
-	"github.com/mailtls/mailtls/dnsclient"
 )
 
-// host examines one MX host (or a host next-hop) on port: its addresses, then, behind secure addresses, its TLSA RRset.
+// host examines one MX host (or a host next-hop) on port: its addresses (as many as the
+// decision needs, see addresses), then, behind secure addresses, its TLSA RRset.
 // It returns the host, the reasons (each prefixed with the host name) and the smallest
 // TTL of the RRsets it learnt (math.MaxUint32 when it learnt none).
 func (e *Evaluator) host(ctx context.Context, name string, port int) (Host, []string, uint32) {
@@ -27,15 +26,11 @@ func (e *Evaluator) host(ctx context.Context, name string, port int) (Host, []st
 	// RFC 7672 §2.2: the TLSA RRset is only looked up, and only trusted, when the
 	// address records of the host are secure. A and AAAA are judged separately: one
 	// family that failed or is empty does not spoil a secure other family
-	// (conformance.md §3).
-	addrs := dnsclient.LookupAddrs(ctx, e.Resolver, name)
+	// (conformance.md §3); AAAA is not asked when A alone settles it.
+	fams, skipped := e.addresses(ctx, name)
 	var insecure bool
 	var errs []error
-	for _, fam := range []struct {
-		typ string
-		r   *dnsclient.Result
-		err error
-	}{{"A", addrs.A, addrs.AErr}, {"AAAA", addrs.AAAA, addrs.AAAAErr}} {
+	for _, fam := range fams {
 		if fam.err != nil {
 			errs = append(errs, fam.err)
 			say("%s lookup failed: %v", fam.typ, fam.err)
@@ -68,6 +63,9 @@ func (e *Evaluator) host(ctx context.Context, name string, port int) (Host, []st
 		if r.Name != "" && r.Name != name {
 			h.Target = r.Name
 		}
+	}
+	if skipped != "" {
+		say("%s", skipped)
 	}
 	switch {
 	case h.AddrSecure:

@@ -33,7 +33,9 @@ type Host struct {
 	// Target is the TLSA base domain: the final name after CNAMEs when the whole chain is
 	// secure (RFC 7672 §2.2.2, RFC 7671 §7), else Name.
 	Target string
-	Addrs  []Addr
+	// Addrs are the addresses of the families looked up: A, and AAAA only when A did not
+	// settle whether the addresses are secure (see Evaluator.addresses).
+	Addrs []Addr
 	// AddrSecure is true when at least one address family answered securely with records;
 	// a failed AAAA lookup next to a secure A (or the reverse) does not spoil the host.
 	AddrSecure bool

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/mailtls/mailtls/cache"
 	"github.com/mailtls/mailtls/dane"
 )
@@ -107,17 +109,29 @@ func (e *Engine) daneFromDisk(domain string) (*daneEntry, bool) {
 // refreshDANE evaluates nh's destination once for all concurrent callers (bounded like an
 // MTA-STS refresh); a caller whose ctx ends first gets the outcome known so far, or nil.
 func (e *Engine) refreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) *daneState {
-	domain := nh.DANEKey
-	ch := e.flight.DoChan("dane:"+domain, func() (any, error) {
+	return e.awaitDANE(ctx, nh.DANEKey, e.startDANE(ctx, nh, ev))
+}
+
+// startDANE starts (or joins) the shared evaluation of nh's destination and returns where
+// its outcome will arrive; awaitDANE waits for it. A cold answer starts it, then does the
+// MTA-STS work on its own goroutine, then waits: the two chains run in parallel with no
+// goroutine of the answer's own in between.
+func (e *Engine) startDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) <-chan singleflight.Result {
+	return e.flight.DoChan("dane:"+nh.DANEKey, func() (any, error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshDANE(wctx, nh, ev), nil
 	})
+}
+
+// awaitDANE waits for the evaluation startDANE started for key; a caller whose ctx ends
+// first gets the outcome known so far, or nil.
+func (e *Engine) awaitDANE(ctx context.Context, key string, ch <-chan singleflight.Result) *daneState {
 	select {
 	case r := <-ch:
 		return r.Val.(*daneState)
 	case <-ctx.Done():
-		if en, ok := e.dane.Get(domain); ok {
+		if en, ok := e.dane.Get(key); ok {
 			return en.state.Load()
 		}
 		return nil

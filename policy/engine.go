@@ -82,6 +82,8 @@ type Engine struct {
 	// daneWholeAt is the DANE hot store's Dropped count when a Load found it holding every
 	// outcome of the persistent store (-1: not known to): see daneWhole.
 	daneWholeAt atomic.Int64
+	// stsWholeAt is the same for the MTA-STS hot store: see stsWhole.
+	stsWholeAt atomic.Int64
 }
 
 // Bounds on how long a positive TXT answer is trusted before the record is read again
@@ -134,6 +136,7 @@ func New(opt Options) (*Engine, error) {
 		dane:     cache.NewMemorySized(opt.MaxEntries, b*3/8, daneEntryCost, cache.KeyOf(func(en *daneEntry) string { return en.state.Load().Domain })),
 		mx:       cache.NewMemorySized(opt.MaxEntries, b/16, mxStateCost)}
 	e.daneWholeAt.Store(-1)
+	e.stsWholeAt.Store(-1)
 	e.overrides.Store(opt.Overrides)
 	e.SetSTSTimers(STSTimers{FetchTimeout: opt.FetchTimeout, FailureRetry: opt.FailureRetry, RefreshInterval: opt.RefreshInterval, TXTTTLMin: opt.TXTTTLMin})
 	e.SetDANE(opt.DANE, opt.DANEOffReason)
@@ -316,24 +319,35 @@ func (e *Engine) facts(dl *answerDeadline, nh *Nexthop, wantDANE bool, ev DANEEv
 	case daneOK:
 		f.sts = e.refreshSTS(ctx, domain, false)
 	default:
-		// The goroutine writes its own result (not f), so f stays on the caller's stack.
-		done := make(chan *daneState, 1)
-		dnh := *nh
-		go func() { done <- e.refreshDANE(ctx, dnh, ev) }()
+		dch := e.startDANE(ctx, *nh, ev)
 		f.sts = e.refreshSTS(ctx, domain, false)
-		f.dane = <-done
+		f.dane = e.awaitDANE(ctx, nh.DANEKey, dch)
 	}
 	return f
 }
 
-// stsEntryFor returns domain's hot-store slot; on a miss it looks in the persistent store
+// stsEntryFor returns domain's hot-store state; on a miss it looks in the persistent store
 // (an entry evicted from memory by churn, or not loaded yet after a restart, is still on
 // disk) before the caller goes to the network. Hits cost no disk access.
 func (e *Engine) stsEntryFor(domain string) (*stsState, bool) {
 	if en, ok := e.sts.Get(domain); ok {
 		return en, true
 	}
+	if e.stsWhole() {
+		return nil, false // nothing on disk that memory lacks: no store read on a cold answer's path
+	}
 	return readBack(e, e.sts, domain, e.stsFromDisk)
+}
+
+// stsWhole reports whether the MTA-STS hot store holds every state the persistent store
+// does, as daneWhole does for DANE outcomes: a Load read the whole store into it, and
+// nothing was evicted or refused since (every state learnt later goes to memory before
+// the write-behind store, and a purge deletes from both). A never-seen domain then costs
+// no store read (issue 19: the daemon's SQLite store cost a cold answer two SELECTs
+// here, one per MTA-STS lookup of the domain, and one more for DANE).
+func (e *Engine) stsWhole() bool {
+	at := e.stsWholeAt.Load()
+	return at >= 0 && uint64(at) == e.sts.Dropped()
 }
 
 // readBack reads domain's slot from the persistent store with fromDisk after a miss of

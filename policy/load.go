@@ -23,7 +23,8 @@ const loadBatch = 512
 // entries that find their part of the hot store full stay on disk, where a lookup reads
 // them, and it stops reading once either hot store is full. A purge while Load runs stops
 // it, so nothing purged is brought back. A Load that read the whole store with no DANE
-// outcome left out lets DANE lookups skip the disk on a miss (daneWhole).
+// outcome (MTA-STS state) left out lets DANE (MTA-STS) lookups skip the disk on a miss
+// (daneWhole, stsWhole).
 //
 // Loaded states are compacted: strings and policies that many domains share are stored
 // once (see compactor), and slices hold no spare capacity.
@@ -32,7 +33,7 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	gen := e.purges.Load()
-	daneDropped := e.dane.Dropped()
+	daneDropped, stsDropped := e.dane.Dropped(), e.sts.Dropped()
 	stopped := false
 	var loaded atomic.Int64
 	batches := make(chan []cache.Entry, 2*runtime.GOMAXPROCS(0))
@@ -72,8 +73,13 @@ func (e *Engine) Load(ctx context.Context) (int, error) {
 	}
 	close(batches)
 	wg.Wait()
-	if err == nil && !stopped && e.purges.Load() == gen && e.dane.Dropped() == daneDropped {
-		e.daneWholeAt.Store(int64(daneDropped)) // see daneWhole
+	if err == nil && !stopped && e.purges.Load() == gen {
+		if e.dane.Dropped() == daneDropped {
+			e.daneWholeAt.Store(int64(daneDropped)) // see daneWhole
+		}
+		if e.sts.Dropped() == stsDropped {
+			e.stsWholeAt.Store(int64(stsDropped)) // see stsWhole
+		}
 	}
 	return int(loaded.Load()), err
 }

@@ -8,7 +8,8 @@
 # The daemon runs from a temporary state directory on a free loopback port; its resolver
 # is a closed loopback port (an override costs no lookup; the start-up DNSSEC check fails
 # and switches the DANE stage off, which an override never reaches). Knobs (environment):
-# MAILTLS_BENCH_CONNS ("1,8,32"), MAILTLS_BENCH_DURATION (10s), MAILTLS_BENCH_WARMUP (2s).
+# MAILTLS_BENCH_CONNS ("1,8,32"), MAILTLS_BENCH_DURATION (10s), MAILTLS_BENCH_WARMUP (2s),
+# MAILTLS_BENCH_PIPELINE ("1"; e.g. "1,16,64"), MAILTLS_BENCH_ROUNDS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -51,4 +52,4 @@ echo "daemon answers over.example: $reply"
 case "$reply" in *"OK secure match=mx.over.example"*) ;; *) echo "unexpected answer; daemon log:" >&2; cat "$work/daemon.log" >&2; exit 1 ;; esac
 
 "$work/mailtls" bench load -target "mailtls=inet:127.0.0.1:$port:postfix" -key over.example \
-  -conns "${MAILTLS_BENCH_CONNS:-1,8,32}" -duration "${MAILTLS_BENCH_DURATION:-10s}" -warmup "${MAILTLS_BENCH_WARMUP:-2s}"
+  -conns "${MAILTLS_BENCH_CONNS:-1,8,32}" -pipeline "${MAILTLS_BENCH_PIPELINE:-1}" -rounds "${MAILTLS_BENCH_ROUNDS:-1}" -duration "${MAILTLS_BENCH_DURATION:-10s}" -warmup "${MAILTLS_BENCH_WARMUP:-2s}"
