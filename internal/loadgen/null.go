@@ -18,6 +18,13 @@ import (
 // is closed, after every connection has ended.
 func ServeNull(ln net.Listener, reply string) error {
 	frame := socketmap.AppendNetstring(nil, []byte(reply))
+	return serveConns(ln, func(c net.Conn) { serveNullConn(c, frame) })
+}
+
+// serveConns accepts connections on ln and serves each with serve on a goroutine of its
+// own, closing it afterwards. It returns when ln is closed, after closing every
+// connection still open and waiting for their goroutines.
+func serveConns(ln net.Listener, serve func(net.Conn)) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var mu sync.Mutex
@@ -40,15 +47,13 @@ func ServeNull(ln net.Listener, reply string) error {
 		mu.Lock()
 		conns[c] = struct{}{}
 		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			serveNullConn(c, frame)
+		wg.Go(func() {
+			serve(c)
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
 			c.Close()
-		}()
+		})
 	}
 }
 

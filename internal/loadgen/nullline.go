@@ -2,9 +2,7 @@ package loadgen
 
 import (
 	"bytes"
-	"errors"
 	"net"
-	"sync"
 )
 
 // ServeNullLine serves the line protocol of mailtls's readsocket listener (and Exim's
@@ -15,36 +13,7 @@ import (
 // against. It returns when ln is closed, after every connection has ended.
 func ServeNullLine(ln net.Listener, reply string) error {
 	line := []byte(reply + "\n")
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	var mu sync.Mutex
-	conns := map[net.Conn]struct{}{}
-	defer func() {
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		mu.Lock()
-		conns[c] = struct{}{}
-		mu.Unlock()
-		wg.Go(func() {
-			serveNullLineConn(c, line)
-			mu.Lock()
-			delete(conns, c)
-			mu.Unlock()
-			c.Close()
-		})
-	}
+	return serveConns(ln, func(c net.Conn) { serveNullLineConn(c, line) })
 }
 
 // serveNullLineConn reads up to 1 KiB of request, to its newline or the end of the
