@@ -108,6 +108,7 @@ func (e *Evaluator) EvaluateDestination(ctx context.Context, dst Destination) (*
 
 	mxs := mxRecords(mx.Records)
 	var names []string
+	var prefs []uint16 // the MX preference of each of names
 	switch {
 	case len(mxs) == 1 && mxs[0].Mx == ".":
 		// RFC 7505 §3: a single MX with an empty exchange ("MX 0 .") says the domain
@@ -128,7 +129,7 @@ func (e *Evaluator) EvaluateDestination(ctx context.Context, dst Destination) (*
 		res.reason("MX %s: no MX records (secure NODATA): %s is its own implicit MX (RFC 5321 §5.1)", fqdn, fqdn)
 	default:
 		var list []string
-		names, list = exchanges(mxs)
+		names, prefs, list = exchanges(mxs)
 		res.reason("MX %s %s: %s", fqdn, security(mx.Secure), listed(list, maxListed))
 	}
 
@@ -162,6 +163,9 @@ func (e *Evaluator) EvaluateDestination(ctx context.Context, dst Destination) (*
 	for i, r := range reasons {
 		res.Reasons = append(res.Reasons, r...)
 		res.TTL = min(res.TTL, ttls[i])
+		if prefs != nil {
+			res.Hosts[i].Preference = prefs[i]
+		}
 	}
 
 	if mx.Secure {
@@ -228,9 +232,10 @@ func mxRecords(rrs []dns.RR) []*dns.MX {
 }
 
 // exchanges returns the distinct MX exchanges in preference order (RFC 5321 §5.1; equal
-// preferences by name, so that results are stable), and the MX set as text. An empty
-// exchange next to real ones is not a valid null MX (RFC 7505 §3) and is skipped.
-func exchanges(mxs []*dns.MX) (names, list []string) {
+// preferences by name, so that results are stable) with the preference of each (the
+// lowest one an exchange is listed with), and the MX set as text. An empty exchange next
+// to real ones is not a valid null MX (RFC 7505 §3) and is skipped.
+func exchanges(mxs []*dns.MX) (names []string, prefs []uint16, list []string) {
 	sorted := slices.Clone(mxs)
 	slices.SortStableFunc(sorted, func(a, b *dns.MX) int {
 		return cmp.Or(cmp.Compare(a.Preference, b.Preference),
@@ -245,6 +250,7 @@ func exchanges(mxs []*dns.MX) (names, list []string) {
 		}
 		seen[name] = true
 		names = append(names, name)
+		prefs = append(prefs, m.Preference)
 	}
-	return names, list
+	return names, prefs, list
 }

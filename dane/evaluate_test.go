@@ -87,6 +87,9 @@ func TestEvaluate(t *testing.T) {
 				if h.TLSABase != "mx1.example." || h.Target != "mx1.example." {
 					t.Errorf("TLSA base %q target %q", h.TLSABase, h.Target)
 				}
+				if h.Preference != 10 || r.Hosts[1].Preference != 20 {
+					t.Errorf("preferences %d, %d, want 10, 20", h.Preference, r.Hosts[1].Preference)
+				}
 				// The secure A records settle the addresses: AAAA is not asked (issue 19).
 				if n := s.QueryCount("mx1.example.", dns.TypeAAAA) + s.QueryCount("mx2.example.", dns.TypeAAAA); n != 0 {
 					t.Errorf("%d AAAA queries next to secure A records", n)

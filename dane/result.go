@@ -30,6 +30,9 @@ type Result struct {
 // Host is what was learnt about one MX host.
 type Host struct {
 	Name string // MX exchange as published (FQDN, lower-case)
+	// Preference is the host's MX preference (RFC 5321 §5.1); 0 for an implicit MX and a
+	// host next-hop.
+	Preference uint16
 	// Target is the TLSA base domain: the final name after CNAMEs when the whole chain is
 	// secure (RFC 7672 §2.2.2, RFC 7671 §7), else Name.
 	Target string

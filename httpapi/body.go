@@ -13,7 +13,7 @@ import (
 //	head  {"next_hop":…,"domain":…,"profile":…,"result":…,"level":…,"match":[…],
 //	      "servername":…,"source":…,"message":…,"reasons":[…]
 //	live  ,"expires":"…","cache_hit":…
-//	tail  ,"mta_sts":{…},"tlsrpt":{…},"would":{…},"postfix_reply":"…"}
+//	tail  ,"mta_sts":{…},"tlsrpt":{…},"dane":{…},"would":{…},"postfix_reply":"…"}
 //
 // The head and tail of a cached decision stay the same from one hit to the next and are
 // kept (bodyCache); the live part changes (a miss, then hits) and is encoded each time.
@@ -107,6 +107,9 @@ func appendTail(b []byte, d *policy.Decision, reply string) []byte {
 		b = appendStrings(b, p.MX)
 		b = append(b, '}')
 	}
+	if hs, ok := d.DANEHosts(); ok {
+		b = appendDANE(b, hs)
+	}
 	if w := d.Would; w != nil {
 		b = appendField(b, "would", true)
 		b = append(b, '{')
@@ -119,6 +122,57 @@ func appendTail(b []byte, d *policy.Decision, reply string) []byte {
 	b = appendField(b, "postfix_reply", true)
 	b = appendString(b, reply)
 	return append(b, '}', '\n')
+}
+
+// appendDANE appends the "dane" member (openapi.yaml, schema DANE; Go type DANE).
+func appendDANE(b []byte, hs *policy.DANEHosts) []byte {
+	b = appendField(b, "dane", true)
+	b = append(b, '{')
+	b = appendField(b, "mx_secure", false)
+	b = strconv.AppendBool(b, hs.MXSecure)
+	b = appendField(b, "no_mx", true)
+	b = strconv.AppendBool(b, hs.NoMX)
+	b = appendField(b, "hosts", true)
+	b = append(b, '[')
+	for i := range hs.Hosts {
+		h := &hs.Hosts[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = appendField(b, "name", false)
+		b = appendString(b, h.Name)
+		b = appendField(b, "preference", true)
+		b = strconv.AppendUint(b, uint64(h.Preference), 10)
+		if h.TLSABase != "" {
+			b = appendField(b, "tlsa_base", true)
+			b = appendString(b, h.TLSABase)
+		}
+		b = appendField(b, "state", true)
+		b = appendString(b, h.State.String())
+		if len(h.TLSA) > 0 {
+			b = appendField(b, "tlsa", true)
+			b = append(b, '[')
+			for j, t := range h.TLSA {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, '{')
+				b = appendField(b, "usage", false)
+				b = strconv.AppendUint(b, uint64(t.Usage), 10)
+				b = appendField(b, "selector", true)
+				b = strconv.AppendUint(b, uint64(t.Selector), 10)
+				b = appendField(b, "matching_type", true)
+				b = strconv.AppendUint(b, uint64(t.MatchingType), 10)
+				b = appendField(b, "data", true)
+				b = appendString(b, t.Data)
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']', '}')
 }
 
 // appendError appends the body of a non-200 answer (openapi.yaml, schema Error).

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/mailtls/mailtls/dane"
 	"github.com/mailtls/mailtls/policy"
 )
 
@@ -33,7 +35,34 @@ func newResponse(d *policy.Decision, reply string) *Response {
 		r.MTASTS = &STSPolicy{Domain: p.Domain, ID: p.ID, Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Lines: lines}
 		r.TLSRPT = &TLSRPT{PolicyType: "sts", PolicyDomain: p.Domain, PolicyString: lines, MXHostPattern: p.MX}
 	}
+	if hs, ok := d.DANEHosts(); ok {
+		r.DANE = &DANE{MXSecure: hs.MXSecure, NoMX: hs.NoMX, Hosts: []DANEHost{}}
+		for _, h := range hs.Hosts {
+			o := DANEHost{Name: h.Name, Preference: h.Preference, TLSABase: h.TLSABase, State: h.State.String()}
+			for _, t := range h.TLSA {
+				o.TLSA = append(o.TLSA, TLSA{Usage: t.Usage, Selector: t.Selector, MatchingType: t.MatchingType, Data: t.Data})
+			}
+			r.DANE.Hosts = append(r.DANE.Hosts, o)
+		}
+	}
 	return r
+}
+
+// daneDecision is a dane answer with hosts named name: one with usable records of each
+// usage, selector and matching type, one without TLSA, one whose lookups failed.
+func daneDecision(name string, level string) *policy.Decision {
+	d := &policy.Decision{Key: name, Domain: name, Profile: "haraka", Result: policy.OK, Level: level, Source: policy.SourceDANE,
+		Expires: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)}
+	d.SetDANEHosts(&policy.DANEHosts{MXSecure: true, Hosts: []policy.DANEHost{
+		{Name: "mx1." + name, Preference: 10, TLSABase: "mx1." + name, State: dane.HostDANE, TLSA: []policy.DANETLSA{
+			{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("0f", 32)},
+			{Usage: 2, Selector: 0, MatchingType: 2, Data: strings.Repeat("a0", 64)},
+			{Usage: 3, Selector: 0, MatchingType: 0, Data: "30" + name},
+		}},
+		{Name: "mx2." + name, Preference: 65535, State: dane.HostNoTLSA},
+		{Name: name, TLSABase: "target." + name, State: dane.HostFailed},
+	}})
+	return d
 }
 
 func referenceBody(d *policy.Decision, reply string) ([]byte, error) {
@@ -72,7 +101,17 @@ func decisions() []*policy.Decision {
 		Would: &policy.Would{Reply: "OK secure match=mx.a.example servername=hostname", Source: policy.SourceMTASTS}}
 	empty := &policy.Decision{}
 	empty.SetReasons([]string{})
-	return append(out, ok, noLines, dry, empty, &policy.Decision{Key: "x", Expires: time.Unix(0, 1)})
+	out = append(out, ok, noLines, dry, empty, &policy.Decision{Key: "x", Expires: time.Unix(0, 1)})
+	for _, s := range trickyStrings {
+		out = append(out, daneDecision(s, "dane"))
+	}
+	relay := &policy.Decision{Key: "[relay.example]:587", Result: policy.OK, Level: "dane-only", Source: policy.SourceDANE}
+	relay.SetDANEHosts(&policy.DANEHosts{NoMX: true, Hosts: []policy.DANEHost{{Name: "relay.example", TLSABase: "relay.example", State: dane.HostDANEUnusable}}})
+	noHosts := &policy.Decision{Key: "a.example", Result: policy.OK, Level: "dane-only", Source: policy.SourceDANE}
+	noHosts.SetDANEHosts(&policy.DANEHosts{MXSecure: true})
+	// Hosts on an answer that is not an OK dane answer of the DANE stage are not shown.
+	notDANE := daneDecision("b.example", "secure")
+	return append(out, relay, noHosts, notDANE, daneDecision("c.example", "dane-only"))
 }
 
 // The hand-written body is byte for byte the reference encoding, for every decision,
@@ -150,6 +189,25 @@ func TestBodyCacheChanges(t *testing.T) {
 	}
 }
 
+// A kept body is not given for a dane answer whose hosts are another value.
+func TestBodyCacheDANEHosts(t *testing.T) {
+	var c bodyCache
+	d := daneDecision("k.example", "dane-only")
+	first, _ := c.appendBody(nil, d, "OK dane-only")
+	if e := c.slot(d.Profile, d.Key).Load(); e == nil || !e.encodes(d, "OK dane-only", mustKey(t, d)) {
+		t.Fatal("the first body was not kept")
+	}
+	if !strings.Contains(string(first), `"tlsa":[{"usage":3,"selector":1,"matching_type":1,"data":"0f0f`) {
+		t.Errorf("no TLSA records in %s", first)
+	}
+	d.SetDANEHosts(&policy.DANEHosts{MXSecure: true, Hosts: []policy.DANEHost{{Name: "other.k.example", State: dane.HostNoTLSA}}})
+	got, _ := c.appendBody(nil, d, "OK dane-only")
+	want, _ := referenceBody(d, "OK dane-only")
+	if string(got) != string(want) || string(got) == string(first) {
+		t.Errorf("the hosts changed, the kept body was given:\n got %s\nwant %s", got, want)
+	}
+}
+
 func mustKey(t *testing.T, d *policy.Decision) policy.ReasonsKey {
 	t.Helper()
 	k, ok := d.ReasonsKey()
@@ -168,7 +226,7 @@ func TestEncoderKnowsEveryField(t *testing.T) {
 			"Source", "Message", "STS", "Would", "TLSRPT", "Expires", "CacheHit"},
 		reflect.TypeFor[policy.STSPolicy](): {"Domain", "ID", "Mode", "MaxAge", "MX", "Lines"},
 		reflect.TypeFor[policy.Would]():     {"Reply", "Source"},
-		reflect.TypeFor[Response]():         {"NextHop", "Domain", "Profile", "Result", "Level", "Match", "Servername", "Source", "Message", "Reasons", "Expires", "CacheHit", "MTASTS", "TLSRPT", "Would", "PostfixReply"},
+		reflect.TypeFor[Response]():         {"NextHop", "Domain", "Profile", "Result", "Level", "Match", "Servername", "Source", "Message", "Reasons", "Expires", "CacheHit", "MTASTS", "TLSRPT", "DANE", "Would", "PostfixReply"},
 	} {
 		var fields []string
 		for f := range typ.Fields() {

@@ -15,8 +15,8 @@ import (
 //
 // An entry is used only when everything its head and tail were encoded from is equal to
 // the new decision's: the fields they show, the socketmap reply, the MTA-STS policy
-// (policy.STSPolicy.Equal) and policy.ReasonsKey, which changes whenever the reasons text
-// could. Anything else — a changed fact, a reloaded configuration, another key in the same
+// (policy.STSPolicy.Equal), the DANE hosts (the same immutable value) and
+// policy.ReasonsKey, which changes whenever the reasons text could. Anything else — a changed fact, a reloaded configuration, another key in the same
 // slot — renders the body afresh and replaces the entry. Entries are immutable once
 // published.
 //
@@ -47,6 +47,7 @@ type bodyEntry struct {
 	would      policy.Would
 	hasWould   bool
 	reply      string
+	dane       *policy.DANEHosts // immutable once published (policy.DANEHosts)
 
 	head, tail []byte
 }
@@ -70,6 +71,7 @@ func newBodyEntry(d *policy.Decision, reply string, rk policy.ReasonsKey) *bodyE
 	e := &bodyEntry{reasons: rk, key: d.Key, domain: d.Domain, profile: d.Profile, result: d.Result,
 		level: d.Level, match: d.Match, servername: d.Servername, source: d.Source, message: d.Message,
 		sts: d.STS, reply: reply}
+	e.dane = daneHosts(d)
 	if d.Would != nil {
 		e.would, e.hasWould = *d.Would, true
 	}
@@ -82,7 +84,13 @@ func (e *bodyEntry) encodes(d *policy.Decision, reply string, rk policy.ReasonsK
 		e.result == d.Result && e.level == d.Level && slices.Equal(e.match, d.Match) &&
 		e.servername == d.Servername && e.source == d.Source && e.message == d.Message &&
 		e.sts.Equal(&d.STS) && e.hasWould == (d.Would != nil) && (d.Would == nil || e.would == *d.Would) &&
-		e.reply == reply
+		e.reply == reply && e.dane == daneHosts(d)
+}
+
+// daneHosts is d.DANEHosts(), nil when there are none.
+func daneHosts(d *policy.Decision) *policy.DANEHosts {
+	hs, _ := d.DANEHosts()
+	return hs
 }
 
 // appendBody appends the body of a 200 answer for d, whose socketmap reply is reply,

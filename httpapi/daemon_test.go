@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +212,28 @@ func TestSameDecisionAsSocketmap(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("dane-only carries the validated MX hosts and TLSA records; others none", func(t *testing.T) {
+		for round := range 2 { // the second from the kept body
+			_, body := a.get(t, http.MethodGet, "/v1/policy/dane.example", "Bearer "+token)
+			var r httpapi.Response
+			if err := json.Unmarshal(body, &r); err != nil {
+				t.Fatal(err)
+			}
+			want := &httpapi.DANE{MXSecure: true, Hosts: []httpapi.DANEHost{{Name: "mx.dane.example", Preference: 10,
+				TLSABase: "mx.dane.example", State: "dane", TLSA: []httpapi.TLSA{{Usage: 3, Selector: 1, MatchingType: 1,
+					Data: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}}}}}
+			if !reflect.DeepEqual(r.DANE, want) || round == 1 && !r.CacheHit {
+				t.Fatalf("round %d (cache_hit %v): dane %+v, want %+v\n%s", round, r.CacheHit, r.DANE, want, body)
+			}
+		}
+		for _, key := range []string{"sts.example", "none.example"} {
+			_, body := a.get(t, http.MethodGet, "/v1/policy/"+key, "Bearer "+token)
+			if strings.Contains(string(body), `"dane"`) {
+				t.Errorf("%s: %s", key, body)
+			}
+		}
+	})
 
 	t.Run("mta-sts enforce carries the policy and its TLSRPT fields", func(t *testing.T) {
 		_, body := a.get(t, http.MethodGet, "/v1/policy/STS.example.?profile=rpt", "Bearer "+token)

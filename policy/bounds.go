@@ -213,7 +213,7 @@ func tlsrptReplyCost(key string, r *tlsrptReply) int {
 func daneEntryCost(key string, en *daneEntry) int {
 	n := slotCost + len(key) + 32
 	if st := en.state.Load(); st != nil {
-		n += 64 + strsCost(st.Reasons)
+		n += 72 + strsCost(st.Reasons) + st.hosts.cost()
 	}
 	return n
 }

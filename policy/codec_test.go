@@ -3,6 +3,8 @@ package policy
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,28 +72,94 @@ func TestSTSDecodeIntoForLoad(t *testing.T) {
 	}
 }
 
-// DANE outcomes survive encoding, the old JSON values still decode, and a state stays
-// within 64 bytes.
+// codecDANEHosts are the hosts of a dane answer: one with two usable records, one
+// without TLSA, one whose lookup failed.
+func codecDANEHosts() *DANEHosts {
+	return &DANEHosts{MXSecure: true, Hosts: []DANEHost{
+		{Name: "mx1.a.example", Preference: 10, TLSABase: "mx1.a.example", State: dane.HostDANE, TLSA: []DANETLSA{
+			{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("ab", 32)},
+			{Usage: 2, Selector: 0, MatchingType: 2, Data: strings.Repeat("01", 64)},
+		}},
+		{Name: "mx2.a.example", Preference: 65535, State: dane.HostNoTLSA},
+		{Name: "mx3.a.example", Preference: 20, TLSABase: "target.b.example", State: dane.HostFailed},
+	}}
+}
+
+// DANE outcomes survive encoding, hosts included; the old JSON values and format-1 values
+// still decode (without hosts); a state stays within 72 bytes.
 func TestDANECodecRoundTrip(t *testing.T) {
-	if got := reflect.TypeFor[daneState]().Size(); got > 64 {
-		t.Errorf("daneState is %d bytes, want at most 64", got)
+	if got := reflect.TypeFor[daneState]().Size(); got > 72 {
+		t.Errorf("daneState is %d bytes, want at most 72", got)
 	}
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	for _, st := range []daneState{
-		{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x", "y"}, checked: unixNano(at), expires: unixNano(at.Add(time.Hour))},
+		{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x", "y"}, checked: unixNano(at), expires: unixNano(at.Add(time.Hour)), hosts: codecDANEHosts()},
+		{Domain: "[relay.example]:587", Outcome: dane.DANEOnly, checked: unixNano(at), expires: unixNano(at.Add(time.Hour)),
+			hosts: &DANEHosts{NoMX: true, Hosts: []DANEHost{{Name: "relay.example", TLSABase: "relay.example", State: dane.HostDANE,
+				TLSA: []DANETLSA{{Usage: 3, Selector: 0, MatchingType: 0, Data: "3000"}}}}}},
 		{Domain: "b.example", Outcome: dane.TempFail, checked: unixNano(at), expires: unixNano(at.Add(time.Second))},
 	} {
+		got, err := decodeDANE(encodeDANE(&st))
+		if err != nil {
+			t.Fatalf("%s: %v", st.Domain, err)
+		}
+		if !reflect.DeepEqual(*got, st) {
+			t.Errorf("%s: round trip gave %+v (hosts %+v), want %+v", st.Domain, *got, got.hosts, st)
+		}
 		old := daneJSON{Domain: st.Domain, Outcome: st.Outcome, Reasons: st.Reasons, Checked: st.Checked(), Expires: st.Expires()}
-		for _, b := range [][]byte{encodeDANE(&st), must(json.Marshal(&old))} {
+		for _, b := range [][]byte{formatOneDANE(&st), must(json.Marshal(&old))} {
 			got, err := decodeDANE(b)
 			if err != nil {
 				t.Fatalf("%q: %v", b, err)
 			}
 			if got.Domain != st.Domain || got.Outcome != st.Outcome || !reflect.DeepEqual(got.Reasons, st.Reasons) ||
-				got.checked != st.checked || got.expires != st.expires {
-				t.Errorf("%q gave %+v, want %+v", b, *got, st)
+				got.checked != st.checked || got.expires != st.expires || got.hosts != nil {
+				t.Errorf("%q gave %+v, want %+v without hosts", b, *got, st)
 			}
 		}
+	}
+}
+
+// formatOneDANE is st as format 1 stored it (before hosts were kept).
+func formatOneDANE(st *daneState) []byte {
+	e := encoder{}
+	e.byte(daneFormat1)
+	e.str(st.Domain)
+	e.int(int64(st.Outcome))
+	e.strs(st.Reasons)
+	e.int(st.checked)
+	e.int(st.expires)
+	return e.buf
+}
+
+// Every proper prefix of a DANE value with hosts, a trailing byte, unknown flags, host
+// states and preferences out of range are refused.
+func TestDANECodecRefusesDamage(t *testing.T) {
+	st := daneState{Domain: "a.example", Outcome: dane.DANE, Reasons: []string{"x"}, hosts: codecDANEHosts()}
+	b := encodeDANE(&st)
+	for n := range len(b) {
+		if _, err := decodeDANE(b[:n]); err == nil {
+			t.Errorf("the first %d of %d bytes decode", n, len(b))
+		}
+	}
+	if _, err := decodeDANE(append(b, 0)); err == nil {
+		t.Error("a trailing byte is accepted")
+	}
+	head := formatOneDANE(&st)
+	head[0] = daneFormat
+	for name, tail := range map[string][]byte{
+		"flags":      {0x09, 0},
+		"no present": {0x02, 0},
+		"preference": {0x01, 1, 1, 'm', 0x80, 0x80, 0x04, 0, 0, 0},
+		"state":      {0x01, 1, 1, 'm', 10, 0, 8, 0},
+		"hosts":      {0x01, 0xff, 0x01},
+	} {
+		if _, err := decodeDANE(append(slices.Clone(head), tail...)); err == nil {
+			t.Errorf("%s: damaged hosts decode", name)
+		}
+	}
+	if _, err := decodeDANE(append(slices.Clone(head), 0x01, 1, 1, 'm', 10, 0, 2, 0)); err != nil {
+		t.Errorf("a well-formed host is refused: %v", err)
 	}
 }
 
@@ -131,6 +199,7 @@ func FuzzDecodeState(f *testing.F) {
 	}
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	f.Add(encodeDANE(&daneState{Domain: "a.example", Outcome: dane.DANEOnly, Reasons: []string{"x"}, checked: unixNano(at), expires: unixNano(at)}))
+	f.Add(encodeDANE(&daneState{Domain: "a.example", Outcome: dane.DANE, checked: unixNano(at), expires: unixNano(at), hosts: codecDANEHosts()}))
 	f.Add([]byte{stsFormat, 0x7f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var rec stsRecord

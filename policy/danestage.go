@@ -10,6 +10,7 @@ func (e *Engine) applyDANE(d *Decision, p *Profile, st *daneState, sts *stsState
 	d.why.dane = st
 	answer := func(level string, step daneStep) bool {
 		d.Result, d.Level, d.Source, d.Expires = OK, level, SourceDANE, st.Expires()
+		d.daneHosts = st.hosts
 		d.why.daneStep = step
 		return true
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ type fakeDANE struct {
 	parallel bool          // waitFor closed while Evaluate was running
 	calls    int
 	asked    []string // the destinations evaluated, as canonical keys
+	// hosts are the MX hosts a destination's Result carries (nil: none), with a secure MX.
+	hosts map[string][]dane.Host
 }
 
 // EvaluateDestination looks the destination up by its canonical next-hop key: the domain
@@ -51,7 +54,11 @@ func (f *fakeDANE) EvaluateDestination(ctx context.Context, dst dane.Destination
 	if !ok {
 		o = dane.NoDANE
 	}
-	return &dane.Result{Domain: domain, Outcome: o, TTL: f.ttl, Reasons: []string{"fake outcome " + o.String()}}, nil
+	f.mu.Lock()
+	hosts := f.hosts[domain]
+	f.mu.Unlock()
+	return &dane.Result{Domain: domain, Outcome: o, TTL: f.ttl, Reasons: []string{"fake outcome " + o.String()},
+		MXSecure: hosts != nil && o != dane.InsecureMXDANE, Hosts: hosts}, nil
 }
 
 func (f *fakeDANE) count() int {
@@ -171,5 +178,44 @@ func TestDeadlineWithDANEUnknown(t *testing.T) {
 	defer cancel()
 	if d := h.eng.Resolve(ctx, plain, "example.com"); d.Result != Temp || d.Source != SourceDeadline {
 		t.Errorf("DANE unknown at the deadline: %q (%s), want TEMP", d.PostfixReply(), d.Source)
+	}
+}
+
+// A dane or dane-only answer carries the MX hosts its outcome rests on with their usable
+// TLSA records only (RFC 7672 §3.1.3), for the HTTP API; a hit gives the same; an answer
+// of any other source carries none.
+func TestDANEHostsKept(t *testing.T) {
+	h, fd := newDANEHarness(t, map[string]dane.Outcome{"example.com": dane.DANE, "sts.example": dane.NoDANE, "insecure.example": dane.InsecureMXDANE})
+	spki := strings.Repeat("ab", 32)
+	fd.hosts = map[string][]dane.Host{
+		"example.com": {
+			{Name: "mx1.example.com.", Preference: 10, TLSABase: "mx1.example.com.", TLSASecure: true, State: dane.HostDANE, TLSA: []dane.TLSA{
+				{Usage: 3, Selector: 1, MatchingType: 1, Data: spki, Usable: true},
+				{Usage: 1, Selector: 1, MatchingType: 1, Data: spki, Usable: false},
+			}},
+			{Name: "mx2.example.com.", Preference: 20, TLSABase: "mx2.example.com.", State: dane.HostNoTLSA},
+		},
+		"sts.example":      {{Name: "mx.sts.example.", State: dane.HostNoTLSA}},
+		"insecure.example": {{Name: "mx.insecure.example.", State: dane.HostDANE, TLSA: []dane.TLSA{{Usage: 2, Selector: 0, MatchingType: 2, Data: spki, Usable: true}}}},
+	}
+	h.sts("sts.example", "1", policyText("enforce", 86400, "mx.sts.example"))
+	want := &DANEHosts{MXSecure: true, Hosts: []DANEHost{
+		{Name: "mx1.example.com", Preference: 10, TLSABase: "mx1.example.com", State: dane.HostDANE, TLSA: []DANETLSA{{Usage: 3, Selector: 1, MatchingType: 1, Data: spki}}},
+		{Name: "mx2.example.com", Preference: 20, TLSABase: "mx2.example.com", State: dane.HostNoTLSA},
+	}}
+	for _, hit := range []bool{false, true} {
+		d := h.resolve(plain, "example.com")
+		got, ok := d.DANEHosts()
+		if d.CacheHit != hit || !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("hit=%v: DANEHosts() = %+v, %v; want %+v", d.CacheHit, got, ok, want)
+		}
+	}
+	d := h.resolve(plain, "insecure.example")
+	if got, ok := d.DANEHosts(); !ok || got.MXSecure || len(got.Hosts) != 1 || got.Hosts[0].TLSA[0].Usage != 2 {
+		t.Errorf("insecure MX: %q DANEHosts() = %+v, %v", d.PostfixReply(), got, ok)
+	}
+	d = h.resolve(plain, "sts.example")
+	if got, ok := d.DANEHosts(); ok || d.Source != SourceMTASTS {
+		t.Errorf("MTA-STS answer %q carries DANE hosts %+v", d.PostfixReply(), got)
 	}
 }

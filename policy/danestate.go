@@ -18,13 +18,17 @@ type DANEEvaluator interface {
 }
 
 // daneState is the cached DANE outcome of one destination; immutable once published. Its times
-// are unix nanoseconds (unixNano), as in stsState: 64 bytes a domain.
+// are unix nanoseconds (unixNano), as in stsState: 72 bytes a domain, plus the hosts of the
+// few outcomes that answer DANE.
 type daneState struct {
 	Domain  string // the destination's Nexthop.DANEKey: "example.com", "[host]:587", …
 	Outcome dane.Outcome
 	Reasons []string
 	checked int64 // when the outcome was evaluated
 	expires int64 // checked + the bounded minimum TTL behind the outcome
+	// hosts are the MX hosts and usable TLSA records of an outcome that answers DANE, for
+	// the HTTP API (DANEHosts); nil for every other outcome.
+	hosts *DANEHosts
 }
 
 // Checked is when the outcome was evaluated.
@@ -147,7 +151,7 @@ func (e *Engine) doRefreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator
 		st.Reasons = []string{"DANE evaluation failed: " + err.Error()}
 		st.expires = unixNano(now.Add(daneFailureTTL))
 	} else {
-		st.Outcome, st.Reasons = res.Outcome, res.Reasons
+		st.Outcome, st.Reasons, st.hosts = res.Outcome, res.Reasons, daneHostsOf(res)
 		ttl := bound(res.TTL, daneTTLMin, daneTTLMax)
 		if res.Outcome == dane.TempFail || res.Outcome == dane.LookupFailed {
 			ttl = daneFailureTTL

@@ -73,6 +73,8 @@ type Decision struct {
 	// would is what a report-only answer records in Would, rendered with reply; nil when
 	// reportOnly must build it.
 	would *Would
+	// daneHosts are the hosts of a dane or dane-only answer of the DANE stage (DANEHosts).
+	daneHosts *DANEHosts
 }
 
 // STSPolicy is the MTA-STS policy a Decision rests on.

@@ -279,7 +279,7 @@ func (e *Engine) reportOnly(d *Decision, p *Profile, rule bool) {
 	}
 	d.why.reportOnly = true
 	d.Result, d.Level, d.Match, d.Servername, d.STS, d.Source = NotFound, "", nil, "", STSPolicy{}, SourceReportOnly
-	d.reply, d.would = "", nil
+	d.reply, d.would, d.daneHosts = "", nil, nil
 }
 
 // facts are the per-domain inputs of a decision.

@@ -36,6 +36,7 @@ need=("$@")
   command -v curl >/dev/null 2>&1 || need+=(curl)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
 }
 # The package test's Debian root (TestPackageLifecycle in packaging/deb names the same
 # directory and packages); made once, reused by every run.

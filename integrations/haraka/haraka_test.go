@@ -39,6 +39,8 @@ func pinnedHaraka(t *testing.T) string {
 func TestPluginTests(t *testing.T) {
 	want := pinnedHaraka(t)
 	node := testenv.LookPath(t, "node", "Debian package nodejs (>= 20); scripts/install-test-deps.sh")
+	// test/certs.js makes the DANE tests' certificates with it.
+	testenv.LookPath(t, "openssl", "Debian package openssl; scripts/install-test-deps.sh")
 	var installed struct {
 		Version string `json:"version"`
 	}

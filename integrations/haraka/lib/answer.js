@@ -1,13 +1,15 @@
 'use strict'
 // What a mailtls decision asks of Haraka's outbound delivery for one recipient domain.
 // Haraka 3.3.4 can, per destination, only (a) choose the MX hosts (get_mx hook) and
-// (b) require STARTTLS with the certificate verified against the MX host name (its
-// "forced TLS"). Every answer that needs more is deferred, never weakened.
+// (b) require STARTTLS with a verified certificate (its "forced TLS"): against the MX host
+// name, or, with the plugin's check at STARTTLS (lib/dane.js), against the host's TLSA
+// records. Every answer that needs more is deferred, never weakened.
 
 // Actions.
 const NORMAL = 'normal' // Haraka's own MX lookup and opportunistic TLS
 const DEFER = 'defer' // temporary failure: the message stays queued
 const VERIFIED_TLS = 'verified-tls' // forced TLS; MX hosts limited to `patterns` when set
+const DANE = 'dane' // mailtls's MX hosts; TLSA-verified TLS to those with records (RFC 7672)
 
 // plan maps a decision (the JSON of GET /v1/policy/{domain}) to {action, why, patterns}.
 function plan(d) {
@@ -35,10 +37,7 @@ function plan(d) {
             break
         case 'dane':
         case 'dane-only':
-            return {
-                action: DEFER,
-                why: `OK ${level}${src}: Haraka cannot verify DANE TLSA records (RFC 7672), so it must not deliver`,
-            }
+            return planDANE(d, level, src)
         case 'fingerprint':
             return { action: DEFER, why: `OK fingerprint${src}: Haraka cannot pin certificate fingerprints` }
         default:
@@ -64,4 +63,28 @@ function plan(d) {
     }
 }
 
-module.exports = { plan, NORMAL, DEFER, VERIFIED_TLS }
+// planDANE checks the "dane" member of a dane or dane-only answer: the MX hosts mailtls
+// validated (RFC 7672 §2.2) with the usable records of their TLSA RRsets. Without it (an
+// answer from an operator rule, or a mailtls that does not send it) there is nothing to
+// verify against, so the message is deferred.
+function planDANE(d, level, src) {
+    const info = d.dane
+    if (!info || typeof info !== 'object' || !Array.isArray(info.hosts)) {
+        return { action: DEFER, why: `OK ${level}${src} without the DANE MX hosts and TLSA records the plugin verifies against` }
+    }
+    for (const h of info.hosts) {
+        if (!h || typeof h.name !== 'string' || h.name === '' || typeof h.state !== 'string' || !Number.isInteger(h.preference)) {
+            return { action: DEFER, why: `OK ${level}${src} with a malformed DANE host` }
+        }
+        if (h.tlsa !== undefined && !Array.isArray(h.tlsa)) return { action: DEFER, why: `OK ${level}${src} with malformed TLSA records` }
+    }
+    return {
+        action: DANE,
+        level,
+        hosts: info.hosts,
+        mxSecure: info.mx_secure === true,
+        why: `OK ${level}${src}: TLSA records of ${info.hosts.length} MX host(s) from mailtls (DNSSEC-validated)`,
+    }
+}
+
+module.exports = { plan, NORMAL, DEFER, VERIFIED_TLS, DANE }

@@ -34,25 +34,33 @@ function check(harakaRequire) {
     return { forceTLS: true, version, why: 'HMailItem#try_deliver calls this.get_force_tls()' }
 }
 
+// MINE marks every get_force_tls the plugin installs (here and in lib/dane.js).
+const MINE = Symbol('mailtls get_force_tls')
+
 // forcedTLS is the get_force_tls the plugin gives one message's HMailItem.
 function forcedTLS() {
     return true
 }
+forcedTLS[MINE] = true
 
-// force makes Haraka require verified TLS for every MX host of this delivery attempt.
-function force(hmail) {
-    hmail.get_force_tls = forcedTLS
+// force makes Haraka require verified TLS for every MX host of this delivery attempt, or
+// decide per MX host with fn (a function marked with MINE).
+function force(hmail, fn = forcedTLS) {
+    if (!fn[MINE]) throw new Error('capability.force: not a mailtls get_force_tls')
+    hmail.get_force_tls = fn
 }
 
 // unforce removes what force set, so the next attempt starts from Haraka's own rule.
 function unforce(hmail) {
-    if (Object.prototype.hasOwnProperty.call(hmail, 'get_force_tls') && hmail.get_force_tls === forcedTLS) {
+    if (Object.prototype.hasOwnProperty.call(hmail, 'get_force_tls') && hmail.get_force_tls && hmail.get_force_tls[MINE]) {
         delete hmail.get_force_tls
     }
 }
 
+// isForced reports whether the plugin decides hmail's forced TLS (for every host, or per
+// host for DANE).
 function isForced(hmail) {
-    return hmail.get_force_tls === forcedTLS
+    return Boolean(hmail.get_force_tls && hmail.get_force_tls[MINE])
 }
 
-module.exports = { check, force, unforce, isForced }
+module.exports = { check, force, unforce, isForced, MINE }

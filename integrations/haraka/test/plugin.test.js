@@ -48,6 +48,18 @@ const answers = {
     override: { ...base, result: 'OK', level: 'secure', source: 'override', match: ['.sts.test'] },
     may: { ...base, result: 'OK', level: 'may', source: 'default' },
 }
+const tlsa311 = { usage: 3, selector: 1, matching_type: 1, data: 'ab'.repeat(32) }
+answers.daneHosts = {
+    ...answers.daneOnly,
+    dane: {
+        mx_secure: true,
+        no_mx: false,
+        hosts: [
+            { name: 'mx2.sts.test', preference: 20, tlsa_base: 'mx2.sts.test', state: 'dane', tlsa: [{ ...tlsa311, usage: 2 }] },
+            { name: 'mx1.sts.test', preference: 10, tlsa_base: 'mx1.sts.test', state: 'dane', tlsa: [tlsa311] },
+        ],
+    },
+}
 
 const mxRecords = {
     resolveMx: async (domain) => {
@@ -65,11 +77,14 @@ test('the start-up lines say what the pinned Haraka lets the plugin enforce', ()
     const p = plugin({ url: 'http://127.0.0.1:1', profile: 'haraka' })
     assert.equal(p.capability.forceTLS, true, p.capability.why)
     assert.equal(p.capability.version, require('Haraka/package.json').version)
+    assert.equal(p.capability.dane, true, p.capability.daneWhy)
     const notices = p.logs.filter((l) => l.startsWith('notice: '))
-    assert.equal(notices.length, 3, notices.join('\n'))
+    assert.equal(notices.length, 4, notices.join('\n'))
     assert.match(notices[0], /asks http:\/\/127\.0\.0\.1:1\/v1\/policy\/\{domain\}\?profile=haraka \(timeout 5000 ms\)/)
     assert.match(notices[1], /^notice: Haraka 3\.3\.4: enforced per destination: .*STARTTLS required and the certificate verified against the MX host name/)
-    assert.match(notices[2], /not enforceable in Haraka 3\.3\.4 without a core change: DANE \(dane and dane-only answers are deferred\)/)
+    assert.match(notices[2], /^notice: DANE \(dane, dane-only\): only the MX hosts mailtls validated, STARTTLS required and the certificate checked against their DNSSEC-validated TLSA records/)
+    assert.match(notices[2], /limit: Node runs that check only after the chain verified against Haraka's trust store .* deferred, never sent unverified/)
+    assert.match(notices[3], /not enforceable in Haraka 3\.3\.4 without a core change: DANE for servers whose chain the trust store does not verify \(deferred\)/)
 })
 
 test('each answer gives Haraka the right reply and forced TLS only where asked', async (t) => {
@@ -109,8 +124,8 @@ test('each answer gives Haraka the right reply and forced TLS only where asked',
     for (const [name, re] of [
         ['temp', /^mailtls: TEMP \(mta-sts\): policy fetch failed$/],
         ['perm', /^mailtls: PERM \(input\): bad next-hop$/],
-        ['daneOnly', /^mailtls: OK dane-only \(dane\): Haraka cannot verify DANE/],
-        ['dane', /^mailtls: OK dane \(dane\): Haraka cannot verify DANE/],
+        ['daneOnly', /^mailtls: OK dane-only \(dane\) without the DANE MX hosts and TLSA records/],
+        ['dane', /^mailtls: OK dane \(dane\) without the DANE MX hosts and TLSA records/],
     ]) {
         api.handler = json(200, answers[name])
         r = await getMX(p, h, 'sts.test')
@@ -214,6 +229,86 @@ test('without forced TLS in Haraka, answers that need it are deferred', async (t
         const r = await getMX(p, h, 'sts.test')
         assert.equal(r.code, constants.denysoft)
         assert.match(r.msg, /this Haraka cannot force TLS per destination/)
+        assert.equal(capability.isForced(h), false)
+    }
+    // Nor DANE, which needs forced TLS too.
+    api.handler = json(200, answers.daneHosts)
+    const r = await getMX(p, h, 'sts.test')
+    assert.equal(r.code, constants.denysoft)
+    assert.match(r.msg, /this Haraka cannot check TLSA records/)
+    assert.equal(capability.isForced(h), false)
+})
+
+test('DANE: mailtls\'s hosts, TLS forced and each host marked for its TLSA check; nothing usable defers', async (t) => {
+    const api = await apiServer(json(200, answers.daneHosts))
+    t.after(api.close)
+    // The MX set is mailtls's (DNSSEC-validated), never the resolver's.
+    const p = plugin({ url: api.url }, { resolveMx: async () => assert.fail('no MX lookup for DANE') })
+    const h = hmail('sts.test')
+    let r = await getMX(p, h, 'sts.test')
+    assert.equal(r.code, constants.ok)
+    assert.deepEqual(r.msg, [
+        { exchange: 'mx1.sts.test', priority: 10 },
+        { exchange: 'mx2.sts.test', priority: 20 },
+    ])
+    assert.equal(capability.isForced(h), true)
+    assert.deepEqual(h.notes.mailtls, { result: 'OK', level: 'dane-only', source: 'dane', action: 'dane' })
+    assert.ok(p.logs.includes('notice: sts.test: OK dane-only (dane): TLSA records of 2 MX host(s) from mailtls (DNSSEC-validated): delivering to mx1.sts.test (10, DANE, 1 TLSA), mx2.sts.test (20, DANE, 1 TLSA)'), p.logs.join('\n'))
+
+    // Haraka asks get_force_tls for each resolved MX (exchange an address, from_dns the name).
+    const obtls = require('Haraka/outbound/tls')
+    const mx1 = { exchange: '192.0.2.1', from_dns: 'MX1.sts.test.', port: 25 }
+    assert.equal(h.get_force_tls(mx1), true)
+    const opts = obtls.get_tls_options(mx1)
+    assert.equal(opts.servername, 'MX1.sts.test.')
+    assert.equal(typeof opts.checkServerIdentity, 'function')
+    // Not a certificate of this host: the check returns an Error (Node aborts the handshake).
+    const err = opts.checkServerIdentity('mx1.sts.test', { raw: Buffer.from('30020500', 'hex') })
+    assert.ok(err instanceof Error && /mailtls DANE: mx1\.sts\.test: /.test(err.message), String(err))
+    assert.ok(p.logs.some((l) => /^notice: sts\.test: mx1\.sts\.test: DANE check failed, not delivering to this host: /.test(l)), p.logs.join('\n'))
+    // A host mailtls did not name is forced and always refused (fail closed).
+    const stranger = { exchange: '192.0.2.9', from_dns: 'mx.elsewhere.test' }
+    assert.equal(h.get_force_tls(stranger), true)
+    assert.ok(obtls.get_tls_options(stranger).checkServerIdentity('mx.elsewhere.test', {}) instanceof Error)
+    // Any other delivery's options are Haraka's own.
+    assert.equal(obtls.get_tls_options({ exchange: 'mx1.sts.test' }).checkServerIdentity, undefined)
+
+    // "dane": hosts without TLSA get Haraka's own rule; failed and unusable hosts are left out.
+    api.handler = json(200, {
+        ...answers.dane,
+        dane: {
+            mx_secure: true,
+            no_mx: false,
+            hosts: [
+                { name: 'a.sts.test', preference: 5, state: 'failed' },
+                { name: 'b.sts.test', preference: 5, state: 'dane-unusable' },
+                { name: 'c.sts.test', preference: 5, state: 'dane', tlsa: [{ ...tlsa311, usage: 1 }] },
+                { name: 'd.sts.test', preference: 30, state: 'no-tlsa' },
+                { name: 'e.sts.test', preference: 10, state: 'dane', tlsa: [tlsa311] },
+            ],
+        },
+    })
+    r = await getMX(p, h, 'sts.test')
+    assert.equal(r.code, constants.ok)
+    assert.deepEqual(r.msg, [
+        { exchange: 'e.sts.test', priority: 10 },
+        { exchange: 'd.sts.test', priority: 30 },
+    ])
+    assert.ok(p.logs.includes('notice: sts.test: DANE MX hosts not used: a.sts.test (failed), b.sts.test (dane-unusable), c.sts.test (no usable TLSA record)'), p.logs.join('\n'))
+    const d = { exchange: '192.0.2.4', from_dns: 'd.sts.test' }
+    h.todo.domain = 'sts.test'
+    Object.setPrototypeOf(h, require('Haraka/outbound/hmail').prototype)
+    require('Haraka/outbound/tls').load_config()
+    assert.equal(h.get_force_tls(d), false) // Haraka's own rule (force_tls_hosts is empty)
+    assert.equal(obtls.get_tls_options(d).checkServerIdentity, undefined)
+    assert.equal(h.get_force_tls({ exchange: '192.0.2.5', from_dns: 'e.sts.test' }), true)
+
+    // dane-only whose hosts have no usable record: deferred, nothing forced.
+    for (const hosts of [[], [{ name: 'b.sts.test', preference: 5, state: 'dane-unusable' }], [{ name: 'd.sts.test', preference: 5, state: 'no-tlsa' }]]) {
+        api.handler = json(200, { ...answers.daneOnly, dane: { mx_secure: true, no_mx: false, hosts } })
+        r = await getMX(p, h, 'sts.test')
+        assert.equal(r.code, constants.denysoft, JSON.stringify(hosts))
+        assert.match(r.msg, /^mailtls: no usable DANE MX host for sts\.test$/)
         assert.equal(capability.isForced(h), false)
     }
 })
