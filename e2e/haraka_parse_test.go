@@ -18,6 +18,32 @@ const harakaLog = `2026-12-01T08:48:27.923Z [NOTICE] [1A79DE84-E930-4F4E-8C77-5E
 2026-12-01T08:48:28.431Z [INFO] [4E3F09DC-C5FD-4A40-8BD1-828FFAC2D3C9.1.1] [outbound] Temp failing 1796114908417_1796114908417_0_8564_1inJ4I_4_vm for 3600 seconds: Tried all MXs
 `
 
+// Lines of scenario 11.4 (DANE), from a passing run: the plugin's TLSA check at STARTTLS.
+const harakaDANELog = `2026-12-01T12:32:59.080Z [NOTICE] [B01C55C0-5F28-4EC8-A7AF-01AB647DB813.1.1] [mailtls] good.dane.test: OK dane-only (dane): TLSA records of 1 MX host(s) from mailtls (DNSSEC-validated): delivering to mx.good.dane.test (10, DANE, 1 TLSA)
+2026-12-01T12:32:59.101Z [NOTICE] [B01C55C0-5F28-4EC8-A7AF-01AB647DB813.1.1] [mailtls] good.dane.test: mx.good.dane.test: DANE verified: TLSA 3 1 1 eba84d9af5e69aba… matches the server certificate (DANE-EE, RFC 7672 §3.1.1: no name check)
+2026-12-01T12:32:59.102Z [INFO] [B01C55C0-5F28-4EC8-A7AF-01AB647DB813.1.1] [outbound] secured verified=true cipher=TLS_AES_256_GCM_SHA384 version=TLSv1.3 cn=mx.good.dane.test organization="" issuer="" expires="Dec  2 12:32:51 2026 GMT" fingerprint=25:3D:91:E9:DC:17:EB:60:3D:3C:4E:5A:BE:1F:9E:EC:64:5C:C8:77
+2026-12-01T12:32:59.171Z [NOTICE] [B01C55C0-5F28-4EC8-A7AF-01AB647DB813.1.1] [outbound]  delivered file=1796128379073_1796128379073_0_14885_UkvgsV_6_vm domain=good.dane.test host=mx.good.dane.test ip=127.0.1.1 port=25 mode=SMTP tls=Y auth=N response="Ok: queued as 1F35B9C4392" delay=0.098 fails=0 rcpts=1/0/0
+2026-12-01T12:32:59.300Z [NOTICE] [702DB42C-5648-4802-8372-0A851B27BDB0.1.1] [mailtls] bad.dane.test: mx.bad.dane.test: DANE check failed, not delivering to this host: none of 1 usable TLSA record(s) matches the certificate chain (3 1 1 abababababababab…)
+2026-12-01T12:32:59.301Z [ERROR] [702DB42C-5648-4802-8372-0A851B27BDB0.1.1] [outbound] Ongoing connection failed to 127.0.1.1:25 : Error: mailtls DANE: mx.bad.dane.test: none of 1 usable TLSA record(s) matches the certificate chain (3 1 1 abababababababab…)
+2026-12-01T12:32:59.302Z [INFO] [702DB42C-5648-4802-8372-0A851B27BDB0.1.1] [outbound] Temp failing 1796128379299_1796128379299_0_14885_uw6wt3_7_vm for 3600 seconds: Tried all MXs
+`
+
+func TestParseHarakaDANEAttempt(t *testing.T) {
+	a, ok := parseHarakaAttempt(harakaDANELog, "B01C55C0-5F28-4EC8-A7AF-01AB647DB813.1")
+	if !ok || !a.delivered || !a.tls || a.verified != "dane" || a.host != "mx.good.dane.test" {
+		t.Errorf("good: ok=%v %+v", ok, a)
+	}
+	// Without the plugin's line, the same delivery counts as verified by the CA only.
+	noCheck := strings.Replace(harakaDANELog, "DANE verified", "something else", 1)
+	if a, ok := parseHarakaAttempt(noCheck, "B01C55C0-5F28-4EC8-A7AF-01AB647DB813.1"); !ok || a.verified != "ca" {
+		t.Errorf("good without the DANE line: ok=%v %+v", ok, a)
+	}
+	a, ok = parseHarakaAttempt(harakaDANELog, "702DB42C-5648-4802-8372-0A851B27BDB0.1")
+	if !ok || a.delivered || a.tls || !strings.Contains(a.reason, (&harakaMTA{}).reason(deferDANE)) {
+		t.Errorf("bad: ok=%v %+v", ok, a)
+	}
+}
+
 func TestParseHarakaAttempt(t *testing.T) {
 	const stripped = "1A79DE84-E930-4F4E-8C77-5ED80DC746DD.1"
 	a, ok := parseHarakaAttempt(harakaLog, stripped)

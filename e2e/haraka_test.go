@@ -94,7 +94,9 @@ func (w *world) startHaraka(t *testing.T) *harakaMTA {
 		"[mailtls] asks http://" + httpAPIAddr + "/v1/policy/{domain}",
 		"[mailtls] Haraka " + h.version + ": enforced per destination: ",
 		"STARTTLS required and the certificate verified against the MX host name",
-		"[mailtls] not enforceable in Haraka " + h.version + " without a core change: DANE",
+		"[mailtls] DANE (dane, dane-only): only the MX hosts mailtls validated, STARTTLS required and the certificate checked against their DNSSEC-validated TLSA records",
+		"limit: Node runs that check only after the chain verified against Haraka's trust store",
+		"[mailtls] not enforceable in Haraka " + h.version + " without a core change: DANE for servers whose chain the trust store does not verify",
 	} {
 		if !strings.Contains(log, want) {
 			t.Fatalf("Haraka's log has no %q:\n%s", want, tail(log, 40))
@@ -150,6 +152,8 @@ var (
 	harakaDelivered = regexp.MustCompile(`^\[outbound\] delivered file=\S+ domain=\S+ host=(\S+) ip=(\S+) port=\d+ mode=SMTP tls=([YN]) `)
 	harakaTempFail  = regexp.MustCompile(`^\[outbound\] Temp failing \S+ for \d+ seconds: (.*)$`)
 	harakaSecured   = regexp.MustCompile(`^\[outbound\] secured verified=(true|false) `)
+	// The plugin's TLSA check at STARTTLS (lib/dane.js), before Haraka's "secured" line.
+	harakaDANEVerified = regexp.MustCompile(`^\[mailtls\] \S+: \S+: DANE verified: TLSA `)
 )
 
 // parseHarakaAttempt reads the first delivery attempt of id in Haraka's log text: it ends
@@ -157,10 +161,18 @@ var (
 func parseHarakaAttempt(log, id string) (a mtaAttempt, ok bool) {
 	for _, l := range harakaLines(log, id) {
 		a.lines = append(a.lines, l)
+		if harakaDANEVerified.MatchString(l) {
+			a.verified = "dane"
+		}
 		if m := harakaSecured.FindStringSubmatch(l); m != nil {
 			a.tls = true
-			if m[1] == "true" {
+			// Node verified the chain (and ran the plugin's check, if any): verified by the
+			// TLSA records when the plugin said so, else by the CA and the host name.
+			if m[1] == "true" && a.verified == "" {
 				a.verified = "ca"
+			}
+			if m[1] != "true" {
+				a.verified = ""
 			}
 		}
 		if m := harakaDelivered.FindStringSubmatch(l); m != nil {
@@ -237,8 +249,8 @@ func (h *harakaMTA) reason(k deferral) string {
 		return "No TLS available but required by configuration."
 	case deferCertName: // Node's check of the MX host name, rejectUnauthorized under forced TLS
 		return "Hostname/IP does not match certificate's altnames"
-	case deferDANE: // the plugin: Haraka has no DANE
-		return "Haraka cannot verify DANE TLSA records"
+	case deferDANE: // the plugin's TLSA check at STARTTLS (lib/dane.js)
+		return "DANE check failed, not delivering to this host: none of"
 	case deferNoMX: // the plugin's MX filter
 		return "matches its MTA-STS policy"
 	case deferNoPolicy: // the plugin: no answer from mailtls
@@ -246,7 +258,3 @@ func (h *harakaMTA) reason(k deferral) string {
 	}
 	return "unknown deferral " + k.String()
 }
-
-// noDANE: Haraka cannot check TLSA records, so the plugin defers every dane and dane-only
-// answer (mta_scenarios_test.go asserts both DANE domains deferred, never delivered).
-func (h *harakaMTA) noDANE() {}
