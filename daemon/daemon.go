@@ -83,6 +83,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		// The start-up check could not be made: retry soon (back-off), not in a minute.
 		d.validation.inconclusive, d.validation.lastErr, d.validation.lastCheck = 1, parts.DANEError.Error(), time.Now()
 	}
+	m.queryCount.setProfiles(parts.Profiles)
 	d.profiles.Store(&parts.Profiles)
 	d.audit.Store(a)
 	if d.hosting, err = newHostingRole(cfg, log, m, d.audit.Load); err != nil {

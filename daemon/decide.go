@@ -19,10 +19,17 @@ import (
 func (d *Daemon) Decide(ctx context.Context, profile, key string, dec *policy.Decision) (string, error) {
 	p, ok := (*d.profiles.Load())[profile]
 	if !ok {
-		d.metrics.queries.WithLabelValues("", string(policy.Perm), "input").Inc()
+		d.metrics.queryCount.inc("", policy.Perm, policy.SourceInput)
 		return "", fmt.Errorf("%q: %w", profile, policy.ErrUnknownProfile)
 	}
-	start := time.Now()
+	// The latency is read from the clock only for the audit line and the debug log, its
+	// only users: a clock read costs about as much as an answer from memory.
+	audit, debug := d.audit.Load(), d.log.Enabled(ctx, slog.LevelDebug)
+	timed := audit != nil || debug
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
 	// The engine bounds any network work by the profile's answer deadline itself (no
 	// timer for an answer from memory); a cached answer allocates nothing (reasons are
 	// rendered only if the audit log asks).
@@ -32,13 +39,16 @@ func (d *Daemon) Decide(ctx context.Context, profile, key string, dec *policy.De
 		d.log.Warn("reply with TLSRPT attributes exceeds Postfix's socketmap limit; answering the plain form without them",
 			"profile", profile, "domain", dec.Domain, "max", socketmap.DefaultMaxReply)
 	}
-	elapsed := time.Since(start)
+	var elapsed time.Duration
+	if timed {
+		elapsed = time.Since(start)
+	}
 	d.metrics.observeDecision(dec)
-	if err := d.audit.Load().record(dec, reply, elapsed); err != nil {
+	if err := audit.record(dec, reply, elapsed); err != nil {
 		d.metrics.auditErrors.Inc()
 		d.log.Warn("audit log write failed", "err", err)
 	}
-	if d.log.Enabled(ctx, slog.LevelDebug) { // the attributes would be boxed even when dropped
+	if debug { // the attributes would be boxed even when dropped
 		d.log.Debug("lookup", "profile", profile, "key", key, "reply", reply, "source", dec.Source, "cache_hit", dec.CacheHit, "elapsed", elapsed)
 	}
 	return reply, nil

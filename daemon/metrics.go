@@ -19,6 +19,7 @@ import (
 type metrics struct {
 	reg        *prometheus.Registry
 	queries    *prometheus.CounterVec
+	queryCount *queryCounters // queries' handles, per configured profile
 	cache      *prometheus.CounterVec
 	cacheHit   prometheus.Counter // cache's two series, looked up once rather than per query
 	cacheMiss  prometheus.Counter
@@ -76,6 +77,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.queries, m.cache, m.fetches, m.dns, m.refreshed, m.validating, m.validationChecks, m.daneChanges, m.auditErrors, m.storeHealthy, m.cacheLoaded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
+	m.queryCount = newQueryCounters(m.queries)
 	return m
 }
 
@@ -124,7 +126,7 @@ func (m *metrics) watchHotStore(e *policy.Engine) {
 }
 
 func (m *metrics) observeDecision(d *policy.Decision) {
-	m.queries.WithLabelValues(d.Profile, string(d.Result), string(d.Source)).Inc()
+	m.queryCount.inc(d.Profile, d.Result, d.Source)
 	if d.Source == policy.SourceInput {
 		return
 	}

@@ -51,6 +51,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		RefreshInterval: cfg.MTASTS.RefreshInterval.D(),
 		TXTTTLMin:       cfg.MTASTS.TXTTTLMin.D(),
 	})
+	d.metrics.queryCount.setProfiles(profiles)
 	d.profiles.Store(&profiles)
 	d.audit.Swap(a).close()
 	if keys := restartNeeded(d.cfg, cfg); len(keys) > 0 {
