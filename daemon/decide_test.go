@@ -2,30 +2,16 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"regexp"
 	"testing"
 	"time"
-
-	"github.com/mailtls/mailtls/config"
 )
 
 // With the debug log on, each lookup's line carries the decision's latency (the clock is
 // read for it although the audit log is off).
 func TestDecideDebugLineHasLatency(t *testing.T) {
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
-state_dir: %s
-resolver: {servers: ["127.0.0.1:1"], timeout: 200ms}
-cache: {store: none}
-listen:
-  socketmap: [{tcp: "127.0.0.1:1"}]
-overrides:
-  - {domain: over.example, level: secure, match: [mx.over.example]}
-`, t.TempDir())), "decide.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := overrideOnlyConfig(t, t.TempDir(), "")
 	logs := &syncBuffer{}
 	d, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {

@@ -38,16 +38,12 @@ func queriesSeries(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
-// The counters count per profile, answer kind and source through a reload that removes
-// one profile and adds another; a query naming no configured profile (also one removed by
-// the reload) counts as "" PERM input; /metrics shows only the series that were counted
-// (no zero series for combinations never answered); the table holds only the configured
-// profiles and "".
-func TestQueryCountersAcrossReload(t *testing.T) {
-	dir := t.TempDir()
-	yaml := func(profiles string) *config.Config {
-		t.Helper()
-		cfg, err := config.Parse([]byte(fmt.Sprintf(`
+// overrideOnlyConfig is a daemon configuration answering one override key and nothing
+// from the network (its resolver is a closed port), with the profiles given as YAML
+// ("": the default profiles only).
+func overrideOnlyConfig(t *testing.T, dir, profiles string) *config.Config {
+	t.Helper()
+	yaml := fmt.Sprintf(`
 state_dir: %s
 resolver: {servers: ["127.0.0.1:1"], timeout: 200ms}
 cache: {store: none}
@@ -55,13 +51,25 @@ listen:
   socketmap: [{tcp: "127.0.0.1:1"}]
 overrides:
   - {domain: over.example, level: secure, match: [mx.over.example]}
-profiles:
-%s`, dir, profiles)), "counters.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
+`, dir)
+	if profiles != "" {
+		yaml += "profiles:\n" + profiles
 	}
+	cfg, err := config.Parse([]byte(yaml), "override.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// The counters count per profile, answer kind and source through a reload that removes
+// one profile and adds another; a query naming no configured profile (also one removed by
+// the reload) counts as "" PERM input; /metrics shows only the series that were counted
+// (no zero series for combinations never answered); the table holds only the configured
+// profiles and "".
+func TestQueryCountersAcrossReload(t *testing.T) {
+	dir := t.TempDir()
+	yaml := func(profiles string) *config.Config { return overrideOnlyConfig(t, dir, profiles) }
 	d, err := New(yaml("  dry: {report_only: true}\n"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
