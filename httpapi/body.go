@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"strconv"
-	"time"
 
+	"github.com/mailtls/mailtls/internal/jsonenc"
 	"github.com/mailtls/mailtls/policy"
 )
 
@@ -21,39 +21,39 @@ import (
 // appendHead appends the head of d's body with the rendered reasons.
 func appendHead(b []byte, d *policy.Decision, reasons []string) []byte {
 	b = append(b, '{')
-	b = appendField(b, "next_hop", false)
-	b = appendString(b, d.Key)
+	b = jsonenc.AppendField(b, "next_hop", false)
+	b = jsonenc.AppendString(b, d.Key)
 	if d.Domain != "" {
-		b = appendField(b, "domain", true)
-		b = appendString(b, d.Domain)
+		b = jsonenc.AppendField(b, "domain", true)
+		b = jsonenc.AppendString(b, d.Domain)
 	}
-	b = appendField(b, "profile", true)
-	b = appendString(b, d.Profile)
-	b = appendField(b, "result", true)
-	b = appendString(b, string(d.Result))
+	b = jsonenc.AppendField(b, "profile", true)
+	b = jsonenc.AppendString(b, d.Profile)
+	b = jsonenc.AppendField(b, "result", true)
+	b = jsonenc.AppendString(b, string(d.Result))
 	if d.Level != "" {
-		b = appendField(b, "level", true)
-		b = appendString(b, d.Level)
+		b = jsonenc.AppendField(b, "level", true)
+		b = jsonenc.AppendString(b, d.Level)
 	}
 	if len(d.Match) > 0 {
-		b = appendField(b, "match", true)
-		b = appendStrings(b, d.Match)
+		b = jsonenc.AppendField(b, "match", true)
+		b = jsonenc.AppendStrings(b, d.Match)
 	}
 	if d.Servername != "" {
-		b = appendField(b, "servername", true)
-		b = appendString(b, d.Servername)
+		b = jsonenc.AppendField(b, "servername", true)
+		b = jsonenc.AppendString(b, d.Servername)
 	}
-	b = appendField(b, "source", true)
-	b = appendString(b, string(d.Source))
+	b = jsonenc.AppendField(b, "source", true)
+	b = jsonenc.AppendString(b, string(d.Source))
 	if d.Message != "" {
-		b = appendField(b, "message", true)
-		b = appendString(b, d.Message)
+		b = jsonenc.AppendField(b, "message", true)
+		b = jsonenc.AppendString(b, d.Message)
 	}
-	b = appendField(b, "reasons", true)
+	b = jsonenc.AppendField(b, "reasons", true)
 	if reasons == nil {
 		return append(b, '[', ']')
 	}
-	return appendStrings(b, reasons)
+	return jsonenc.AppendStrings(b, reasons)
 }
 
 // appendLive appends the fields of d that change between answers of the same facts.
@@ -61,16 +61,12 @@ func appendHead(b []byte, d *policy.Decision, reasons []string) []byte {
 // encoding/json refuses as well.
 func appendLive(b []byte, d *policy.Decision) (_ []byte, ok bool) {
 	if !d.Expires.IsZero() {
-		t := d.Expires.UTC()
-		if y := t.Year(); y < 0 || y > 9999 {
+		b = jsonenc.AppendField(b, "expires", true)
+		if b, ok = jsonenc.AppendTimeUTC(b, d.Expires); !ok {
 			return b, false
 		}
-		b = appendField(b, "expires", true)
-		b = append(b, '"')
-		b = t.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
 	}
-	b = appendField(b, "cache_hit", true)
+	b = jsonenc.AppendField(b, "cache_hit", true)
 	return strconv.AppendBool(b, d.CacheHit), true
 }
 
@@ -79,60 +75,60 @@ func appendLive(b []byte, d *policy.Decision) (_ []byte, ok bool) {
 func appendTail(b []byte, d *policy.Decision, reply string) []byte {
 	if p := &d.STS; !p.IsZero() {
 		lines := p.PolicyLines()
-		b = appendField(b, "mta_sts", true)
+		b = jsonenc.AppendField(b, "mta_sts", true)
 		b = append(b, '{')
-		b = appendField(b, "domain", false)
-		b = appendString(b, p.Domain)
-		b = appendField(b, "id", true)
-		b = appendString(b, p.ID)
-		b = appendField(b, "mode", true)
-		b = appendString(b, p.Mode)
-		b = appendField(b, "max_age", true)
+		b = jsonenc.AppendField(b, "domain", false)
+		b = jsonenc.AppendString(b, p.Domain)
+		b = jsonenc.AppendField(b, "id", true)
+		b = jsonenc.AppendString(b, p.ID)
+		b = jsonenc.AppendField(b, "mode", true)
+		b = jsonenc.AppendString(b, p.Mode)
+		b = jsonenc.AppendField(b, "max_age", true)
 		b = strconv.AppendUint(b, uint64(p.MaxAge), 10)
-		b = appendField(b, "mx", true)
-		b = appendStrings(b, p.MX)
-		b = appendField(b, "lines", true)
-		b = appendStrings(b, lines)
+		b = jsonenc.AppendField(b, "mx", true)
+		b = jsonenc.AppendStrings(b, p.MX)
+		b = jsonenc.AppendField(b, "lines", true)
+		b = jsonenc.AppendStrings(b, lines)
 		b = append(b, '}')
 		// RFC 8460 §4.3: the policy fields a report names this policy by.
-		b = appendField(b, "tlsrpt", true)
+		b = jsonenc.AppendField(b, "tlsrpt", true)
 		b = append(b, '{')
-		b = appendField(b, "policy_type", false)
-		b = appendString(b, "sts")
-		b = appendField(b, "policy_domain", true)
-		b = appendString(b, p.Domain)
-		b = appendField(b, "policy_string", true)
-		b = appendStrings(b, lines)
-		b = appendField(b, "mx_host_pattern", true)
-		b = appendStrings(b, p.MX)
+		b = jsonenc.AppendField(b, "policy_type", false)
+		b = jsonenc.AppendString(b, "sts")
+		b = jsonenc.AppendField(b, "policy_domain", true)
+		b = jsonenc.AppendString(b, p.Domain)
+		b = jsonenc.AppendField(b, "policy_string", true)
+		b = jsonenc.AppendStrings(b, lines)
+		b = jsonenc.AppendField(b, "mx_host_pattern", true)
+		b = jsonenc.AppendStrings(b, p.MX)
 		b = append(b, '}')
 	}
 	if hs, ok := d.DANEHosts(); ok {
 		b = appendDANE(b, hs)
 	}
 	if w := d.Would; w != nil {
-		b = appendField(b, "would", true)
+		b = jsonenc.AppendField(b, "would", true)
 		b = append(b, '{')
-		b = appendField(b, "reply", false)
-		b = appendString(b, w.Reply)
-		b = appendField(b, "source", true)
-		b = appendString(b, string(w.Source))
+		b = jsonenc.AppendField(b, "reply", false)
+		b = jsonenc.AppendString(b, w.Reply)
+		b = jsonenc.AppendField(b, "source", true)
+		b = jsonenc.AppendString(b, string(w.Source))
 		b = append(b, '}')
 	}
-	b = appendField(b, "postfix_reply", true)
-	b = appendString(b, reply)
+	b = jsonenc.AppendField(b, "postfix_reply", true)
+	b = jsonenc.AppendString(b, reply)
 	return append(b, '}', '\n')
 }
 
 // appendDANE appends the "dane" member (openapi.yaml, schema DANE; Go type DANE).
 func appendDANE(b []byte, hs *policy.DANEHosts) []byte {
-	b = appendField(b, "dane", true)
+	b = jsonenc.AppendField(b, "dane", true)
 	b = append(b, '{')
-	b = appendField(b, "mx_secure", false)
+	b = jsonenc.AppendField(b, "mx_secure", false)
 	b = strconv.AppendBool(b, hs.MXSecure)
-	b = appendField(b, "no_mx", true)
+	b = jsonenc.AppendField(b, "no_mx", true)
 	b = strconv.AppendBool(b, hs.NoMX)
-	b = appendField(b, "hosts", true)
+	b = jsonenc.AppendField(b, "hosts", true)
 	b = append(b, '[')
 	for i := range hs.Hosts {
 		h := &hs.Hosts[i]
@@ -140,32 +136,32 @@ func appendDANE(b []byte, hs *policy.DANEHosts) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, '{')
-		b = appendField(b, "name", false)
-		b = appendString(b, h.Name)
-		b = appendField(b, "preference", true)
+		b = jsonenc.AppendField(b, "name", false)
+		b = jsonenc.AppendString(b, h.Name)
+		b = jsonenc.AppendField(b, "preference", true)
 		b = strconv.AppendUint(b, uint64(h.Preference), 10)
 		if h.TLSABase != "" {
-			b = appendField(b, "tlsa_base", true)
-			b = appendString(b, h.TLSABase)
+			b = jsonenc.AppendField(b, "tlsa_base", true)
+			b = jsonenc.AppendString(b, h.TLSABase)
 		}
-		b = appendField(b, "state", true)
-		b = appendString(b, h.State.String())
+		b = jsonenc.AppendField(b, "state", true)
+		b = jsonenc.AppendString(b, h.State.String())
 		if len(h.TLSA) > 0 {
-			b = appendField(b, "tlsa", true)
+			b = jsonenc.AppendField(b, "tlsa", true)
 			b = append(b, '[')
 			for j, t := range h.TLSA {
 				if j > 0 {
 					b = append(b, ',')
 				}
 				b = append(b, '{')
-				b = appendField(b, "usage", false)
+				b = jsonenc.AppendField(b, "usage", false)
 				b = strconv.AppendUint(b, uint64(t.Usage), 10)
-				b = appendField(b, "selector", true)
+				b = jsonenc.AppendField(b, "selector", true)
 				b = strconv.AppendUint(b, uint64(t.Selector), 10)
-				b = appendField(b, "matching_type", true)
+				b = jsonenc.AppendField(b, "matching_type", true)
 				b = strconv.AppendUint(b, uint64(t.MatchingType), 10)
-				b = appendField(b, "data", true)
-				b = appendString(b, t.Data)
+				b = jsonenc.AppendField(b, "data", true)
+				b = jsonenc.AppendString(b, t.Data)
 				b = append(b, '}')
 			}
 			b = append(b, ']')
@@ -178,9 +174,9 @@ func appendDANE(b []byte, hs *policy.DANEHosts) []byte {
 // appendError appends the body of a non-200 answer (openapi.yaml, schema Error).
 func appendError(b []byte, status int, msg string) []byte {
 	b = append(b, '{')
-	b = appendField(b, "status", false)
+	b = jsonenc.AppendField(b, "status", false)
 	b = strconv.AppendInt(b, int64(status), 10)
-	b = appendField(b, "error", true)
-	b = appendString(b, msg)
+	b = jsonenc.AppendField(b, "error", true)
+	b = jsonenc.AppendString(b, msg)
 	return append(b, '}', '\n')
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailtls/mailtls/dane"
+	"github.com/mailtls/mailtls/internal/jsonenc"
 	"github.com/mailtls/mailtls/policy"
 )
 
@@ -79,7 +80,7 @@ func decisions() []*policy.Decision {
 		MX:    []string{"mx.xn--bcher-kva.example", "*.mail.bücher.example"},
 		Lines: []string{"version: STSv1", "mode: enforce", "mx: mx.xn--bcher-kva.example", "mx: *.mail.bücher.example", "max_age: 604800"}}
 	var out []*policy.Decision
-	for i, s := range trickyStrings {
+	for i, s := range jsonenc.TrickyStrings() {
 		out = append(out,
 			&policy.Decision{Key: s, Domain: s, Profile: s, Result: policy.Perm, Source: policy.Source(s), Message: s},
 			&policy.Decision{Key: "[" + s + "]:25", Profile: "postfix", Result: policy.Result(s), Level: s, Match: []string{s, s + "x"},
@@ -102,7 +103,7 @@ func decisions() []*policy.Decision {
 	empty := &policy.Decision{}
 	empty.SetReasons([]string{})
 	out = append(out, ok, noLines, dry, empty, &policy.Decision{Key: "x", Expires: time.Unix(0, 1)})
-	for _, s := range trickyStrings {
+	for _, s := range jsonenc.TrickyStrings() {
 		out = append(out, daneDecision(s, "dane"))
 	}
 	relay := &policy.Decision{Key: "[relay.example]:587", Result: policy.OK, Level: "dane-only", Source: policy.SourceDANE}
