@@ -21,7 +21,7 @@ func TestReadsocketSameDecision(t *testing.T) {
 	o := startOpsLab(t, fmt.Sprintf("api: {readsocket: [{tcp: %q}]}\n", rs))
 	for _, c := range sourceCases {
 		sm := lab.Query(t, o.addr, c.profile, c.key)
-		before := len(readAudit(t, o.audit))
+		before := len(o.readAudit(t))
 		conn, err := net.DialTimeout("tcp", rs, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -48,10 +48,16 @@ func TestReadsocketSameDecision(t *testing.T) {
 		if f["result"] != result || f["level"] != level || f["source"] != c.source {
 			t.Errorf("%s/%s: readsocket %q, socketmap %q (source %s)", c.profile, c.key, line, sm, c.source)
 		}
-		if after := readAudit(t, o.audit); len(after) != before+1 || after[before]["key"] != c.key {
+		if after := o.readAudit(t); len(after) != before+1 || after[before]["key"] != c.key {
 			t.Errorf("%s: audit log went from %d to %d lines", c.key, before, len(after))
 		}
 	}
+}
+
+// readAudit writes the audit lines that wait (auditWriter) and reads them all.
+func (o *opsLab) readAudit(t *testing.T) []map[string]any {
+	o.d.audit.Load().w.flush()
+	return readAudit(t, o.audit)
 }
 
 func readAudit(t *testing.T, path string) []map[string]any {

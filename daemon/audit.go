@@ -4,25 +4,37 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mailtls/mailtls/config"
+	"github.com/mailtls/mailtls/internal/jsonenc"
 	"github.com/mailtls/mailtls/policy"
 )
 
+var errAuditTime = errors.New("audit log: the time is outside the years RFC 3339 can write")
+
 // auditLog writes one JSON line per answered query: what was asked, what was answered,
-// from which stage and why. It is safe for concurrent use.
+// from which stage and why. Lines are encoded by hand (internal/jsonenc), byte for byte as
+// encoding/json encodes auditLine, and written in batches (auditWriter). It is safe for
+// concurrent use.
 type auditLog struct {
-	mu   sync.Mutex
 	cfg  config.Audit
-	out  io.Writer
-	file *os.File // nil for standard output
+	w    auditWriter
+	bufs sync.Pool // *[]byte a line is encoded into
+	macs sync.Pool // hash.Hash: HMAC-SHA256 under cfg.HashKey
+
+	// next is the log that replaced this one (reload): a line that comes after close, from
+	// an answer that began before the swap, is written there instead of lost.
+	next atomic.Pointer[auditLog]
 
 	reasons auditReasons
 }
@@ -68,7 +80,8 @@ func (c *auditReasons) of(d *policy.Decision) []string {
 	return text
 }
 
-// auditLine is the record format (documented in README.md).
+// auditLine is the record format (documented in README.md): appendLine encodes it by hand,
+// byte for byte as encoding/json would (TestAuditLineMatchesEncodingJSON).
 type auditLine struct {
 	Time      time.Time     `json:"time"`
 	Profile   string        `json:"profile"`
@@ -83,82 +96,134 @@ type auditLine struct {
 	Hashed    bool          `json:"hashed,omitempty"`
 }
 
-// openAudit opens the audit log described by c; nil when it is off.
-func openAudit(c config.Audit) (*auditLog, error) {
+// openAudit opens the audit log described by c; nil when it is off. lost is called with
+// the number of lines a write could not write (auditLost).
+func openAudit(c config.Audit, lost func(lines int, err error)) (*auditLog, error) {
 	if c.File == "" {
 		return nil, nil
 	}
 	a := &auditLog{cfg: c}
-	if err := a.reopen(); err != nil {
-		return nil, err
+	a.w.lost, a.w.out = lost, os.Stdout
+	if c.File != "-" {
+		f, err := os.OpenFile(c.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		a.w.file, a.w.out = f, f
 	}
+	a.macs.New = func() any { return hmac.New(sha256.New, []byte(c.HashKey)) }
 	return a, nil
 }
 
-// reopen (re)opens the file, for SIGHUP after logrotate moved it.
-func (a *auditLog) reopen() error {
-	if a == nil {
-		return nil
+// auditLost counts in mailtls_audit_write_errors_total the lines a write could not write,
+// and logs why.
+func auditLost(m *metrics, log *slog.Logger) func(int, error) {
+	return func(lines int, err error) {
+		m.auditErrors.Add(float64(lines))
+		log.Warn("audit log write failed", "lines", lines, "err", err)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cfg.File == "-" {
-		a.out = os.Stdout
-		return nil
-	}
-	f, err := os.OpenFile(a.cfg.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	if a.file != nil {
-		a.file.Close()
-	}
-	a.file, a.out = f, f
-	return nil
 }
 
-// record writes the line for one decision. Write errors are returned for the caller to
-// count; the answer to Postfix never waits on a failing disk beyond one write.
-func (a *auditLog) record(d *policy.Decision, reply string, latency time.Duration) error {
+// record adds the line for one decision, answered at now after latency. It returns an
+// error, for the caller to count, only for a line that is dropped (auditWriter); write
+// errors are counted when the batch is written. The answer never waits on the disk.
+func (a *auditLog) record(d *policy.Decision, reply string, now time.Time, latency time.Duration) error {
 	if a == nil {
 		return nil
 	}
-	l := auditLine{
-		Time: time.Now().UTC(), Profile: d.Profile, Key: d.Key, Domain: d.Domain, Answer: reply,
-		Source: d.Source, Would: d.Would, CacheHit: d.CacheHit,
-		LatencyMS: float64(latency.Microseconds()) / 1000,
+	bp, _ := a.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
 	}
-	if !a.cfg.HashDomains {
-		l.Reasons = a.reasons.of(d) // rendered only here: the lookup itself formats none
-	} else {
-		// Keyed hashes let an operator correlate lines and look up a known domain
-		// without the log disclosing where mail goes; reasons name hosts, so they go.
-		l.Key, l.Domain, l.Hashed = a.hash(d.Key), a.hash(d.Domain), true
-		l.Answer = redactReply(l.Answer)
-		if l.Would != nil {
-			w := *l.Would
-			w.Reply = redactReply(w.Reply)
-			l.Would = &w
+	b, ok := a.appendLine((*bp)[:0], d, reply, now, latency)
+	err := errAuditTime
+	if ok {
+		err = a.w.add(b)
+	}
+	*bp = b
+	a.bufs.Put(bp)
+	if err == errAuditClosed {
+		if next := a.next.Load(); next != nil {
+			return next.record(d, reply, now, latency)
 		}
 	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, err = a.out.Write(b)
 	return err
 }
 
-func (a *auditLog) hash(s string) string {
-	if s == "" {
-		return ""
+// appendLine appends the line for one decision and its newline: auditLine's fields in
+// order, with its omitempty rules. ok is false for a time RFC 3339 cannot carry.
+func (a *auditLog) appendLine(b []byte, d *policy.Decision, reply string, now time.Time, latency time.Duration) (_ []byte, ok bool) {
+	b = jsonenc.AppendField(append(b, '{'), "time", false)
+	if b, ok = jsonenc.AppendTimeUTC(b, now); !ok {
+		return b, false
 	}
-	m := hmac.New(sha256.New, []byte(a.cfg.HashKey))
-	m.Write([]byte(s))
-	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:16])
+	hashed := a.cfg.HashDomains
+	b = jsonenc.AppendField(b, "profile", true)
+	b = jsonenc.AppendString(b, d.Profile)
+	b = jsonenc.AppendField(b, "key", true)
+	// Keyed hashes let an operator correlate lines and look up a known domain without the
+	// log disclosing where mail goes; reasons and reply attributes name hosts, so they go.
+	b = a.appendName(b, d.Key, hashed)
+	if d.Domain != "" {
+		b = jsonenc.AppendField(b, "domain", true)
+		b = a.appendName(b, d.Domain, hashed)
+	}
+	if hashed {
+		reply = redactReply(reply)
+	}
+	b = jsonenc.AppendField(b, "answer", true)
+	b = jsonenc.AppendString(b, reply)
+	b = jsonenc.AppendField(b, "source", true)
+	b = jsonenc.AppendString(b, string(d.Source))
+	if w := d.Would; w != nil {
+		r := w.Reply
+		if hashed {
+			r = redactReply(r)
+		}
+		b = jsonenc.AppendField(b, "would", true)
+		b = jsonenc.AppendField(append(b, '{'), "reply", false)
+		b = jsonenc.AppendString(b, r)
+		b = jsonenc.AppendField(b, "source", true)
+		b = append(jsonenc.AppendString(b, string(w.Source)), '}')
+	}
+	b = jsonenc.AppendField(b, "cache_hit", true)
+	b = strconv.AppendBool(b, d.CacheHit)
+	b = jsonenc.AppendField(b, "latency_ms", true)
+	b = jsonenc.AppendFloat(b, float64(latency.Microseconds())/1000)
+	if !hashed {
+		if reasons := a.reasons.of(d); len(reasons) > 0 { // rendered only here: the lookup itself formats none
+			b = jsonenc.AppendField(b, "reasons", true)
+			b = jsonenc.AppendStrings(b, reasons)
+		}
+	} else {
+		b = jsonenc.AppendField(b, "hashed", true)
+		b = append(b, "true"...)
+	}
+	return append(b, '}', '\n'), true
+}
+
+// appendName appends s as a JSON string: as it is, or hashed (hash) when hashed is true.
+func (a *auditLog) appendName(b []byte, s string, hashed bool) []byte {
+	if !hashed {
+		return jsonenc.AppendString(b, s)
+	}
+	return a.appendHash(b, s)
+}
+
+// appendHash appends "hmac:" and the first 16 bytes of s's HMAC-SHA256 under the hash
+// key in hex, as a JSON string (nothing in it needs escaping); "" stays "".
+func (a *auditLog) appendHash(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '"', '"')
+	}
+	m := a.macs.Get().(hash.Hash)
+	m.Reset()
+	io.WriteString(m, s)
+	var sum [sha256.Size]byte
+	b = append(b, `"hmac:`...)
+	b = hex.AppendEncode(b, m.Sum(sum[:0])[:16])
+	a.macs.Put(m)
+	return append(b, '"')
 }
 
 // redactReply keeps the level of a reply and drops its attributes, which name hosts.
@@ -175,13 +240,12 @@ func redactReply(r string) string {
 	return r
 }
 
-func (a *auditLog) close() {
+// close writes the lines that wait and closes the file; lines that come later go to next
+// (the log that replaced this one; nil when the log is now off or the daemon stops).
+func (a *auditLog) close(next *auditLog) {
 	if a == nil {
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.file != nil {
-		a.file.Close()
-	}
+	a.next.Store(next)
+	a.w.close()
 }

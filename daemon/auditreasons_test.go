@@ -16,14 +16,14 @@ import (
 func TestAuditReasonsKept(t *testing.T) {
 	o := startOpsLab(t, "")
 	for _, c := range sourceCases {
-		before := len(readAudit(t, o.audit))
+		before := len(o.readAudit(t))
 		for range 3 {
 			lab.Query(t, o.addr, c.profile, c.key)
 		}
 		var d policy.Decision
 		o.d.parts.Engine.ResolveInto(context.Background(), (*o.d.profiles.Load())[c.profile], c.key, &d)
 		want := d.Reasons()
-		lines := readAudit(t, o.audit)[before:]
+		lines := o.readAudit(t)[before:]
 		if len(lines) != 3 || len(want) == 0 {
 			t.Fatalf("%s %s: %d lines, %d reasons", c.profile, c.key, len(lines), len(want))
 		}

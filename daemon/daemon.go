@@ -68,7 +68,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := openAudit(cfg.Audit)
+	a, err := openAudit(cfg.Audit, auditLost(m, log))
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +304,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	waitLoad()
-	d.audit.Load().close()
+	d.audit.Load().close(nil)
 	if d.parts.Backend != nil {
 		if err := d.parts.Backend.Close(); err != nil {
 			d.log.Error("closing the cache store", "err", err)

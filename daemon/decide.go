@@ -39,12 +39,14 @@ func (d *Daemon) Decide(ctx context.Context, profile, key string, dec *policy.De
 		d.log.Warn("reply with TLSRPT attributes exceeds Postfix's socketmap limit; answering the plain form without them",
 			"profile", profile, "domain", dec.Domain, "max", socketmap.DefaultMaxReply)
 	}
+	var end time.Time // one reading: the audit line's time and the end of the latency
 	var elapsed time.Duration
 	if timed {
-		elapsed = time.Since(start)
+		end = time.Now()
+		elapsed = end.Sub(start)
 	}
 	d.metrics.observeDecision(dec)
-	if err := audit.record(dec, reply, elapsed); err != nil {
+	if err := audit.record(dec, reply, end, elapsed); err != nil {
 		d.metrics.auditErrors.Inc()
 		d.log.Warn("audit log write failed", "err", err)
 	}

@@ -273,8 +273,12 @@ func (a *auditLog) recordHosting(c hosting.Change) error {
 	if err != nil {
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, err = a.out.Write(append(b, '\n'))
-	return err
+	if err := a.w.add(append(b, '\n')); err != nil {
+		if next := a.next.Load(); err == errAuditClosed && next != nil {
+			return next.recordHosting(c)
+		}
+		return err
+	}
+	a.w.flush() // a change is rare: written at once, with the answers' lines before it
+	return nil
 }

@@ -165,6 +165,7 @@ func TestAuditLinePerSource(t *testing.T) {
 	for _, c := range sourceCases {
 		lab.Query(t, o.addr, c.profile, c.key)
 	}
+	o.d.audit.Load().w.flush()
 	data, err := os.ReadFile(o.audit)
 	if err != nil {
 		t.Fatal(err)
@@ -197,16 +198,16 @@ func TestAuditHashed(t *testing.T) {
 	write := func(hashKey string, n int) []auditLine {
 		t.Helper()
 		path := filepath.Join(t.TempDir(), "audit.log")
-		a, err := openAudit(config.Audit{File: path, HashDomains: true, HashKey: hashKey})
+		a, err := openAudit(config.Audit{File: path, HashDomains: true, HashKey: hashKey}, func(int, error) {})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for range n {
-			if err := a.record(d, "OK secure match=mx.secret.example servername=hostname", time.Millisecond); err != nil {
+			if err := a.record(d, "OK secure match=mx.secret.example servername=hostname", time.Now(), time.Millisecond); err != nil {
 				t.Fatal(err)
 			}
 		}
-		a.close()
+		a.close(nil)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

@@ -32,12 +32,12 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		return err
 	}
 	// The audit log is opened anew: that also follows a file logrotate has moved.
-	a, err := openAudit(cfg.Audit)
+	a, err := openAudit(cfg.Audit, auditLost(d.metrics, d.log))
 	if err != nil {
 		return err
 	}
 	if err := d.hosting.reload(cfg, d.log); err != nil {
-		a.close()
+		a.close(nil)
 		return err
 	}
 	profiles := policy.ProfilesFromConfig(cfg)
@@ -53,7 +53,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	})
 	d.metrics.queryCount.setProfiles(profiles)
 	d.profiles.Store(&profiles)
-	d.audit.Swap(a).close()
+	d.audit.Swap(a).close(a)
 	if keys := restartNeeded(d.cfg, cfg); len(keys) > 0 {
 		d.log.Warn("configuration reloaded, but these settings changed and keep their running value until the next restart",
 			"settings", strings.Join(keys, ", "))

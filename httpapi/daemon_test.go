@@ -141,6 +141,20 @@ func (a *apiLab) metric(t *testing.T, series string) string {
 	return "0"
 }
 
+// waitAudit returns the audit log's lines once it has at least n, or what it has after 10 s:
+// the daemon writes its lines in batches, at most 100 ms after they are recorded.
+func waitAudit(t *testing.T, path string, n int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		al := auditLines(t, path)
+		if len(al) >= n || time.Now().After(deadline) {
+			return al
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func auditLines(t *testing.T, path string) []map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -178,10 +192,12 @@ func TestSameDecisionAsSocketmap(t *testing.T) {
 		{"dry", "sts.example", "NOTFOUND", "", "report-only"},
 		{"postfix", "[192.0.2.1]:25", "NOTFOUND", "", "input"},
 	}
+	want := 0 // audit lines written so far
 	for _, c := range cases {
 		t.Run(c.profile+"/"+c.key, func(t *testing.T) {
 			series := fmt.Sprintf(`mailtls_queries_total{answer=%q,profile=%q,source=%q}`, c.result, c.profile, c.source)
-			before, lines := a.metric(t, series), len(auditLines(t, a.audit))
+			before, lines := a.metric(t, series), len(waitAudit(t, a.audit, want))
+			want = lines + 2
 			resp, body := a.get(t, http.MethodGet, "/v1/policy/"+c.key+"?profile="+c.profile, "Bearer "+token)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
@@ -202,7 +218,7 @@ func TestSameDecisionAsSocketmap(t *testing.T) {
 			if after := a.metric(t, series); after == before {
 				t.Errorf("%s stayed at %s", series, before)
 			}
-			al := auditLines(t, a.audit)
+			al := waitAudit(t, a.audit, want)
 			// The socketmap query above wrote one line too.
 			if len(al) != lines+2 {
 				t.Fatalf("audit log has %d lines, want %d", len(al), lines+2)
