@@ -31,7 +31,9 @@ func (g *gateWriter) Write(p []byte) (int, error) {
 	return g.b.Write(p)
 }
 
-func line(i int) []byte { return fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`+"\n", i, strings.Repeat("x", 200)) }
+func line(i int) []byte {
+	return fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`+"\n", i, strings.Repeat("x", 200))
+}
 
 // While a write waits on a stalled disk, answers go on: lines wait in memory up to
 // auditMaxPending, the next ones are refused with errAuditBacklog (counted by the caller);
