@@ -102,15 +102,28 @@ func (c *coldLab) engineFor(family string) (*Engine, string) {
 }
 
 // BenchmarkColdPath answers never-seen domains of each family with every DNS reply
-// delayed as given and reports per cold answer: the time (ms/answer), the floor
-// (floor-ms: the same DNS and HTTPS work done directly, coldFloor), their ratio
-// (x-floor), and the DNS queries counted at the lab's DNS server for the engine
-// (dns/answer) and for the floor (floor-dns), and the HTTPS policy fetches (https/answer).
-// Each iteration times one floor and one engine answer, each on a domain of its own, so
-// that load from elsewhere on the machine hits both alike. Root is needed (the policy
-// host listens on :443):
+// delayed as given and reports per cold answer, from the iterations kept after a warm-up
+// (coldWarmup):
 //
-//	go test -run '^$' -bench ColdPath -benchtime 200x ./policy
+//	ms/answer     the engine's answer, median
+//	floor-ms      the floor, median: the same DNS and HTTPS work done directly (coldFloor)
+//	x-floor       the median of the per-iteration ratios engine/floor
+//	x-medians     ms/answer / floor-ms
+//	p90-ms        the engine's answer, 90th percentile
+//	floor-p90-ms  the floor, 90th percentile
+//	x-floor-p90   the 90th percentile of the per-iteration ratios
+//	dns/answer    DNS queries counted at the lab's DNS server for the engine, mean
+//	floor-dns     the same for the floor
+//	https/answer  HTTPS policy fetches, mean
+//	load1         the machine's 1-minute load average, the higher of start and end
+//
+// Each iteration times one floor and one engine answer, each on a never-seen domain of
+// the family, back to back and in alternating order (floor first on even iterations), so
+// that load from elsewhere on the machine hits both alike and neither always runs second.
+// Medians and per-iteration ratios keep a burst of load from deciding a run; the p90
+// shows the tail. Root is needed (the policy host listens on :443):
+//
+//	go test -run '^$' -bench ColdPath -benchtime 300x ./policy
 func BenchmarkColdPath(b *testing.B) {
 	for _, delay := range []time.Duration{0, 2 * time.Millisecond} {
 		c := newColdLab(b, delay)
@@ -119,34 +132,53 @@ func BenchmarkColdPath(b *testing.B) {
 		for _, family := range coldFamilies {
 			eng, kind := c.engineFor(family)
 			b.Run(fmt.Sprintf("delay=%v/%s", delay, family), func(b *testing.B) {
-				var engT, floorT time.Duration
+				load := loadAverage()
+				var s coldSamples
 				var queries, floorQueries, fetches int
-				for b.Loop() {
+				runFloor := func() time.Duration {
 					fd, _ := c.domain(kind)
 					q0 := c.DNS.Queries()
 					t0 := time.Now()
 					floor.run(b, family, fd)
-					floorT += time.Since(t0)
+					t := time.Since(t0)
 					floorQueries += c.DNS.Queries() - q0
-
+					return t
+				}
+				runEngine := func() time.Duration {
 					d, want := c.domain(kind)
-					q0 = c.DNS.Queries()
-					t0 = time.Now()
+					q0 := c.DNS.Queries()
+					t0 := time.Now()
 					got := eng.Resolve(ctx, plain, d)
-					engT += time.Since(t0)
+					t := time.Since(t0)
 					queries += c.DNS.Queries() - q0
 					if r := got.PostfixReply(); r != want {
 						b.Fatalf("%s: %q, want %q", d, r, want)
 					}
 					fetches += c.Fetches(d)
+					return t
 				}
+				for i := 0; b.Loop(); i++ {
+					if i%2 == 0 {
+						f := runFloor()
+						s.add(runEngine(), f)
+					} else {
+						e := runEngine()
+						s.add(e, runFloor())
+					}
+				}
+				st := s.stats()
 				n := float64(b.N)
-				b.ReportMetric(engT.Seconds()*1000/n, "ms/answer")
-				b.ReportMetric(floorT.Seconds()*1000/n, "floor-ms")
-				b.ReportMetric(engT.Seconds()/floorT.Seconds(), "x-floor")
+				b.ReportMetric(st.engMed, "ms/answer")
+				b.ReportMetric(st.floorMed, "floor-ms")
+				b.ReportMetric(st.pairMed, "x-floor")
+				b.ReportMetric(st.engMed/st.floorMed, "x-medians")
+				b.ReportMetric(st.engP90, "p90-ms")
+				b.ReportMetric(st.floorP90, "floor-p90-ms")
+				b.ReportMetric(st.pairP90, "x-floor-p90")
 				b.ReportMetric(float64(queries)/n, "dns/answer")
 				b.ReportMetric(float64(floorQueries)/n, "floor-dns")
 				b.ReportMetric(float64(fetches)/n, "https/answer")
+				b.ReportMetric(max(load, loadAverage()), "load1")
 			})
 		}
 	}
