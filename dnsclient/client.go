@@ -3,6 +3,7 @@ package dnsclient
 import (
 	"errors"
 	"fmt"
+	"net"
 	"syscall"
 	"time"
 
@@ -91,7 +92,9 @@ func New(cfg Config) (*Client, error) {
 	if c.udpSize < dns.MinMsgSize {
 		c.udpSize = dns.MinMsgSize
 	}
-	c.udp = &dns.Client{Net: "udp", UDPSize: c.udpSize, Timeout: c.timeout}
+	// A UDP "connect" only binds the socket and cannot block, so its dialer has no timeout
+	// (one would cost a context and a timer per query); the reply is bounded by Timeout.
+	c.udp = &dns.Client{Net: "udp", UDPSize: c.udpSize, Timeout: c.timeout, Dialer: &net.Dialer{}}
 	c.tcp = &dns.Client{Net: "tcp", Timeout: c.timeout}
 	return c, nil
 }

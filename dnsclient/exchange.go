@@ -105,24 +105,28 @@ func (c *Client) exchange(ctx context.Context, server, name string, qtype uint16
 }
 
 // exchangeOver sends one query with a fresh random ID and checks that the reply answers
-// it. The attempt is bounded by the client timeout and by ctx, and is abandoned as soon
-// as ctx is cancelled.
+// it. The attempt is bounded by the client timeout and by ctx's deadline, whichever comes
+// first (the library sets the connection's read and write deadlines from dc.Timeout and
+// ctx's deadline; dc.Timeout also bounds a TCP connect, and a UDP one cannot block), and
+// is abandoned as soon as ctx is cancelled. It makes no context or timer of its own: the
+// deadlines live on the connection, so a cold answer's DNS queries cost no context tree
+// and no timer each (issue 19).
 func (c *Client) exchangeOver(ctx context.Context, dc *dns.Client, server, name string, qtype uint16) (*dns.Msg, error) {
 	m := newQuery(name, qtype, c.udpSize)
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	conn, err := dc.DialContext(actx, server)
+	conn, err := dc.DialContext(ctx, server)
 	if err != nil {
-		return nil, classify(actx, err)
+		return nil, classify(ctx, err)
 	}
 	defer conn.Close()
 	// The library honours the context deadline but not cancellation: closing the
 	// connection unblocks the read when ctx is cancelled.
-	stop := context.AfterFunc(actx, func() { conn.Close() })
-	defer stop()
-	resp, _, err := dc.ExchangeWithConnContext(actx, m, conn)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		defer stop()
+	}
+	resp, _, err := dc.ExchangeWithConnContext(ctx, m, conn)
 	if err != nil {
-		return nil, classify(actx, err)
+		return nil, classify(ctx, err)
 	}
 	if err := matches(m, resp); err != nil {
 		return nil, err
