@@ -68,15 +68,32 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := openAudit(cfg.Audit, auditLost(m, log))
-	if err != nil {
+	var (
+		a *auditLog
+		d *Daemon
+	)
+	defer func() {
+		if ok {
+			return
+		}
+		// A daemon that could not be built releases what it opened, so a caller that
+		// retries (or a test) keeps no audit file, cache store or report store behind.
+		a.close(nil)
+		if d != nil && d.tlsrpt != nil {
+			d.tlsrpt.st.Close()
+		}
+		if parts.Backend != nil {
+			parts.Backend.Close()
+		}
+	}()
+	if a, err = openAudit(cfg.Audit, auditLost(m, log)); err != nil {
 		return nil, err
 	}
 	if st, ok := parts.Backend.(*sqlitestore.Store); ok {
 		m.watchStore(st)
 	}
 	m.watchHotStore(parts.Engine)
-	d := &Daemon{cfg: cfg, log: log, parts: parts, metrics: m, stateLock: lock}
+	d = &Daemon{cfg: cfg, log: log, parts: parts, metrics: m, stateLock: lock}
 	m.storeHealthy.Set(map[bool]float64{true: 1, false: 0}[d.storeHealth() == nil])
 	d.validation.set(parts.DANEError == nil, errString(parts.DANEError), time.Now())
 	if parts.DANEError != nil && !dnsclient.NotValidating(parts.DANEError) {
