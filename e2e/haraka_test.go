@@ -194,6 +194,13 @@ func (h *harakaMTA) waitAttempt(t *testing.T, id string, mark int64) mtaAttempt 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if a, ok := parseHarakaAttempt(h.proc.logSince(mark), id); ok {
+			// The lines that prove the outcome, as Exim's are logged: what the plugin
+			// decided and what Haraka's outbound did (not the submission's [core] lines).
+			for _, l := range a.lines {
+				if strings.HasPrefix(l, "[mailtls]") || strings.HasPrefix(l, "[outbound]") {
+					t.Logf("Haraka: %s", l)
+				}
+			}
 			return a
 		}
 		if time.Now().After(deadline) {

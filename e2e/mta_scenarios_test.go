@@ -79,7 +79,6 @@ func (w *world) mtaDane(t *testing.T, m sendingMTA) {
 		tok := token("mta4a")
 		id, mark := m.send(t, "user@"+domDaneGood, tok)
 		a := m.waitAttempt(t, id, mark)
-		t.Logf("%s, attempt of %s:\n%s", m.name(), id, a)
 		w.expectMTASent(t, m, a, id, "dane", "mx."+domDaneGood, tok)
 	})
 	t.Run("TLSA not matching: deferred", func(t *testing.T) {
@@ -87,7 +86,6 @@ func (w *world) mtaDane(t *testing.T, m sendingMTA) {
 		tok := token("mta4b")
 		id, mark := m.send(t, "user@"+domDaneBad, tok)
 		a := m.waitAttempt(t, id, mark)
-		t.Logf("%s, attempt of %s:\n%s", m.name(), id, a)
 		w.expectMTADeferred(t, m, a, id, deferDANE, tok)
 	})
 }
