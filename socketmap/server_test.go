@@ -244,8 +244,11 @@ func TestServerIdleTimeout(t *testing.T) {
 		addr := startServer(t, &Server{Handler: echo, IdleTimeout: idle}, network)
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				cl := dial(t, addr)
+				// The server's idle clock starts when it accepts the connection (or reads the
+				// last byte), after the client began to connect: read the client's clock
+				// before dialling, or the server's timeout can look early by the dial's time.
 				start := time.Now()
+				cl := dial(t, addr)
 				if tc.raw != "" {
 					cl.send(tc.raw)
 				}
