@@ -242,25 +242,29 @@ func TestPipelinedManyOverSockets(t *testing.T) {
 
 // The read and write deadlines are set again only when needed; they still follow the
 // activity: a connection busy for longer than IdleTimeout, with requests spaced below it,
-// stays open and is answered, then closes IdleTimeout after its last reply.
+// stays open and is answered, then closes IdleTimeout after its last reply (no sooner
+// than IdleTimeout after the last request).
 func TestDeadlinesFollowActivity(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	forEachNetwork(t, func(t *testing.T, network string) {
 		addr := startServer(t, &Server{Handler: echo, IdleTimeout: idle}, network)
 		cl := dial(t, addr)
 		start := time.Now()
-		var last time.Time
+		// The server's idle clock starts after it wrote its reply, which may be before
+		// the client reads its own clock on receiving it: the lower bound is the moment
+		// the last request was sent, which the server's clock cannot precede.
+		var lastSent time.Time
 		for i := 0; time.Since(start) < 3*idle; i++ {
 			want := fmt.Sprintf("OK m|k%d", i)
+			lastSent = time.Now()
 			if got := cl.roundTrip(fmt.Sprintf("m k%d", i)); got != want {
 				t.Fatalf("after %v: %q, want %q", time.Since(start), got, want)
 			}
-			last = time.Now()
 			time.Sleep(idle / 3)
 		}
 		cl.expectClosed(idle + 2*time.Second)
-		if el := time.Since(last); el < idle {
-			t.Fatalf("closed %v after the last reply, before the idle timeout %v", el, idle)
+		if el := time.Since(lastSent); el < idle {
+			t.Fatalf("closed %v after the last request, before the idle timeout %v", el, idle)
 		}
 	})
 }
