@@ -43,9 +43,6 @@ tlsrpt:
 	}
 	bad := parse(fmt.Sprintf("tlsrpt_receiver: {enabled: true, path: %s}\n", filepath.Join(blocker, "received.db")))
 
-	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
-		t.Skipf("no /proc/self/fd to see open files: %v", err)
-	}
 	for i := 0; i < 3; i++ {
 		if d, err := New(bad, slog.New(slog.DiscardHandler)); err == nil {
 			t.Fatalf("New built a daemon (%v) with its received-report store under a regular file", d)
@@ -70,7 +67,7 @@ func filesOpenUnder(t *testing.T, dir string) []string {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("no /proc/self/fd to see open files: %v", err)
 	}
 	var open []string
 	for _, fd := range fds {
