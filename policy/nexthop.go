@@ -66,6 +66,16 @@ func ParseNexthopKey(key string) (Nexthop, error) {
 
 // parseNexthopInto is ParseNexthopKey writing into nh (the lookup path: no copies).
 func parseNexthopInto(key string, nh *Nexthop) error {
+	if canonicalDomain(key) {
+		// The common key, and every cached lookup's: already the policy domain.
+		nh.Domain, nh.Host, nh.Port, nh.DANEKey = key, false, DefaultPort, key
+		return nil
+	}
+	return parseNexthopFull(key, nh)
+}
+
+// parseNexthopFull takes any key apart: brackets, port, case, U-labels, trailing dot.
+func parseNexthopFull(key string, nh *Nexthop) error {
 	s := strings.TrimSpace(key)
 	trimmed := s
 	if s == "" {
@@ -230,6 +240,45 @@ func plainLDH(s string) bool {
 		label++
 	}
 	return true
+}
+
+// canonicalDomain reports, in one pass, whether key is a next-hop that parses to itself: a
+// lower-case LDH host name of at least two labels (RFC 1123 §2.1: labels of 1–63 letters,
+// digits and inner hyphens, the last not all digits), no trailing dot, no brackets or
+// port, and no label of the reserved "??--" form (RFC 5891 §4.2.3.1) that the IDNA mapping
+// would check. Such a key is its own policy domain and DANE key, and no IP literal;
+// every other key takes the full parse (FuzzNexthopCanonical checks that the two agree).
+func canonicalDomain(key string) bool {
+	if len(key) == 0 || len(key) > dnsname.MaxLen {
+		return false
+	}
+	label, dots, digits := 0, 0, true // digits: the current label is all digits so far
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			digits = false
+		case c >= '0' && c <= '9':
+		case c == '-':
+			if label == 0 || label == 3 && key[i-1] == '-' {
+				return false
+			}
+			digits = false
+		case c == '.':
+			if label == 0 || key[i-1] == '-' {
+				return false
+			}
+			label, dots, digits = 0, dots+1, true
+			continue
+		default:
+			return false
+		}
+		label++
+		if label > 63 {
+			return false
+		}
+	}
+	return dots > 0 && label > 0 && key[len(key)-1] != '-' && !digits
 }
 
 func isIPLiteral(s string) bool {

@@ -83,6 +83,41 @@ func FuzzNexthopShortcut(f *testing.F) {
 	})
 }
 
+// FuzzNexthopCanonical checks the one-pass shortcut of parseNexthopInto against the full
+// parse: a key the shortcut takes must parse to itself there, as an MX destination on
+// port 25 whose DANE key is the key.
+func FuzzNexthopCanonical(f *testing.F) {
+	for _, s := range []string{"example.com", "a-b.example", "xn--bcher-kva.example", "ab--cd.example",
+		"a.b", "-a.example", "a-.example", "a..b", "", ".", "x", "0.0", "1.2.3.4", "a.1", "1.a", "a.b.",
+		"Example.com", "[a.example]", "a.example:25", " a.example", "a.b-", strings.Repeat("a", 64) + ".b",
+		strings.Repeat("a.", 126) + "bc", strings.Repeat("a.", 126) + "b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var full Nexthop
+		err := parseNexthopFull(s, &full)
+		want := err == nil && full == Nexthop{Domain: s, Port: DefaultPort, DANEKey: s}
+		if got := canonicalDomain(s); got && !want {
+			t.Errorf("%q: shortcut taken; the full parse gives %+v, %v", s, full, err)
+		}
+	})
+}
+
+// TestNexthopCanonicalTaken: the shortcut is taken for the keys it exists for (a key it
+// refused would still parse right, through the full path, so this is what shows it works).
+func TestNexthopCanonicalTaken(t *testing.T) {
+	for _, s := range []string{"example.com", "mx-1.mail.example.co.uk", "a.b", "0a.example", "a.b0", "ab-cd--e.example"} {
+		if !canonicalDomain(s) {
+			t.Errorf("%q: shortcut not taken", s)
+		}
+	}
+	for _, s := range []string{"example.com.", "Example.com", "xn--bcher-kva.example", "a.1", "1.2.3.4", "-a.example", "a-.example", "a..b", "xn--.example", "x", ".a.b", "a.example:25"} {
+		if canonicalDomain(s) {
+			t.Errorf("%q: shortcut taken", s)
+		}
+	}
+}
+
 // slowNexthop is the IDNA path of ParseNexthop alone.
 func slowNexthop(s string) (string, error) {
 	ascii, err := idna.Lookup.ToASCII(s)
