@@ -19,6 +19,7 @@ import (
 	"github.com/mailtls/mailtls/internal/netguard"
 	"github.com/mailtls/mailtls/mtasts"
 	"github.com/mailtls/mailtls/policy"
+	"github.com/mailtls/mailtls/socketmap"
 )
 
 // Parts are the engine and what it was built from, for the daemon and for the CLI's
@@ -155,14 +156,16 @@ func build(cfg *config.Config, log *slog.Logger, mode storeMode, m *metrics) (*P
 		m.validating.Set(map[bool]float64{true: 1, false: 0}[p.DANEError == nil])
 	}
 	p.Engine, err = policy.New(policy.Options{
-		Resolver:        dc,
-		Fetcher:         fetcher,
-		DANE:            daneEval,
-		DANEOffReason:   errString(p.DANEError),
-		Overrides:       overrides,
-		ASN:             asnRules,
-		OnFetch:         onFetch,
-		OnRefresh:       onRefresh,
+		Resolver:      dc,
+		Fetcher:       fetcher,
+		DANE:          daneEval,
+		DANEOffReason: errString(p.DANEError),
+		Overrides:     overrides,
+		ASN:           asnRules,
+		OnFetch:       onFetch,
+		OnRefresh:     onRefresh,
+		// A socketmap lookup about to wait writes the replies pipelined before it.
+		BeforeWait:      socketmap.Flush,
 		STSObserver:     p.stsObserver,
 		Backend:         p.Backend,
 		Logger:          log,

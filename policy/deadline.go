@@ -14,24 +14,32 @@ const DefaultAnswerDeadline = 25 * time.Second
 // memory costs no context, timer or allocation; the deadline then counts from that moment
 // (microseconds after the request arrived, or after the read of the persistent store that
 // a hot-store miss makes first; that local read is not bounded by it).
+//
+// Its first use is also the moment the lookup is about to wait on the network, which the
+// caller is told of through Options.BeforeWait.
 type answerDeadline struct {
 	parent context.Context
 	limit  time.Duration
+	before func(context.Context) // Options.BeforeWait
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-func newAnswerDeadline(parent context.Context, p *Profile) answerDeadline {
+func newAnswerDeadline(parent context.Context, p *Profile, before func(context.Context)) answerDeadline {
 	limit := p.AnswerDeadline
 	if limit <= 0 {
 		limit = DefaultAnswerDeadline
 	}
-	return answerDeadline{parent: parent, limit: limit}
+	return answerDeadline{parent: parent, limit: limit, before: before}
 }
 
-// context returns the bounded context, creating it on first use.
+// context returns the bounded context, creating it on first use: every path to the
+// network takes it first.
 func (a *answerDeadline) context() context.Context {
 	if a.ctx == nil {
+		if a.before != nil {
+			a.before(a.parent)
+		}
 		a.ctx, a.cancel = context.WithTimeout(a.parent, a.limit)
 	}
 	return a.ctx

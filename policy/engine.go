@@ -40,6 +40,12 @@ type Options struct {
 	OnFetch func(outcome string)
 	// OnRefresh, if set, is told how many domains each background pass refreshes.
 	OnRefresh func(n int)
+	// BeforeWait, if set, is called with the lookup's context, on the goroutine that
+	// called Resolve or ResolveInto, when a lookup is about to wait on the network for the
+	// first time (a DNS query or policy fetch, or another lookup's of the same facts): once
+	// per lookup at most, never for an answer from memory. The daemon writes the replies a
+	// pipelining socketmap client is owed before that wait (socketmap.Flush).
+	BeforeWait func(ctx context.Context)
 	// STSObserver, if set, is told of every MTA-STS policy fetch failure with its domain
 	// (TLS reporting, RFC 8460 §4.3.2.2). Fetches run on the refresh path only, never on a
 	// cached answer's.
@@ -209,7 +215,7 @@ func (e *Engine) ResolveInto(ctx context.Context, p *Profile, key string, d *Dec
 	}
 
 	// Network work, if any, is bounded by the profile's answer deadline.
-	dl := newAnswerDeadline(ctx, p)
+	dl := newAnswerDeadline(ctx, p, e.opt.BeforeWait)
 	defer dl.stop()
 	wantDANE := p.DANE && slot.ev != nil
 	f := e.facts(&dl, &nh, wantDANE, slot.ev)

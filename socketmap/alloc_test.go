@@ -14,12 +14,11 @@ func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
 // Batching a reply and writing the batch cost no allocation per request (the connection's
 // buffer is reused).
 func TestReplyWriterAllocs(t *testing.T) {
-	w := newReplyWriter(discardConn{}, DefaultIdleTimeout, maxHold)
+	w := newReplyWriter(discardConn{}, DefaultIdleTimeout)
 	w.wdl = w.wdl.AddDate(3000, 0, 0) // a deadline is in force: discardConn cannot take one
 	reply := "OK secure match=mx1.example.com:.example.net servername=hostname"
 	if n := testing.AllocsPerRun(100, func() {
 		for range 16 {
-			w.holdForLookup()
 			w.add(reply)
 		}
 		w.flush()
@@ -31,7 +30,7 @@ func TestReplyWriterAllocs(t *testing.T) {
 // The reply buffer holds exactly the netstring framing of each reply.
 func TestReplyWriterFraming(t *testing.T) {
 	var got []byte
-	w := newReplyWriter(recordConn{&got}, DefaultIdleTimeout, maxHold)
+	w := newReplyWriter(recordConn{&got}, DefaultIdleTimeout)
 	w.wdl = w.wdl.AddDate(3000, 0, 0)
 	for _, r := range []string{"OK a", "NOTFOUND ", ""} {
 		w.add(r)

@@ -25,12 +25,13 @@ const (
 // one at a time on this goroutine (socketmap_table(5): one reply per request), so a slow
 // lookup delays only the requests pipelined behind it on the same connection. Replies are
 // batched (replies.go): gathered while further whole requests are already buffered, and
-// written before the server waits for input, so a lone request is never held back.
+// written before the server waits for input, or before a lookup waits (Flush), so a reply
+// is never held back for long.
 func (s *Server) serveConn(c *conn) {
 	log := s.logger().With("remote", remoteName(c.nc))
-	w := newReplyWriter(c.nc, s.idleTimeout(), s.holdTime())
+	w := newReplyWriter(c.nc, s.idleTimeout())
+	ctx := context.WithValue(s.baseCtx, flushKey{}, w) // the lookups' context: Flush finds w
 	defer func() {
-		w.stop()
 		c.nc.Close()
 		s.untrack(c)
 	}()
@@ -44,7 +45,7 @@ func (s *Server) serveConn(c *conn) {
 		if !ok {
 			// No whole request is buffered: send the pending replies before waiting.
 			if !w.flush() {
-				log.Debug("socketmap write failed", "err", w.error())
+				log.Debug("socketmap write failed", "err", w.err)
 				return
 			}
 			if r.Buffered() == 0 {
@@ -107,9 +108,8 @@ func (s *Server) serveConn(c *conn) {
 			}
 			busy = true
 		}
-		w.holdForLookup()
-		if !w.add(s.answer(log, payload)) {
-			log.Debug("socketmap write failed", "err", w.error())
+		if !w.add(s.answer(ctx, log, payload)) {
+			log.Debug("socketmap write failed", "err", w.err)
 			return
 		}
 	}
@@ -149,8 +149,8 @@ func (d *readDeadline) waitInput(r *Reader, deadline time.Time) error {
 }
 
 // answer turns one request payload "name<SPACE>key" into a reply payload. The key is
-// everything after the first space and may itself contain spaces.
-func (s *Server) answer(log *slog.Logger, payload []byte) string {
+// everything after the first space and may itself contain spaces. ctx is the connection's.
+func (s *Server) answer(ctx context.Context, log *slog.Logger, payload []byte) string {
 	name, key, ok := strings.Cut(string(payload), " ")
 	switch {
 	case !ok:
@@ -158,7 +158,6 @@ func (s *Server) answer(log *slog.Logger, payload []byte) string {
 	case name == "":
 		return replyEmptyName
 	}
-	ctx := s.baseCtx
 	if s.RequestTimeout >= 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.requestTimeout())

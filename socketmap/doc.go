@@ -6,7 +6,8 @@
 // "OK <data>", "NOTFOUND ", "TEMP <reason>", "TIMEOUT <reason>" or "PERM <reason>".
 // Connections are persistent and may carry pipelined requests, which are answered in order,
 // one at a time per connection; the replies to requests that arrived together are written
-// together, and never held back waiting for input (nor for long behind a slow lookup).
+// together, and never held back waiting for input (nor behind a slow lookup whose Handler
+// calls Flush before it waits).
 //
 // The package knows nothing about TLS policies: what a reply says is the Handler's business
 // (conformance.md §1). The server only guarantees the framing, the size limits

@@ -98,8 +98,7 @@ func requests(payloads ...string) string {
 // Many requests in one write are answered in order with one write; so is every later
 // batch: batching cannot regress to a write per reply unnoticed.
 func TestPipelinedBatchOneWrite(t *testing.T) {
-	// The hold timer would write early if the race detector slowed a batch past maxHold.
-	dial := servePipe(t, &Server{Handler: echo, hold: time.Minute})
+	dial := servePipe(t, &Server{Handler: echo})
 	cl, sc := dial()
 	for batch, n := range []int{1, 2, 16, 64, 100} {
 		var keys []string
@@ -127,7 +126,7 @@ func TestPipelinedBatchOneWrite(t *testing.T) {
 // allows, each of whole replies.
 func TestPipelinedLargeBatchWrites(t *testing.T) {
 	long := HandlerFunc(func(_ context.Context, _, key string) string { return "OK " + strings.Repeat(key, 8) })
-	dial := servePipe(t, &Server{Handler: long, hold: time.Minute})
+	dial := servePipe(t, &Server{Handler: long})
 	cl, sc := dial()
 	var keys []string
 	total := 0
@@ -186,14 +185,15 @@ func TestPipelinedSplitEveryBoundary(t *testing.T) {
 	}
 }
 
-// Pipelined behind a cold lookup: the replies before it are not held until it ends (the
-// hold timer writes them), the replies stay in request order, and a malformed request
-// after them is answered PERM in its turn before the connection closes.
+// Pipelined behind a cold lookup: the replies before it are not held until it ends (its
+// Handler calls Flush before it waits), the replies stay in request order, and a malformed
+// request after them is answered PERM in its turn before the connection closes.
 func TestPipelinedMixedColdMalformed(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	h := HandlerFunc(func(ctx context.Context, name, key string) string {
 		if key == "cold" {
+			Flush(ctx)
 			started <- struct{}{}
 			<-release
 		}
@@ -300,31 +300,64 @@ func TestWriteBoundedByIdleTimeout(t *testing.T) {
 	})
 }
 
-// Lookups around the hold time, pipelined: the hold timer and the connection's goroutine
-// take turns on the reply buffer (run with -race), and every reply arrives once, in order.
-func TestPipelinedHoldTimerTakesTurns(t *testing.T) {
+// Lookups that call Flush, pipelined, some of them slow: the batch is written at each
+// Flush and every reply still arrives once, in order, with no more writes than flushes
+// and batches (run with -race: the Handler writes from the connection's goroutine only).
+func TestPipelinedFlushInLookup(t *testing.T) {
+	var flushes atomic.Int64
 	h := HandlerFunc(func(ctx context.Context, name, key string) string {
 		var i int
 		fmt.Sscanf(key, "k%d", &i)
 		if i%3 == 0 {
-			time.Sleep(time.Duration(i%7) * maxHold / 3)
+			flushes.Add(1)
+			Flush(ctx)
+			time.Sleep(time.Duration(i%7) * 100 * time.Microsecond)
 		}
 		return echo(ctx, name, key)
 	})
-	forEachNetwork(t, func(t *testing.T, network string) {
-		addr := startServer(t, &Server{Handler: h}, network)
-		cl := dial(t, addr)
-		for round := range 3 {
-			var keys []string
-			for i := range 100 {
-				keys = append(keys, fmt.Sprintf("m k%d", round*100+i))
-			}
-			cl.send(requests(keys...))
-			for i, k := range keys {
-				if got, want := cl.reply(), "OK m|"+k[2:]; got != want {
-					t.Fatalf("round %d reply %d = %q, want %q", round, i, got, want)
-				}
+	dial := servePipe(t, &Server{Handler: h})
+	cl, sc := dial()
+	for round := range 3 {
+		var keys []string
+		for i := range 100 {
+			keys = append(keys, fmt.Sprintf("m k%d", round*100+i))
+		}
+		cl.send(requests(keys...))
+		for i, k := range keys {
+			if got, want := cl.reply(), "OK m|"+k[2:]; got != want {
+				t.Fatalf("round %d reply %d = %q, want %q", round, i, got, want)
 			}
 		}
+	}
+	// Every Flush writes the replies before it, except the very first (k0: nothing is
+	// buffered yet), and each batch read ends with one write of what followed its last
+	// Flush (every batch ends with replies after a Flush).
+	if w, want := sc.writes.Load(), flushes.Load()-1+sc.reads.Load(); w != want {
+		t.Errorf("%d writes for %d flushes and %d reads, want %d", w, flushes.Load(), sc.reads.Load(), want)
+	}
+}
+
+// Flush with a context that is not a lookup's does nothing, and a Handler that does not
+// call it still gets its replies written, after its lookup (nothing else writes them).
+func TestFlushOutsideLookup(t *testing.T) {
+	Flush(context.Background()) // no connection: nothing to write, no panic
+	release := make(chan struct{})
+	h := HandlerFunc(func(ctx context.Context, name, key string) string {
+		if key == "slow" {
+			<-release
+		}
+		return echo(ctx, name, key)
 	})
+	dial := servePipe(t, &Server{Handler: h})
+	cl, _ := dial()
+	cl.send(requests("m a", "m slow"))
+	if p, err := cl.next(100 * time.Millisecond); err == nil {
+		t.Fatalf("reply %q written while the lookup behind it ran without Flush", p)
+	}
+	close(release)
+	for _, want := range []string{"OK m|a", "OK m|slow"} {
+		if got := cl.reply(); got != want {
+			t.Fatalf("reply %q, want %q", got, want)
+		}
+	}
 }

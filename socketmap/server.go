@@ -39,6 +39,9 @@ type Handler interface {
 	// ctx carries the Server's RequestTimeout (none when it is negative: the handler bounds
 	// its own work); near the deadline the handler decides what to answer (typically
 	// "TEMP ..." or "TIMEOUT ..."). Lookup is called concurrently from many connections.
+	// A Lookup about to wait (on the network, on another lookup) calls Flush(ctx) first,
+	// so that the replies to the requests pipelined before it are written meanwhile;
+	// otherwise they are written once it returns.
 	Lookup(ctx context.Context, name, key string) string
 }
 
@@ -68,9 +71,6 @@ type Server struct {
 	// request, it waits (back-pressure) until one is not.
 	MaxConns int
 	Logger   *slog.Logger // nil = discard
-
-	// hold overrides maxHold (tests only; 0 = maxHold).
-	hold time.Duration
 
 	mu     sync.Mutex
 	inited bool
@@ -302,7 +302,6 @@ func (s *Server) idleTimeout() time.Duration {
 func (s *Server) partialTimeout() time.Duration {
 	return min(positiveOr(s.PartialTimeout, DefaultPartialTimeout), s.idleTimeout())
 }
-func (s *Server) holdTime() time.Duration { return positiveOr(s.hold, maxHold) }
 func (s *Server) requestTimeout() time.Duration {
 	return positiveOr(s.RequestTimeout, DefaultRequestTimeout)
 }
