@@ -1,14 +1,12 @@
 package daemon
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,24 +55,7 @@ asn:
 profiles:
   dry: {report_only: true}
 `, o.audit, o.metrics, asnDB) + extra
-	cfg, err := config.Parse([]byte(yaml), "ops.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	o.d = startDaemon(t, "ops.yaml", yaml).Daemon
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if resp, err := http.Get("http://" + o.metrics + "/readyz"); err == nil {

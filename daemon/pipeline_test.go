@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"context"
-	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/internal/lab"
 	"github.com/mailtls/mailtls/socketmap"
 )
@@ -33,6 +30,11 @@ func TestPipelinedReplyNotHeldBehindColdLookup(t *testing.T) {
 		}
 		return false
 	})
+	addr := lab.FreeAddr(t)
+	// The cold lookup's own bounds (resolver and fetch timeouts) outlast the wait for the
+	// first reply below, which without the flush would come only once that lookup ended.
+	startDaemon(t, "pipeline.yaml", strings.NewReplacer("timeout: 500ms", "timeout: 25s", "fetch_timeout: 3s", "fetch_timeout: 25s").Replace(l.Config("", addr, t.TempDir())))
+	// Registered after the daemon's stop, so run before it: the held lookup can end.
 	released := false
 	release := func() {
 		if !released {
@@ -41,39 +43,8 @@ func TestPipelinedReplyNotHeldBehindColdLookup(t *testing.T) {
 		}
 	}
 	t.Cleanup(release)
-
-	addr := lab.FreeAddr(t)
-	// The cold lookup's own bounds (resolver and fetch timeouts) outlast the wait for the
-	// first reply below, which without the flush would come only once that lookup ended.
-	yaml := strings.NewReplacer("timeout: 500ms", "timeout: 25s", "fetch_timeout: 3s", "fetch_timeout: 25s").Replace(l.Config("", addr, t.TempDir()))
-	cfg, err := config.Parse([]byte(yaml), "pipeline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		release()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
 	const sts = "OK secure match=mx.sts.example servername=hostname"
-	var warm string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c, err := lab.Dial(addr); err == nil {
-			warm, _ = c.Ask("postfix", "sts.example")
-			c.Close()
-			break
-		}
-	}
-	if warm != sts {
+	if warm := lab.Query(t, addr, "postfix", "sts.example"); warm != sts {
 		t.Fatalf("warming sts.example: %q, want %q", warm, sts)
 	}
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/internal/lab"
 )
 
@@ -68,19 +66,9 @@ func BenchmarkTLSRPTCollector(b *testing.B) {
 	yaml := l.Config("", lab.FreeAddr(b), dir) + fmt.Sprintf(`
 tlsrpt: {enabled: true, socket: %s, organization: Bench, contact: mailto:b@bench.example, submitter: bench.example}
 `, sock)
-	cfg, err := config.Parse([]byte(yaml), "bench.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
-	for d.tlsrpt.col.Addr() == "" || !d.ready.Load() {
+	r := startDaemon(b, "bench.yaml", yaml)
+	d, ctx := r.Daemon, r.ctx
+	for d.tlsrpt.col.Addr() == "" {
 		time.Sleep(10 * time.Millisecond)
 	}
 	d.Lookup(ctx, "postfix", "sts.example") // warm the cache

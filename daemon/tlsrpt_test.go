@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/internal/lab"
 	"github.com/mailtls/mailtls/tlsrpt/store"
 )
@@ -42,28 +40,8 @@ tlsrpt:
   contact: mailto:pm@sender.example
   submitter: sender.example
 `, o.metrics, sock)
-	cfg, err := config.Parse([]byte(yaml), "tlsrpt.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
+	r := startDaemon(t, "tlsrpt.yaml", yaml)
+	d, stop := r.Daemon, r.stop
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if fi, err := os.Stat(sock); err == nil && fi.Mode().Perm() == 0o622 {
@@ -137,19 +115,9 @@ func TestServeTLSRPTBurstUnderLoad(t *testing.T) {
 	yaml := l.Config("", lab.FreeAddr(t), dir) + fmt.Sprintf(`
 tlsrpt: {enabled: true, socket: %s, organization: T, contact: mailto:t@t.example, submitter: t.example}
 `, sock)
-	cfg, err := config.Parse([]byte(yaml), "burst.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	for d.tlsrpt.col.Addr() == "" || !d.ready.Load() {
+	r := startDaemon(t, "burst.yaml", yaml)
+	d, ctx := r.Daemon, r.ctx
+	for d.tlsrpt.col.Addr() == "" {
 		time.Sleep(10 * time.Millisecond)
 	}
 	want := "OK secure match=mx.sts.example servername=hostname"

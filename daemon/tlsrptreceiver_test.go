@@ -46,17 +46,8 @@ tlsrpt_receiver:
   url_path: /.well-known/tlsrpt
   domains: [example.org]
 `, addr, certFile, keyFile)
-	cfg, err := config.Parse([]byte(yaml), "rx.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	rd := startDaemon(t, "rx.yaml", yaml)
+	ctx, cfg := rd.ctx, rd.cfg
 	report := func(domain, id string) []byte {
 		r := tlsrpt.Report{OrganizationName: "Sender Org", ContactInfo: "mailto:pm@sender.example", ReportID: id,
 			DateRange: tlsrpt.DayRange(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)),
@@ -70,7 +61,7 @@ tlsrpt_receiver:
 	u, _ := url.Parse("https://" + addr + "/.well-known/tlsrpt")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err = sender.Send(ctx, u, nil, report("example.org", "r1@sender.example"))
+		err := sender.Send(ctx, u, nil, report("example.org", "r1@sender.example"))
 		if err == nil {
 			break
 		}
@@ -85,10 +76,7 @@ tlsrpt_receiver:
 	if err := sender.Send(ctx, u, nil, report("someone-else.example", "r2@sender.example")); err == nil {
 		t.Fatal("a report about a domain not ours was accepted")
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	rd.stop()
 	st, err := receiver.Open(cfg.TLSRPTReceivedPath())
 	if err != nil {
 		t.Fatal(err)
@@ -148,17 +136,8 @@ tlsrpt_receiver:
   enabled: true
   url_path: /tlsrpt
 `, addr, dir, dir)
-	cfg, err := config.Parse([]byte(yaml), "rx.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	rd := startDaemon(t, "rx.yaml", yaml)
+	ctx, cfg := rd.ctx, rd.cfg
 	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var dd net.Dialer
 		return dd.DialContext(ctx, network, addr)
@@ -171,7 +150,8 @@ tlsrpt_receiver:
 	sender := &reporter.HTTPSSender{Dial: dial, RootCAs: ca.Pool(), Timeout: 5 * time.Second}
 	u, _ := url.Parse("https://mta-sts.hosted.test/tlsrpt")
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if err = sender.Send(ctx, u, nil, reporter.Gzip(body)); err == nil {
+		err := sender.Send(ctx, u, nil, reporter.Gzip(body))
+		if err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -190,10 +170,7 @@ tlsrpt_receiver:
 	if resp.StatusCode != 200 || !strings.Contains(string(pol), "mode: enforce") {
 		t.Fatalf("policy file: %d %q", resp.StatusCode, pol)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	rd.stop()
 	st, err := receiver.Open(cfg.TLSRPTReceivedPath())
 	if err != nil {
 		t.Fatal(err)
