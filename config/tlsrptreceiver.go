@@ -36,8 +36,11 @@ type TLSRPTReceiver struct {
 	MaxDecompressed   int64 `yaml:"max_decompressed"`
 	MaxPolicies       int   `yaml:"max_policies"`
 	MaxFailureDetails int   `yaml:"max_failure_details"`
-	// RateLimit is the reports one client address may POST per hour; 0 = no limit.
+	// RateLimit is the reports one client may POST per hour (an IPv4 address, or an IPv6
+	// /64); 0 = no limit.
 	RateLimit int `yaml:"rate_limit"`
+	// RateLimitTotal is the reports all clients together may POST per hour; 0 = no limit.
+	RateLimitTotal int `yaml:"rate_limit_total"`
 	// AlertFailureRate (0..1) raises an alert when a domain's failed sessions in a UTC
 	// day reach this share (0 = off), once the day has AlertMinSessions sessions.
 	AlertFailureRate float64 `yaml:"alert_failure_rate"`
@@ -112,6 +115,9 @@ func (c *Config) validateTLSRPTReceiver(bad func(path, format string, args ...an
 	}
 	if r.RateLimit < 0 {
 		bad("tlsrpt_receiver.rate_limit", "must not be negative")
+	}
+	if r.RateLimitTotal < 0 {
+		bad("tlsrpt_receiver.rate_limit_total", "must not be negative")
 	}
 	if r.AlertFailureRate < 0 || r.AlertFailureRate > 1 {
 		bad("tlsrpt_receiver.alert_failure_rate", "must be between 0 and 1")

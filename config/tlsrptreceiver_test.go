@@ -9,13 +9,13 @@ import (
 )
 
 func TestTLSRPTReceiverSection(t *testing.T) {
-	c, err := Parse([]byte("state_dir: /var/lib/x\ntlsrpt_receiver:\n  enabled: true\n  domains: [Example.ORG.]\n  rate_limit: 30\n"), "c.yaml")
+	c, err := Parse([]byte("state_dir: /var/lib/x\ntlsrpt_receiver:\n  enabled: true\n  domains: [Example.ORG.]\n  rate_limit: 30\n  rate_limit_total: 500\n"), "c.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := c.TLSRPTReceiver
 	if r.URLPath != "/tlsrpt" || r.MaxCompressed != 1<<20 || r.MaxDecompressed != 8<<20 || r.MaxPolicies != 1000 ||
-		r.AlertFailureRate != 0.05 || r.DNSTimeout.D() != 10*time.Second || r.KeepFor.D() != 8760*time.Hour || r.RateLimit != 30 {
+		r.AlertFailureRate != 0.05 || r.DNSTimeout.D() != 10*time.Second || r.KeepFor.D() != 8760*time.Hour || r.RateLimit != 30 || r.RateLimitTotal != 500 {
 		t.Fatalf("defaults not applied: %+v", r)
 	}
 	if !slices.Equal(c.ReceiverDomains(), []string{"example.org"}) {
@@ -34,6 +34,7 @@ func TestTLSRPTReceiverSection(t *testing.T) {
 		"tlsrpt_receiver:\n  alert_failure_rate: 2\n":                    "tlsrpt_receiver.alert_failure_rate",
 		"tlsrpt_receiver:\n  domains: [\"not a domain\"]\n":              "tlsrpt_receiver.domains.0",
 		"tlsrpt_receiver:\n  rate_limit: -1\n":                           "tlsrpt_receiver.rate_limit",
+		"tlsrpt_receiver:\n  rate_limit_total: -1\n":                     "tlsrpt_receiver.rate_limit_total",
 		"tlsrpt_receiver:\n  enabled: true\n  cert_file: /nonexistent\n": "tlsrpt_receiver.cert_file",
 	} {
 		_, err := Parse([]byte(in), "c.yaml")

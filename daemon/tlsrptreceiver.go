@@ -66,7 +66,8 @@ func newReceiverRole(cfg *config.Config, log *slog.Logger, reg prometheus.Regist
 		log.Warn("tlsrpt_receiver: no domains configured and hosting is off: reports about any domain are accepted")
 	}
 	mux := http.NewServeMux()
-	mux.Handle(cfg.TLSRPTReceiver.URLPath, receiver.NewHandler(rc, cfg.TLSRPTReceiver.RateLimit, time.Hour))
+	mux.Handle(cfg.TLSRPTReceiver.URLPath, receiver.NewHandler(rc, receiver.RateLimit{
+		PerClient: cfg.TLSRPTReceiver.RateLimit, Total: cfg.TLSRPTReceiver.RateLimitTotal, Window: time.Hour}))
 	return &receiverRole{cfg: cfg.TLSRPTReceiver, st: rc.Store, handler: mux, log: log}, nil
 }
 

@@ -79,7 +79,7 @@ func BenchmarkHTTPSIngest(b *testing.B) {
 	b.Run("Receiver", func(b *testing.B) {
 		st := openTestStore(b)
 		rc := &Receiver{Store: st, Log: slog.New(slog.DiscardHandler)}
-		run(b, NewHandler(rc, 0, 0))
+		run(b, NewHandler(rc, RateLimit{}))
 		b.StopTimer()
 		n, _ := st.Count(context.Background())
 		if n != int64(b.N) {

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -14,24 +15,51 @@ import (
 // application/tlsrpt+gzip or application/tlsrpt+json. Answers: 202 for a stored or
 // already stored report; 400 malformed; 403 not about our domains; 405 not a POST; 413
 // over a size or count limit (an announced Content-Length over the limit is refused
-// before the body is read); 415 another media type; 429 over the per-client rate limit;
-// 503 when the store fails (the reporter retries).
+// before the body is read); 415 another media type; 429 over a rate limit (per client or
+// in all); 503 when the store fails (the reporter retries).
 type Handler struct {
 	rc      *Receiver
-	limiter *rateLimiter
+	limiter *rateLimiter // per client; nil: none
+	total   *rateLimiter // all clients together, under one key; nil: none
 }
 
-// NewHandler serves rc. perClient > 0 allows each client address that many reports
-// per window (e.g. 60 per hour); 0 disables the rate limit.
-func NewHandler(rc *Receiver, perClient int, window time.Duration) *Handler {
+// RateLimit bounds the reports the Handler takes. Zero fields disable their limit.
+type RateLimit struct {
+	// PerClient is the reports one client may POST per Window. A client is its IPv4
+	// address, or the /64 of its IPv6 address (one site's prefix: a host there has
+	// many addresses to choose from).
+	PerClient int
+	// Total is the reports all clients together may POST per Window, so that many
+	// clients cannot fill the store between them.
+	Total  int
+	Window time.Duration // default one hour
+}
+
+// NewHandler serves rc within rl.
+func NewHandler(rc *Receiver, rl RateLimit) *Handler {
 	h := &Handler{rc: rc}
-	if perClient > 0 {
-		if window <= 0 {
-			window = time.Hour
-		}
-		h.limiter = newRateLimiter(perClient, window)
+	window := rl.Window
+	if window <= 0 {
+		window = time.Hour
+	}
+	if rl.PerClient > 0 {
+		h.limiter = newRateLimiter(rl.PerClient, window)
+	}
+	if rl.Total > 0 {
+		h.total = newRateLimiter(rl.Total, window)
 	}
 	return h
+}
+
+// clientKey names the client of a request for the per-client limit: the IPv4 address,
+// or the /64 prefix of the IPv6 address.
+func clientKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || ip.Is4() || ip.Is4In6() {
+		return addr
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -68,9 +96,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if host, _, err := net.SplitHostPort(client); err == nil {
 		client = host
 	}
-	if h.limiter != nil && !h.limiter.allow(client, h.rc.now()) {
+	if h.limiter != nil && !h.limiter.allow(clientKey(client), h.rc.now()) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.limiter.window.Seconds())))
 		fail(http.StatusTooManyRequests, "rate_limited", "too many reports from this address")
+		return
+	}
+	if h.total != nil && !h.total.allow("", h.rc.now()) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.total.window.Seconds())))
+		fail(http.StatusTooManyRequests, "rate_limited", "too many reports received; try again later")
 		return
 	}
 	raw, err := ReadBody(r.Body, gz, lim)

@@ -3,6 +3,7 @@ package receiver
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,7 @@ func post(t testing.TB, url, ctype string, body []byte) (int, string) {
 
 func TestHTTPEndpoint(t *testing.T) {
 	rc, _ := newTestReceiver(t, Limits{MaxCompressed: 256 << 10, MaxDecompressed: 4 << 20})
-	srv := httptest.NewServer(NewHandler(rc, 0, 0))
+	srv := httptest.NewServer(NewHandler(rc, RateLimit{}))
 	defer srv.Close()
 	ctx := context.Background()
 
@@ -99,7 +100,7 @@ func TestHTTPRateLimitAndOurs(t *testing.T) {
 	rc.Ours = func(d string) bool { return d == "company-y.example" }
 	now := time.Date(2024, 5, 2, 10, 0, 0, 0, time.UTC)
 	rc.Now = func() time.Time { return now }
-	srv := httptest.NewServer(NewHandler(rc, 2, time.Hour))
+	srv := httptest.NewServer(NewHandler(rc, RateLimit{PerClient: 2, Window: time.Hour}))
 	defer srv.Close()
 	if code, msg := post(t, srv.URL, "application/tlsrpt+json", []byte(bigReporterShape("x"))); code != 403 {
 		t.Fatalf("report about someone else's domain: %d %s", code, msg)
@@ -131,5 +132,63 @@ func TestRateLimiterBounded(t *testing.T) {
 	}
 	if !l.allow("d", now.Add(time.Minute)) || len(l.seen) > 3 {
 		t.Fatalf("expired keys not reclaimed: %d", len(l.seen))
+	}
+}
+
+// serveFrom posts a report to h as if from the client address remote ("ip:port").
+func serveFrom(h http.Handler, remote, body string) int {
+	req := httptest.NewRequest(http.MethodPost, "/tlsrpt", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/tlsrpt+json")
+	req.RemoteAddr = remote
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// The per-client limit counts an IPv6 client by its /64 (a host there can use any
+// address of it), an IPv4 client by its address; the total limit counts every client
+// together, so many addresses cannot fill the store between them. Both answer 429 with
+// Retry-After, and a new window admits reports again.
+func TestHTTPRateLimitClientsAndTotal(t *testing.T) {
+	rc, _ := newTestReceiver(t, Limits{})
+	now := time.Date(2024, 5, 2, 10, 0, 0, 0, time.UTC)
+	rc.Now = func() time.Time { return now }
+	h := NewHandler(rc, RateLimit{PerClient: 2, Total: 5, Window: time.Hour})
+	n := 0
+	report := func() string { n++; return rfcSample(fmt.Sprintf("r%d", n)) }
+	for i, c := range []struct {
+		remote string
+		want   int
+	}{
+		{"[2001:db8:1:2::1]:4000", 202},
+		{"[2001:db8:1:2:ffff::9]:4001", 202}, // the same /64
+		{"[2001:db8:1:2:0:0:0:77]:4002", 429},
+		{"[2001:db8:1:3::1]:4003", 202}, // the next /64: another client
+		{"192.0.2.1:5000", 202},
+		{"192.0.2.2:5000", 202}, // the fifth report of the hour
+		{"192.0.2.3:5000", 429}, // a new client, over the total
+	} {
+		if got := serveFrom(h, c.remote, report()); got != c.want {
+			t.Fatalf("report %d from %s: %d, want %d", i, c.remote, got, c.want)
+		}
+	}
+	now = now.Add(time.Hour)
+	if got := serveFrom(h, "192.0.2.3:5000", report()); got != 202 {
+		t.Fatalf("in the next window: %d, want 202", got)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":            "192.0.2.7",
+		"::ffff:192.0.2.7":     "::ffff:192.0.2.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::1%eth0": "2001:db8:1:2::/64",
+		"not an address":       "not an address",
+		"fe80::1":              "fe80::/64",
+	} {
+		if got := clientKey(in); got != want {
+			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

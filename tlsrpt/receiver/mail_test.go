@@ -127,7 +127,7 @@ func TestOwnReportsRoundTrip(t *testing.T) {
 
 	// HTTPS, through the reporter's own sender.
 	rxHTTPS := newReceiver(t)
-	srv := httptest.NewTLSServer(receiver.NewHandler(rxHTTPS, 0, 0))
+	srv := httptest.NewTLSServer(receiver.NewHandler(rxHTTPS, receiver.RateLimit{}))
 	defer srv.Close()
 	s := &reporter.HTTPSSender{RootCAs: rootsOf(srv), Timeout: 5 * time.Second}
 	u, _ := url.Parse(srv.URL + "/tlsrpt")
