@@ -39,10 +39,10 @@ type auditLog struct {
 	reasons auditReasons
 }
 
-// auditReasons keeps the reasons text last rendered per slot (a hash of profile and key),
-// with the policy.ReasonsKey it was rendered for: a cached answer asked again and again
-// rests on the same immutable facts, so its text is rendered once per change of them
-// instead of once per line. A slot is used only when its key equals the decision's
+// auditReasons keeps the reasons last rendered per slot (a hash of profile and key), as
+// the JSON array of the audit line, with the policy.ReasonsKey they were rendered for: a
+// cached answer asked again and again rests on the same immutable facts, so its reasons
+// are rendered and escaped once per change of them instead of once per line. A slot is used only when its key equals the decision's
 // (anything the text is rendered from); entries are immutable once published; memory is
 // bounded by the slot count.
 type auditReasons struct {
@@ -53,14 +53,15 @@ const auditReasonSlots = 1024 // a power of two
 
 type auditReasonsEntry struct {
 	key  policy.ReasonsKey
-	text []string // shared by the lines that use it: read, never modified
+	json []byte // shared by the lines that use it: read, never modified
 }
 
-// of returns d's reasons, from the slot when they were rendered for the same key.
-func (c *auditReasons) of(d *policy.Decision) []string {
+// jsonOf returns d's reasons as a JSON array of strings, nil when there are none; from
+// the slot when they were rendered for the same key.
+func (c *auditReasons) jsonOf(d *policy.Decision) []byte {
 	k, ok := d.ReasonsKey() // before rendering (policy.Decision.ReasonsKey)
 	if !ok {
-		return d.Reasons()
+		return reasonsJSON(d.Reasons())
 	}
 	const offset, prime = 14695981039346656037, 1099511628211 // FNV-1a
 	h := uint64(offset)
@@ -73,11 +74,18 @@ func (c *auditReasons) of(d *policy.Decision) []string {
 	}
 	slot := &c.slots[h&(auditReasonSlots-1)]
 	if e := slot.Load(); e != nil && e.key == k {
-		return e.text
+		return e.json
 	}
-	text := d.Reasons()
-	slot.Store(&auditReasonsEntry{key: k, text: text})
-	return text
+	enc := reasonsJSON(d.Reasons())
+	slot.Store(&auditReasonsEntry{key: k, json: enc})
+	return enc
+}
+
+func reasonsJSON(reasons []string) []byte {
+	if len(reasons) == 0 {
+		return nil
+	}
+	return jsonenc.AppendStrings(nil, reasons)
 }
 
 // auditLine is the record format (documented in README.md): appendLine encodes it by hand,
@@ -191,9 +199,9 @@ func (a *auditLog) appendLine(b []byte, d *policy.Decision, reply string, now ti
 	b = jsonenc.AppendField(b, "latency_ms", true)
 	b = jsonenc.AppendFloat(b, float64(latency.Microseconds())/1000)
 	if !hashed {
-		if reasons := a.reasons.of(d); len(reasons) > 0 { // rendered only here: the lookup itself formats none
+		if reasons := a.reasons.jsonOf(d); reasons != nil { // rendered only here: the lookup itself formats none
 			b = jsonenc.AppendField(b, "reasons", true)
-			b = jsonenc.AppendStrings(b, reasons)
+			b = append(b, reasons...)
 		}
 	} else {
 		b = jsonenc.AppendField(b, "hashed", true)
