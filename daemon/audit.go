@@ -42,9 +42,9 @@ type auditLog struct {
 // auditReasons keeps the reasons last rendered per slot (a hash of profile and key), as
 // the JSON array of the audit line, with the policy.ReasonsKey they were rendered for: a
 // cached answer asked again and again rests on the same immutable facts, so its reasons
-// are rendered and escaped once per change of them instead of once per line. A slot is used only when its key equals the decision's
-// (anything the text is rendered from); entries are immutable once published; memory is
-// bounded by the slot count.
+// are rendered and escaped once per change of them instead of once per line. A slot is
+// used only when its key equals the decision's (anything the text is rendered from);
+// entries are immutable once published; memory is bounded by the slot count.
 type auditReasons struct {
 	slots [auditReasonSlots]atomic.Pointer[auditReasonsEntry]
 }
@@ -81,6 +81,7 @@ func (c *auditReasons) jsonOf(d *policy.Decision) []byte {
 	return enc
 }
 
+// reasonsJSON encodes reasons as the line's JSON array; nil for none (the field is left out).
 func reasonsJSON(reasons []string) []byte {
 	if len(reasons) == 0 {
 		return nil
