@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/growstack"
 )
 
 // Defaults for the zero values of Evaluator's fields.
@@ -151,6 +152,7 @@ func (e *Evaluator) EvaluateDestination(ctx context.Context, dst Destination) (*
 		g.SetLimit(cmp.Or(e.MaxParallel, DefaultMaxParallel))
 		for i, name := range names {
 			g.Go(func() error {
+				growstack.Grow()
 				res.Hosts[i], reasons[i], ttls[i] = e.host(ctx, name, port)
 				return nil
 			})

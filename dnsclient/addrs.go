@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailtls/mailtls/internal/growstack"
 )
 
 // Addrs holds the A and AAAA lookups of one host. A lookup that failed has a nil Result
@@ -20,8 +22,14 @@ type Addrs struct {
 func LookupAddrs(ctx context.Context, r Resolver, host string) *Addrs {
 	a := &Addrs{}
 	var wg sync.WaitGroup
-	wg.Go(func() { a.A, a.AErr = r.Lookup(ctx, host, dns.TypeA) })
-	wg.Go(func() { a.AAAA, a.AAAAErr = r.Lookup(ctx, host, dns.TypeAAAA) })
+	wg.Go(func() {
+		growstack.Grow()
+		a.A, a.AErr = r.Lookup(ctx, host, dns.TypeA)
+	})
+	wg.Go(func() {
+		growstack.Grow()
+		a.AAAA, a.AAAAErr = r.Lookup(ctx, host, dns.TypeAAAA)
+	})
 	wg.Wait()
 	return a
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mailtls/mailtls/asn"
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/growstack"
 )
 
 // ASNRules hold the operator's ASN rules and the database they look addresses up in.
@@ -155,6 +156,7 @@ func (e *Engine) mxFacts(dl *answerDeadline, nh *Nexthop) *mxState {
 	ctx := dl.context()
 	domain, host := nh.Domain, nh.Host
 	ch := e.flight.DoChan("mx:"+key, func() (any, error) {
+		growstack.Grow()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout)
 		defer cancel()
 		st := e.lookupMX(wctx, domain, host)

@@ -29,6 +29,7 @@ func coldWarmup(n int) int { return min(n/10, 30) }
 type coldStats struct {
 	engMed, engP90     float64 // engine answer, ms
 	floorMed, floorP90 float64 // floor, ms
+	engMean, floorMean float64 // means of the engine answers and of the floors, ms
 	pairMed, pairP90   float64 // engine/floor of each iteration: median and 90th percentile
 }
 
@@ -48,10 +49,23 @@ func (s *coldSamples) stats() coldStats {
 	}
 	e, f := ms(eng), ms(floor)
 	return coldStats{
+		engMean: mean(e), floorMean: mean(f),
 		engMed: quantile(e, 0.5), engP90: quantile(e, 0.9),
 		floorMed: quantile(f, 0.5), floorP90: quantile(f, 0.9),
 		pairMed: quantile(ratios, 0.5), pairP90: quantile(ratios, 0.9),
 	}
+}
+
+// mean returns the arithmetic mean of xs, 0 for none.
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }
 
 // quantile returns the q-quantile of xs (nearest rank on the sorted values; the median

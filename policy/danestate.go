@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailtls/mailtls/cache"
 	"github.com/mailtls/mailtls/dane"
+	"github.com/mailtls/mailtls/internal/growstack"
 )
 
 // DANEEvaluator finds a destination's DANE facts (RFC 7672 §2): an MX domain on a port,
@@ -122,6 +123,7 @@ func (e *Engine) refreshDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) 
 // goroutine of the answer's own in between.
 func (e *Engine) startDANE(ctx context.Context, nh Nexthop, ev DANEEvaluator) <-chan singleflight.Result {
 	return e.flight.DoChan("dane:"+nh.DANEKey, func() (any, error) {
+		growstack.Grow()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshDANE(wctx, nh, ev), nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailtls/mailtls/internal/growstack"
 	"github.com/mailtls/mailtls/mtasts"
 )
 
@@ -93,6 +94,7 @@ func nearExpiry(p *mtasts.Policy, expires, now time.Time) bool {
 // whose ctx ends first gets the state known so far.
 func (e *Engine) refreshSTS(ctx context.Context, domain string, force bool) *stsState {
 	ch := e.flight.DoChan(domain, func() (any, error) {
+		growstack.Grow()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timers.Load().FetchTimeout+refreshSlack)
 		defer cancel()
 		return e.doRefreshSTS(wctx, domain, force), nil
