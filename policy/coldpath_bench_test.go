@@ -113,6 +113,7 @@ func (c *coldLab) engineFor(family string) (*Engine, string) {
 //	p90-ms        the engine's answer, 90th percentile
 //	floor-p90-ms  the floor, 90th percentile
 //	x-floor-p90   the 90th percentile of the per-iteration ratios
+//	x-p90s        p90-ms / floor-p90-ms: the engine's tail against the floor's
 //	dns/answer    DNS queries counted at the lab's DNS server for the engine, mean
 //	floor-dns     the same for the floor
 //	https/answer  HTTPS policy fetches, mean
@@ -177,6 +178,7 @@ func BenchmarkColdPath(b *testing.B) {
 				b.ReportMetric(st.engP90, "p90-ms")
 				b.ReportMetric(st.floorP90, "floor-p90-ms")
 				b.ReportMetric(st.pairP90, "x-floor-p90")
+				b.ReportMetric(st.engP90/st.floorP90, "x-p90s")
 				b.ReportMetric(float64(queries)/n, "dns/answer")
 				b.ReportMetric(float64(floorQueries)/n, "floor-dns")
 				b.ReportMetric(float64(fetches)/n, "https/answer")
