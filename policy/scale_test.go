@@ -31,6 +31,9 @@ import (
 // MAILTLS_SCALE_PROFILE=DIR makes the in-process load (scaleChild) write cpu.pprof and
 // heap.pprof there. MAILTLS_SCALE_MAX_ENTRIES sets the daemon's cache.max_entries (default
 // 2000000): with fewer than the store holds, the rest is answered from disk.
+// MAILTLS_SCALE_GC_HEADROOM sets the daemon's cache.gc_headroom (default: the daemon's
+// default; 0 = Go's own pacing of the collector). MAILTLS_SCALE_CHURN=DURATION then keeps the daemon under cached traffic for that long
+// (scaleChurn) and logs its memory pass by pass: the long-run steady state.
 func TestScaleWarmRestart(t *testing.T) {
 	n := 5000
 	if s := os.Getenv("MAILTLS_SCALE"); s != "" {
@@ -70,7 +73,15 @@ func TestScaleWarmRestart(t *testing.T) {
 		}
 		maxEntries = v
 	}
-	d := startScaleDaemon(t, bin, dir, maxEntries)
+	gcHeadroom := ""
+	if s := os.Getenv("MAILTLS_SCALE_GC_HEADROOM"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			t.Fatalf("MAILTLS_SCALE_GC_HEADROOM=%q: want a number of bytes, 0 for Go's pacing", s)
+		}
+		gcHeadroom = fmt.Sprintf(", gc_headroom: %d", v)
+	}
+	d := startScaleDaemon(t, bin, dir, fmt.Sprintf("{max_entries: %d%s}", maxEntries, gcHeadroom))
 	t.Logf("warm restart: process start → first answer from the cache in %s (store %s, %d domains)",
 		d.ready.Round(time.Millisecond), path, n)
 	t.Logf("daemon memory at first answer: VmRSS %.1f MB, VmHWM %.1f MB", mb(d.memReady.RSS), mb(d.memReady.HWM))
@@ -130,6 +141,16 @@ func TestScaleWarmRestart(t *testing.T) {
 	t.Logf("steady state (daemon, every domain asked once, %s, daemon CPU %s): VmRSS %.1f MB (%d bytes/domain), VmHWM %.1f MB; Go heap in use %.1f MB, heap goal %.1f MB, %v GCs",
 		took.Round(time.Millisecond), (cpu1 - cpu0).Round(10*time.Millisecond), mb(mem.RSS), mem.RSS/int64(n), mb(mem.HWM),
 		mb(int64(m["go_memstats_heap_inuse_bytes"])), mb(int64(m["go_memstats_next_gc_bytes"])), m["go_gc_duration_seconds_count"])
+
+	if s := os.Getenv("MAILTLS_SCALE_CHURN"); s != "" {
+		dur, err := time.ParseDuration(s)
+		if err != nil || dur <= 0 {
+			t.Fatalf("MAILTLS_SCALE_CHURN=%q: want a positive duration", s)
+		}
+		maxRSS, hwm := scaleChurn(t, d, n, dur)
+		t.Logf("long-run steady state (%s of cached traffic): highest VmRSS after a pass %.1f MB (%d bytes/domain), VmHWM %.1f MB",
+			dur, mb(maxRSS), maxRSS/int64(n), mb(hwm))
+	}
 
 	c := runScaleChild(t, path, n)
 	t.Logf("in-process load (test binary, same code as the daemon's): open %s, Load %s, CPU time %s; after GC: HeapInuse %.1f MB (%d bytes/domain), VmRSS %.1f MB, VmHWM %.1f MB",
@@ -211,10 +232,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startScaleDaemon runs mailtls serve on the store in dir, with DNS going to a closed
+// startScaleDaemon runs mailtls serve on the store in dir (cache: the YAML flow mapping
+// of its cache settings), with DNS going to a closed
 // loopback port (so only the store can answer), and polls the socketmap listener with the
 // first domain's query until the correct answer comes back.
-func startScaleDaemon(t *testing.T, bin, dir string, maxEntries int) *scaleDaemon {
+func startScaleDaemon(t *testing.T, bin, dir, cache string) *scaleDaemon {
 	t.Helper()
 	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -226,11 +248,11 @@ func startScaleDaemon(t *testing.T, bin, dir string, maxEntries int) *scaleDaemo
 	cfg := fmt.Sprintf(`state_dir: %s
 log: {level: info}
 resolver: {servers: ["%s"], timeout: 200ms}
-cache: {max_entries: %d}
+cache: %s
 metrics: {listen: "%s"}
 listen:
   socketmap: [{tcp: "%s"}]
-`, dir, deadAddr, maxEntries, d.metrics, d.addr)
+`, dir, deadAddr, cache, d.metrics, d.addr)
 	cfgPath := filepath.Join(t.TempDir(), "mailtls.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
