@@ -36,6 +36,8 @@ func TestCheckMessages(t *testing.T) {
 		{"relative paths", "state_dir: state\naudit:\n  file: audit.log\nlisten:\n  socketmap:\n    - unix: run/mailtls.sock\n",
 			[]string{"x.yaml:1: state_dir: \"state\" is not an absolute path", "x.yaml:3: audit.file: \"audit.log\" is not an absolute path", "x.yaml:6: listen.socketmap.0.unix: \"run/mailtls.sock\" is not an absolute path"}},
 		{"zero cache size", "cache:\n  max_entries: 0\n", []string{"x.yaml:2: cache.max_entries: must be at least 1"}},
+		{"collector headroom under 1 MiB", "cache:\n  gc_headroom: 65536\n",
+			[]string{"x.yaml:2: cache.gc_headroom: 65536 is below 1048576 (1 MiB); 0 leaves the collector's pacing to Go"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), "x.yaml")

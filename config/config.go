@@ -110,7 +110,13 @@ type Cache struct {
 	MaxEntries int `yaml:"max_entries"`
 	// MaxBytes is the hot store's memory budget in bytes, as the estimated cost of its
 	// entries (what one domain may cost is bounded too); 0 = no byte budget.
-	MaxBytes       int64    `yaml:"max_bytes"`
+	MaxBytes int64 `yaml:"max_bytes"`
+	// GCHeadroom bounds, in bytes, the garbage the Go heap may hold beyond its live part
+	// before the next collection, so that a large hot store does not double the
+	// process's memory under traffic (Go's default lets the heap reach twice the live
+	// heap); never paced more loosely than Go's default. 0 = Go's own pacing. Not used
+	// when the environment sets GOGC or GOMEMLIMIT. Read at start.
+	GCHeadroom     int64    `yaml:"gc_headroom"`
 	Store          string   `yaml:"store"` // sqlite or none
 	Path           string   `yaml:"path"`
 	NegativeTTLMin Duration `yaml:"negative_ttl_min"`

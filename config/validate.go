@@ -72,6 +72,9 @@ func (c *Config) validate(file string, lines map[string]int) Errors {
 	if c.Cache.MaxBytes != 0 && c.Cache.MaxBytes < 1<<20 {
 		bad("cache.max_bytes", "%d is below 1048576 (1 MiB); 0 means no byte budget", c.Cache.MaxBytes)
 	}
+	if c.Cache.GCHeadroom != 0 && c.Cache.GCHeadroom < 1<<20 {
+		bad("cache.gc_headroom", "%d is below 1048576 (1 MiB); 0 leaves the collector's pacing to Go", c.Cache.GCHeadroom)
+	}
 	oneOf("cache.store", c.Cache.Store, "sqlite", "none")
 	if c.Cache.NegativeTTLMin > c.Cache.NegativeTTLMax {
 		bad("cache.negative_ttl_min", "%s is above negative_ttl_max %s", c.Cache.NegativeTTLMin, c.Cache.NegativeTTLMax)

@@ -17,6 +17,7 @@ import (
 	"github.com/mailtls/mailtls/cache/sqlitestore"
 	"github.com/mailtls/mailtls/config"
 	"github.com/mailtls/mailtls/dnsclient"
+	"github.com/mailtls/mailtls/internal/gcpace"
 	"github.com/mailtls/mailtls/policy"
 	"github.com/mailtls/mailtls/socketmap"
 )
@@ -145,6 +146,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	loaded := make(chan struct{})
+	// gcKick tells the collector's pacer that the load is done: the live heap has just
+	// grown by the whole hot store.
+	gcKick := make(chan struct{}, 1)
 	waitLoad := func() {
 		stopLoad()
 		<-loaded
@@ -164,6 +168,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 				// collector would keep those pages until the heap grew into them again.
 				// Hand them back now, once: the hot store is what stays.
 				debug.FreeOSMemory()
+				select {
+				case gcKick <- struct{}{}:
+				default:
+				}
 				d.log.Info("cache loaded", "domains", n, "store", d.cfg.CachePath(), "elapsed", time.Since(start).Round(time.Millisecond))
 			}
 			d.metrics.cacheLoaded.Set(1)
@@ -300,6 +308,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	refreshCtx, stopRefresh := context.WithCancel(context.Background())
 	wg.Go(func() { d.parts.Engine.Run(refreshCtx, 30*time.Second) })
 	wg.Go(func() { d.watchValidation(refreshCtx, defaultValidationTimers()) })
+	if headroom, why := gcHeadroom(d.cfg, os.LookupEnv); headroom > 0 {
+		d.log.Info("pacing the Go collector by the cache's headroom", "gc_headroom", headroom)
+		wg.Go(func() { gcpace.New(headroom).Run(refreshCtx, gcPaceInterval, gcKick) })
+	} else {
+		d.log.Info("the Go collector keeps its own pacing", "reason", why)
+	}
 	d.ready.Store(true)
 	d.log.Info("mailtls started", "version", Version(), "config", cfgName(d.cfg), "profiles", len(d.parts.Profiles))
 
