@@ -27,9 +27,9 @@ func scaleChurn(t *testing.T, d *scaleDaemon, n int, dur time.Duration) (maxRSS,
 			t.Fatal(err)
 		}
 		maxRSS, hwm = max(maxRSS, mem.RSS), mem.HWM
-		t.Logf("churn pass %d (%s): VmRSS %.1f MB, VmHWM %.1f MB; Go heap in use %.1f MB, heap goal %.1f MB, %v GCs",
+		t.Logf("churn pass %d (%s): VmRSS %.1f MB, VmHWM %.1f MB; Go heap in use %.1f MB, heap goal %.1f MB, GC percentage %v, %v GCs",
 			pass, took.Round(time.Millisecond), mb(mem.RSS), mb(mem.HWM),
-			mb(int64(m["go_memstats_heap_inuse_bytes"])), mb(int64(m["go_memstats_next_gc_bytes"])), m["go_gc_duration_seconds_count"])
+			mb(int64(m["go_memstats_heap_inuse_bytes"])), mb(int64(m["go_memstats_next_gc_bytes"])), m["go_gc_gogc_percent"], m["go_gc_duration_seconds_count"])
 	}
 	return maxRSS, hwm
 }

@@ -28,6 +28,7 @@ func TestPercent(t *testing.T) {
 		{"huge heap: the floor", 64 * mib, 0, 1024 * mib, DefaultMinPercent},
 		{"huge heap, own floor", 64 * mib, 10, 1024 * mib, 10},
 		{"no headroom: Go's default", 0, 0, 1024 * mib, 100},
+		{"headroom beyond any heap: Go's default, no overflow", 1 << 62, 0, 1024 * mib, 100},
 	} {
 		p := &Pacer{Headroom: tc.headroom, MinPercent: tc.min}
 		if got := p.Percent(tc.live); got != tc.want {
