@@ -7,7 +7,7 @@
 // means reading the frames' stack maps. A cold lookup's goroutines run deep chains
 // (singleflight, the DNS client, miekg/dns, the socket dial) that need 8–16 KiB, so
 // they used to grow three times at the bottom of that chain, on the answer's critical
-// path: about 20 µs per cold DANE answer on the development machine, against a DNS floor
+// path: 20–30 µs per cold DANE answer on the development machine, against a DNS floor
 // of 0.25 ms (BENCHMARKS.md, "Cold answers"). Growing once at the top, where the stack
 // holds a frame or two, copies almost nothing.
 package growstack
