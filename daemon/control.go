@@ -94,6 +94,11 @@ func controlHandler(d *Daemon, log *slog.Logger) http.Handler {
 // ErrNotRunning means no daemon answers on the control socket.
 var ErrNotRunning = errors.New("no mailtls daemon on the control socket")
 
+// ErrControlDenied means the control socket exists but this process may not connect to
+// it: its mode admits only the daemon's user, so a daemon may well be running, and the
+// caller must not act as if none were (resolving or editing the store on its own).
+var ErrControlDenied = errors.New("not allowed to use the control socket")
+
 // Control is a client of a running daemon's control socket.
 type Control struct {
 	Path string
@@ -123,6 +128,10 @@ func (c *Control) Call(ctx context.Context, method, path string, q url.Values, o
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
+			if errors.Is(op.Err, os.ErrPermission) { // EACCES, EPERM
+				return fmt.Errorf("%w %s (%v): a daemon may be running; run this as root or as the daemon's user",
+					ErrControlDenied, c.Path, op.Err)
+			}
 			return fmt.Errorf("%w (%s): %v", ErrNotRunning, c.Path, op.Err)
 		}
 		return err

@@ -65,6 +65,9 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 		}
 		resp.Decision = parts.Engine.Resolve(ctx, prof, pos[0])
 		resp.Reply = resp.Decision.PostfixReply()
+	case errors.Is(err, daemon.ErrControlDenied):
+		fmt.Fprintf(stderr, "mailtls: %v, or pass -local to resolve in this process (without the daemon's cache)\n", err)
+		return 1
 	default:
 		fmt.Fprintf(stderr, "mailtls: %v\n", err)
 		return 1
