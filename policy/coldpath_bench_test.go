@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -126,7 +127,12 @@ func (c *coldLab) engineFor(family string) (*Engine, string) {
 // shows the tail. Root is needed (the policy host listens on :443):
 //
 //	go test -run '^$' -bench ColdPath -benchtime 300x ./policy
+//
+// MAILTLS_COLD_BALLAST_MB=N answers beside a pointer-rich heap of N MB (coldBallast), to
+// see what the collector's pacing costs a cold answer in a daemon with a large hot store.
 func BenchmarkColdPath(b *testing.B) {
+	ballast := coldBallast(b) // MAILTLS_COLD_BALLAST_MB: a heap the size of a large hot store
+	defer runtime.KeepAlive(ballast)
 	for _, delay := range []time.Duration{0, 2 * time.Millisecond} {
 		c := newColdLab(b, delay)
 		floor := c.newFloor()
