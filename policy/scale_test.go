@@ -32,8 +32,9 @@ import (
 // heap.pprof there. MAILTLS_SCALE_MAX_ENTRIES sets the daemon's cache.max_entries (default
 // 2000000): with fewer than the store holds, the rest is answered from disk.
 // MAILTLS_SCALE_GC_HEADROOM sets the daemon's cache.gc_headroom (default: the daemon's
-// default; 0 = Go's own pacing of the collector). MAILTLS_SCALE_CHURN=DURATION then keeps the daemon under cached traffic for that long
-// (scaleChurn) and logs its memory pass by pass: the long-run steady state.
+// default; 0 = Go's own pacing of the collector). MAILTLS_SCALE_CHURN=DURATION then keeps
+// the daemon under cached traffic for that long (scaleChurn) and logs its memory pass by
+// pass: the long-run steady state.
 func TestScaleWarmRestart(t *testing.T) {
 	n := 5000
 	if s := os.Getenv("MAILTLS_SCALE"); s != "" {
