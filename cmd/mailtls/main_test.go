@@ -20,10 +20,16 @@ import (
 	"github.com/mailtls/mailtls/socketmap"
 )
 
-// buildBinary compiles mailtls once per test binary run into dir.
+// buildBinary compiles mailtls into a temporary directory of the test.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mailtls")
+	return buildBinaryIn(t, t.TempDir())
+}
+
+// buildBinaryIn compiles mailtls into dir and returns its path.
+func buildBinaryIn(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "mailtls")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -6,10 +6,10 @@
 // a process's resident memory follows the heap's high-water mark. For mailtls holding a
 // million cached policies (a live heap of 220–255 MB) the heap goal is about 445 MB, and
 // under traffic the process's memory reaches 455 MB long after the cache itself stopped
-// growing (BENCHMARKS.md, "Scale"). A Pacer sets the GC percentage from the live heap so that the heap may grow
-// by Headroom bytes, but never allows less than MinPercent (a huge cache must not make
-// the collector run without pause) and never more than Go's default of 100 (a small heap
-// is paced as Go paces it).
+// growing (BENCHMARKS.md, "Scale"). A Pacer sets the GC percentage from the live heap so
+// that the heap may grow by Headroom bytes, but never allows less than MinPercent (a huge
+// cache must not make the collector run without pause) and never more than Go's default
+// of 100 (a small heap is paced as Go paces it).
 package gcpace
 
 import (
